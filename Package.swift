@@ -1,0 +1,73 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "dns01",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "dns01", targets: ["dns01"]),
+        .executable(name: "dns01-lab", targets: ["dns01-lab"]),
+        .library(name: "TestLab", targets: ["TestLab"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C libraries, confined to their wrappers (STYLE.md 4).
+        .systemLibrary(name: "CLDNS", pkgConfig: "ldns", providers: [.apt(["libldns-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // Runs blocking C calls (ldns, curl) on threads of its own, never on the cooperative pool.
+        .target(name: "Blocking"),
+
+        .target(
+            name: "ACME",
+            dependencies: [
+                "CCurl", "Blocking",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "DNS",
+            dependencies: ["CLDNS", "Blocking", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "Providers",
+            dependencies: ["DNS", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "DNS01",
+            dependencies: [
+                "ACME", "DNS", "Providers",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "dns01",
+            dependencies: [
+                "DNS01",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "TestLab"),
+        .executableTarget(name: "dns01-lab", dependencies: ["TestLab"]),
+
+        .testTarget(name: "ACMETests", dependencies: ["ACME"]),
+        .testTarget(name: "DNSTests", dependencies: ["DNS", "TestLab"]),
+        .testTarget(name: "DNS01Tests", dependencies: ["DNS01", "ACME", "DNS", "Providers", "TestLab"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
