@@ -1,0 +1,90 @@
+import Foundation
+import X509
+
+/// The certificates under `state_dir` (DESIGN.md, "State directory"):
+///
+///     archive/<name>/<version>/privkey.pem (0600), cert.pem, chain.pem, fullchain.pem
+///     live/<name> -> ../archive/<name>/<version>
+///
+/// Each version is written in full in its own directory, then `live/<name>` is switched to it by
+/// renaming a new symlink over the old one. A reader of `live/<name>/…` therefore sees the whole
+/// old set or the whole new set, never a new key with an old certificate; previous versions stay
+/// in `archive/`.
+public struct CertificateStore: Sendable {
+    public let stateDir: String
+
+    public init(stateDir: String) { self.stateDir = stateDir }
+
+    public func liveDirectory(_ name: String) -> String { "\(stateDir)/live/\(name)" }
+    func archiveDirectory(_ name: String) -> String { "\(stateDir)/archive/\(name)" }
+
+    /// A certificate name becomes a directory name: letters, digits, '.', '-', '_' only.
+    public static func validateCertName(_ name: String) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+        guard !name.isEmpty, name.count <= 200, !name.hasPrefix("."), name.allSatisfy(allowed.contains) else {
+            throw UsageError("Certificate name '\(name)' is not usable as a directory name (letters, digits, '.', '-', '_'; not starting with '.').")
+        }
+    }
+
+    /// Stores a new version and makes it live. `chainPEM` is the chain as the CA served it, leaf first.
+    @discardableResult
+    public func save(name: String, privateKeyPEM: String, chainPEM: String) throws -> String {
+        let blocks = CertificateStore.pemBlocks(chainPEM)
+        guard let leaf = blocks.first else {
+            throw FileSystemError(path: liveDirectory(name), operation: "store the certificate in", reason: "the CA's chain holds no certificate")
+        }
+        let archive = archiveDirectory(name)
+        try FileSystem.createDirectory(archive)
+        let version = try nextVersion(in: archive)
+        let versionDirectory = "\(archive)/\(version)"
+        try FileSystem.createDirectory(versionDirectory, mode: 0o755)
+        try FileSystem.writeAtomically(privateKeyPEM, to: "\(versionDirectory)/privkey.pem", mode: 0o600)
+        try FileSystem.writeAtomically(leaf, to: "\(versionDirectory)/cert.pem")
+        try FileSystem.writeAtomically(blocks.dropFirst().joined(), to: "\(versionDirectory)/chain.pem")
+        try FileSystem.writeAtomically(blocks.joined(), to: "\(versionDirectory)/fullchain.pem")
+        FileSystem.syncDirectory(versionDirectory)
+
+        let liveParent = "\(stateDir)/live"
+        try FileSystem.createDirectory(liveParent, mode: 0o755)
+        let live = liveDirectory(name)
+        let temp = "\(liveParent)/.\(name).tmp-\(getpid())"
+        unlink(temp)
+        guard symlink("../archive/\(name)/\(version)", temp) == 0 else { throw FileSystem.systemError(temp, "create the symlink") }
+        guard rename(temp, live) == 0 else {
+            let error = FileSystem.systemError(live, "replace")
+            unlink(temp)
+            throw error
+        }
+        FileSystem.syncDirectory(liveParent)
+        return live
+    }
+
+    /// The live certificate, if there is one.
+    public func currentCertificate(_ name: String) throws -> Certificate? {
+        let path = "\(liveDirectory(name))/cert.pem"
+        guard FileSystem.exists(path) else { return nil }
+        return try Certificate(pemEncoded: FileSystem.readText(path))
+    }
+
+    private func nextVersion(in archive: String) throws -> String {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: archive)) ?? []
+        let highest = entries.compactMap { Int($0) }.max() ?? 0
+        return String(format: "%04d", highest + 1)
+    }
+
+    /// The PEM blocks of a text, each with its trailing newline.
+    static func pemBlocks(_ text: String) -> [String] {
+        var blocks: [String] = []
+        var current: [Substring] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("-----BEGIN ") { current = [] }
+            current.append(Substring(trimmed))
+            if trimmed.hasPrefix("-----END ") {
+                blocks.append(current.joined(separator: "\n") + "\n")
+                current = []
+            }
+        }
+        return blocks
+    }
+}

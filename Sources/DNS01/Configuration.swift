@@ -1,0 +1,208 @@
+import DNS
+import Foundation
+import Providers
+
+/// The whole dns01 configuration (DESIGN.md, "Config (TOML)"), validated: every later step can
+/// rely on it, and every fault is found before the CA or a DNS server is contacted.
+public struct Configuration: Sendable {
+    public struct ACME: Sendable {
+        public var directory: String
+        public var caBundle: String?
+        public var email: String?
+        public var agreeTOS: Bool
+        public var stateDir: String
+        /// Orders created at once by `dns01 run`.
+        public var concurrency: Int
+    }
+
+    public struct DNSSettings: Sendable {
+        /// Recursive resolvers for SOA, NS and CNAME discovery.
+        public var resolvers: [DNSServer]
+        public var propagationTimeout: Duration
+        public var pollInterval: Duration
+        /// Port for authoritative queries to discovered nameservers.
+        public var port: UInt16
+        /// Also require the configured resolvers to see the values.
+        public var alsoCheckResolvers: Bool
+    }
+
+    public struct CertificateSpec: Sendable {
+        public var name: String
+        public var domains: [String]
+        public var keyType: KeyType
+        public var provider: String?
+        public var deployHook: String?
+        public var renewBefore: Duration
+    }
+
+    /// Where the configuration was read from.
+    public var path: String
+    public var acme: ACME
+    public var dns: DNSSettings
+    public var providers: [any DNSProvider]
+    /// `[[zone]]` nameserver overrides, by zone.
+    public var zoneNameservers: [String: [DNSServer]]
+    public var certificates: [CertificateSpec]
+
+    /// DESIGN.md: `-c`, then `$DNS01_CONFIG`, then `./dns01.toml`, then `/etc/dns01/dns01.toml`.
+    public static func locate(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let fromEnvironment = environment["DNS01_CONFIG"], !fromEnvironment.isEmpty { return fromEnvironment }
+        for candidate in ["./dns01.toml", "/etc/dns01/dns01.toml"] where FileManager.default.fileExists(atPath: candidate) {
+            return candidate
+        }
+        throw ConfigError("No configuration file: give -c FILE, set DNS01_CONFIG, or create ./dns01.toml or /etc/dns01/dns01.toml.")
+    }
+
+    public static func load(path: String) throws -> Configuration {
+        let text: String
+        do {
+            text = try FileSystem.readText(path)
+        } catch let error as FileSystemError {
+            throw ConfigError("Cannot read the configuration file \(path): \(error.reason).")
+        }
+        return try parse(text, path: path)
+    }
+
+    public static func parse(_ text: String, path: String) throws -> Configuration {
+        let root = try TOMLReader.read(text, path: path)
+        let top = Settings(context: path, values: root)
+        try top.rejectUnknownKeys(allowed: ["acme", "dns", "provider", "zone", "certificate"])
+
+        let acme = try parseACME(section(top, "acme", required: true), path: path)
+        let dns = try parseDNS(section(top, "dns", required: false))
+        var providers: [any DNSProvider] = []
+        for settings in try arrayOfTables(top, "provider") {
+            let provider = try ProviderRegistry.make(settings)
+            if providers.contains(where: { $0.name == provider.name }) {
+                throw ConfigError("\(path): two [[provider]] entries are named '\(provider.name)'.")
+            }
+            providers.append(provider)
+        }
+        var zoneNameservers: [String: [DNSServer]] = [:]
+        for settings in try arrayOfTables(top, "zone") {
+            try settings.rejectUnknownKeys(allowed: ["name", "nameservers"])
+            let zone = try normalizeZone(try settings.requiredString("name"), context: settings.context)
+            let servers = try (settings.strings("nameservers") ?? []).map { text in
+                do { return try DNSServer(parsing: text, defaultPort: dns.port) } catch {
+                    throw ConfigError("\(settings.context) '\(zone)': nameserver '\(text)' is not an address with an optional port.")
+                }
+            }
+            guard !servers.isEmpty else { throw ConfigError("\(settings.context) '\(zone)': key 'nameservers' must list at least one address.") }
+            zoneNameservers[zone] = servers
+        }
+        var certificates: [CertificateSpec] = []
+        for settings in try arrayOfTables(top, "certificate") {
+            let spec = try parseCertificate(settings, providers: providers)
+            if certificates.contains(where: { $0.name == spec.name }) {
+                throw ConfigError("\(path): two [[certificate]] entries are named '\(spec.name)'.")
+            }
+            certificates.append(spec)
+        }
+        return Configuration(path: path, acme: acme, dns: dns, providers: providers,
+                             zoneNameservers: zoneNameservers, certificates: certificates)
+    }
+
+    private static func parseACME(_ settings: Settings, path: String) throws -> ACME {
+        try settings.rejectUnknownKeys(allowed: ["directory", "ca_bundle", "email", "agree_tos", "state_dir", "concurrency"])
+        let directory = try settings.requiredString("directory")
+        guard let url = URL(string: directory), url.scheme == "https" || url.scheme == "http", url.host != nil else {
+            throw ConfigError("[acme]: directory '\(directory)' is not an http(s) URL.")
+        }
+        let caBundle = try settings.string("ca_bundle")
+        if let caBundle, !FileManager.default.isReadableFile(atPath: caBundle) {
+            throw ConfigError("[acme]: ca_bundle '\(caBundle)' is not a readable file.")
+        }
+        let concurrency = try settings.integer("concurrency") ?? 16
+        guard (1...256).contains(concurrency) else { throw ConfigError("[acme]: concurrency \(concurrency) is out of range (1 to 256).") }
+        return ACME(directory: directory, caBundle: caBundle, email: try settings.string("email"),
+                    agreeTOS: try settings.bool("agree_tos") ?? false,
+                    stateDir: try settings.string("state_dir") ?? "/var/lib/dns01",
+                    concurrency: concurrency)
+    }
+
+    private static func parseDNS(_ settings: Settings) throws -> DNSSettings {
+        try settings.rejectUnknownKeys(allowed: ["resolvers", "propagation_timeout", "poll_interval", "port", "also_check_resolvers"])
+        let port = try settings.integer("port") ?? 53
+        guard (1...65535).contains(port) else { throw ConfigError("[dns]: port \(port) is out of range (1 to 65535).") }
+        let resolvers: [DNSServer]
+        if let texts = try settings.strings("resolvers") {
+            resolvers = try texts.map { text in
+                do { return try DNSServer(parsing: text) } catch {
+                    throw ConfigError("[dns]: resolver '\(text)' is not an address with an optional port.")
+                }
+            }
+        } else {
+            do { resolvers = try DNSServer.systemResolvers() } catch {
+                throw ConfigError("[dns]: no resolvers configured and /etc/resolv.conf lists none usable; set [dns] resolvers.")
+            }
+        }
+        guard !resolvers.isEmpty else { throw ConfigError("[dns]: resolvers must list at least one address.") }
+        let timeout = try settings.duration("propagation_timeout") ?? .seconds(300)
+        let interval = try settings.duration("poll_interval") ?? .seconds(1)
+        guard interval >= .milliseconds(50) else { throw ConfigError("[dns]: poll_interval must be at least 50ms.") }
+        return DNSSettings(resolvers: resolvers, propagationTimeout: timeout, pollInterval: interval,
+                           port: UInt16(port), alsoCheckResolvers: try settings.bool("also_check_resolvers") ?? false)
+    }
+
+    private static func parseCertificate(_ settings: Settings, providers: [any DNSProvider]) throws -> CertificateSpec {
+        try settings.rejectUnknownKeys(allowed: ["name", "domains", "key_type", "provider", "deploy_hook", "renew_before"])
+        guard let domains = try settings.strings("domains"), !domains.isEmpty else {
+            throw ConfigError("\(settings.context): key 'domains' must list at least one name.")
+        }
+        let names = try IdentifierList.normalize(domains)
+        let name = try settings.string("name") ?? IdentifierList.defaultCertName(for: names)
+        try CertificateStore.validateCertName(name)
+        let keyText = try settings.string("key_type") ?? KeyType.ec256.rawValue
+        guard let keyType = KeyType(rawValue: keyText) else {
+            throw ConfigError("[[certificate]] '\(name)': key_type '\(keyText)' is not one of \(KeyType.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        let provider = try settings.string("provider")
+        if let provider, !providers.contains(where: { $0.name == provider }) {
+            throw ConfigError("[[certificate]] '\(name)': provider '\(provider)' is not a configured [[provider]].")
+        }
+        return CertificateSpec(name: name, domains: names, keyType: keyType, provider: provider,
+                               deployHook: try settings.string("deploy_hook"),
+                               renewBefore: try settings.duration("renew_before") ?? .seconds(30 * 86400))
+    }
+
+    private static func section(_ top: Settings, _ key: String, required: Bool) throws -> Settings {
+        guard let value = top.values[key] else {
+            if required { throw ConfigError("\(top.context): section [\(key)] is missing.") }
+            return Settings(context: "[\(key)]", values: [:])
+        }
+        guard case .table(let table) = value else { throw ConfigError("\(top.context): [\(key)] must be a table.") }
+        return Settings(context: "[\(key)]", values: table)
+    }
+
+    private static func arrayOfTables(_ top: Settings, _ key: String) throws -> [Settings] {
+        guard let value = top.values[key] else { return [] }
+        guard case .array(let items) = value else { throw ConfigError("\(top.context): [[\(key)]] must be an array of tables.") }
+        return try items.enumerated().map { index, item in
+            guard case .table(let table) = item else { throw ConfigError("\(top.context): [[\(key)]] must be an array of tables.") }
+            var label = "[[\(key)]] #\(index + 1)"
+            if case .string(let name)? = table["name"] { label = "[[\(key)]] '\(name)'" }
+            return Settings(context: label, values: table)
+        }
+    }
+
+    static func normalizeZone(_ zone: String, context: String) throws -> String {
+        do { return try DomainName.normalize(zone, allowUnderscore: true) } catch {
+            throw ConfigError("\(context): zone '\(zone)' is not a valid DNS name.")
+        }
+    }
+
+    /// The provider for `name`: the one whose `zones` has the longest suffix match, or the one
+    /// named `preferred` when given. nil when none serves the name.
+    public func provider(for name: String, preferred: String? = nil) -> (any DNSProvider)? {
+        if let preferred { return providers.first { $0.name == preferred } }
+        var best: (provider: any DNSProvider, length: Int)?
+        for provider in providers {
+            for zone in provider.zones where DomainName.isSubdomain(name, of: zone) {
+                if zone.count > best?.length ?? -1 { best = (provider, zone.count) }
+            }
+        }
+        return best?.provider
+    }
+}
+

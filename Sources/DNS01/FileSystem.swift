@@ -1,0 +1,106 @@
+import Foundation
+
+/// A file operation that failed: which file, what was being done, and the system's reason.
+public struct FileSystemError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var operation: String
+    public var reason: String
+    public var description: String { "Cannot \(operation) \(path): \(reason)." }
+}
+
+/// File I/O with the guarantees DESIGN.md asks for: atomic replacement (temp file, fsync,
+/// rename, fsync of the directory), modes set at creation so a key is never readable by others
+/// even for a moment, and errors that name the file and the system's reason.
+public enum FileSystem {
+    public static func readText(_ path: String) throws -> String {
+        let bytes = try readBytes(path)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw FileSystemError(path: path, operation: "read", reason: "it is not UTF-8 text")
+        }
+        return text
+    }
+
+    public static func readBytes(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw systemError(path, "read") }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw systemError(path, "read")
+            }
+            if count == 0 { return result }
+            result.append(contentsOf: buffer[0..<count])
+        }
+    }
+
+    /// Writes `bytes` to `path` atomically with `mode`: a reader sees the old file or the new one,
+    /// never a part; after a crash the file is the old one or the new one.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let base = (path as NSString).lastPathComponent
+        try createDirectory(directory.isEmpty ? "." : directory)
+        let temp = (directory.isEmpty ? "." : directory) + "/.\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw systemError(temp, "create") }
+        var ok = false
+        defer {
+            if !ok { unlink(temp) }
+        }
+        do {
+            defer { close(fd) }
+            // The umask may have narrowed the mode; set it exactly.
+            guard fchmod(fd, mode) == 0 else { throw systemError(temp, "set the mode of") }
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw systemError(temp, "write")
+                }
+                offset += written
+            }
+            guard fsync(fd) == 0 else { throw systemError(temp, "sync") }
+        }
+        guard rename(temp, path) == 0 else { throw systemError(path, "replace") }
+        ok = true
+        syncDirectory(directory.isEmpty ? "." : directory)
+    }
+
+    public static func writeAtomically(_ text: String, to path: String, mode: mode_t = 0o644) throws {
+        try writeAtomically(Array(text.utf8), to: path, mode: mode)
+    }
+
+    /// Creates `path` and its parents with `mode` (0700 by default: the state directory holds keys).
+    public static func createDirectory(_ path: String, mode: mode_t = 0o700) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            if isDirectory.boolValue { return }
+            throw FileSystemError(path: path, operation: "create the directory", reason: "a file of that name exists")
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != path { try createDirectory(parent, mode: mode) }
+        if mkdir(path, mode) != 0 && errno != EEXIST { throw systemError(path, "create the directory") }
+    }
+
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    public static func remove(_ path: String) throws {
+        if unlink(path) != 0 && errno != ENOENT { throw systemError(path, "remove") }
+    }
+
+    static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+
+    static func systemError(_ path: String, _ operation: String) -> FileSystemError {
+        FileSystemError(path: path, operation: operation, reason: String(cString: strerror(errno)))
+    }
+}

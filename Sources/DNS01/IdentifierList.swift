@@ -1,0 +1,36 @@
+import DNS
+import Providers
+
+/// The names a certificate is for, checked before anything is sent anywhere.
+public enum IdentifierList {
+    /// Validates and normalizes every name (lowercase, no trailing dot), drops duplicates, keeps
+    /// the order given. A bad name is a usage error (exit 2) naming it.
+    public static func normalize(_ names: [String]) throws -> [String] {
+        guard !names.isEmpty else { throw UsageError("No names given: use -d NAME at least once.") }
+        var seen = Set<String>()
+        var result: [String] = []
+        for name in names {
+            let normalized: String
+            do {
+                normalized = try DomainName.normalize(name, allowWildcard: true)
+            } catch let error as DNSError {
+                throw UsageError(error.message)
+            }
+            if seen.insert(normalized).inserted { result.append(normalized) }
+        }
+        return result
+    }
+
+    /// certbot's habit: a lineage is named after its first name, without a wildcard label.
+    public static func defaultCertName(for names: [String]) -> String {
+        let first = names.first ?? "certificate"
+        return first.hasPrefix("*.") ? String(first.dropFirst(2)) : first
+    }
+}
+
+/// Bad usage of a command: the CLI exits 2 with this sentence.
+public struct UsageError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,31 @@
+import ACME
+import DNS
+import Providers
+
+/// An operation that failed (exit 1): the sentence names what is at fault.
+public struct OperationError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// How the CLI ends on an error: DESIGN.md's exit status, 2 for bad usage or config, 1 for an
+/// operation that failed.
+public enum ExitStatus {
+    public static func code(for error: any Error) -> Int32 {
+        switch error {
+        case is UsageError, is ConfigError: return 2
+        case let error as DNSError where error.code == .invalidName: return 2
+        default: return 1
+        }
+    }
+}
+
+/// One sentence for any error, for the user: never a Swift dump.
+public func describe(_ error: any Error) -> String {
+    if let error = error as? CustomStringConvertible {
+        let text = error.description
+        return text.hasSuffix(".") || text.hasSuffix(")") ? text : text + "."
+    }
+    return "\(type(of: error)): \(error)"
+}

@@ -1,0 +1,25 @@
+/// An error raised by a provider while writing records. STYLE.md 3: a struct with an open code,
+/// whose message names the provider, the zone and what failed.
+public struct ProviderError: Error, Sendable, CustomStringConvertible {
+    public struct Code: RawRepresentable, Hashable, Sendable {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public static let present = Code(rawValue: "present")
+        public static let cleanup = Code(rawValue: "cleanup")
+    }
+
+    public var code: Code
+    public var provider: String
+    public var message: String
+    /// The error the provider's backend raised, when there is one (a `DNSError` for rfc2136).
+    public var underlying: (any Error & Sendable)?
+
+    public init(code: Code, provider: String, message: String, underlying: (any Error & Sendable)? = nil) {
+        self.code = code
+        self.provider = provider
+        self.message = message
+        self.underlying = underlying
+    }
+
+    public var description: String { message }
+}

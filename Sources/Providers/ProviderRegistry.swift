@@ -1,0 +1,29 @@
+/// The providers dns01 knows, by `type` (STYLE.md 7: a registry by type, as lego has).
+public enum ProviderRegistry {
+    public typealias Factory = @Sendable (_ name: String, _ zones: [String], _ settings: Settings) throws -> any DNSProvider
+
+    public static let factories: [String: Factory] = [
+        RFC2136Provider.typeName: { name, zones, settings in
+            RFC2136Provider(name: name, zones: zones, config: try RFC2136Provider.Config(settings))
+        },
+    ]
+
+    /// Builds a provider from its `[[provider]]` table. `type`, `name` and `zones` are read here;
+    /// the rest goes to the provider's own `Config`.
+    public static func make(_ settings: Settings) throws -> any DNSProvider {
+        let type = try settings.requiredString("type")
+        let name = try settings.string("name") ?? type
+        guard let factory = factories[type] else {
+            throw ConfigError("\(settings.context): unknown provider type '\(type)' (known: \(factories.keys.sorted().joined(separator: ", "))).")
+        }
+        let zones = try settings.strings("zones") ?? []
+        let normalized = try zones.map { zone in
+            do { return try DomainName.normalize(zone, allowUnderscore: true) } catch {
+                throw ConfigError("\(settings.context): zone '\(zone)' is not a valid DNS name.")
+            }
+        }
+        return try factory(name, normalized, Settings(context: "[[provider]] '\(name)'", values: settings.values))
+    }
+}
+
+import DNS

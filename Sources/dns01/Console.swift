@@ -1,0 +1,61 @@
+import DNS
+import DNS01
+import Foundation
+
+/// Prints progress events to stderr and results to stdout. Progress lines carry the time since
+/// the command started, so a user sees where the seconds go.
+final class Console: Sendable {
+    let json: Bool
+    let start = ContinuousClock.now
+
+    init(json: Bool) { self.json = json }
+
+    var sink: EventSink {
+        { [self] event in self.handle(event) }
+    }
+
+    func handle(_ event: Event) {
+        switch event {
+        case .step(let text): line(text)
+        case .warning(let text): line("warning: \(text)")
+        case .propagation(.visible(let name, let nameserver)): debugLine("\(name) visible at \(nameserver)")
+        case .propagation(.round(let pending, let satisfied, let total)):
+            if let first = pending.first, pending.count > 0 {
+                debugLine("\(satisfied)/\(total) visible; waiting for \(first.name) at \(first.nameserver)")
+            }
+        }
+    }
+
+    func error(_ text: String) {
+        write("dns01: \(text)\n", to: stderr)
+    }
+
+    /// A JSON document on stdout.
+    func printJSON<T: Encodable>(_ value: T) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        if let data = try? encoder.encode(value), let text = String(data: data, encoding: .utf8) {
+            write(text + "\n", to: stdout)
+        }
+    }
+
+    func result(_ text: String) {
+        write(text + "\n", to: stdout)
+    }
+
+    private func line(_ text: String) {
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        write(String(format: "[%6.2fs] ", seconds) + text + "\n", to: stderr)
+    }
+
+    private func debugLine(_ text: String) {
+        if ProcessInfo.processInfo.environment["DNS01_DEBUG_PROGRESS"] != nil { line(text) }
+    }
+
+    private func write(_ text: String, to stream: UnsafeMutablePointer<FILE>) {
+        fputs(text, stream)
+        fflush(stream)
+    }
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import DNS01
+
+struct IssueCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "issue",
+        abstract: "Obtain one certificate for the given names now."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: [.short, .customLong("domain")], help: "A name for the certificate (repeat for more; '*.example.com' for a wildcard).")
+    var domains: [String] = []
+
+    @Option(name: .long, help: "Use this [[provider]] for every name instead of choosing by zone.")
+    var provider: String?
+
+    @Option(name: .long, help: "Key type of the certificate: ec256, ec384, rsa2048, rsa3072, rsa4096.")
+    var keyType: String = "ec256"
+
+    @Option(name: .long, help: "Name of the certificate's directory under live/ (default: the first name without '*.').")
+    var certName: String?
+
+    func validate() throws {
+        guard !domains.isEmpty else { throw ValidationError("Give at least one name with -d NAME.") }
+        guard KeyType(rawValue: keyType) != nil else {
+            throw ValidationError("Key type '\(keyType)' is not one of \(KeyType.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+    }
+
+    func run() async throws {
+        try await runCommand(common) { console in
+            // Names are checked before the config is read or anyone is contacted.
+            let request = try IssueRequest(certName: certName, domains: domains, keyType: KeyType(rawValue: keyType)!, provider: provider)
+            let config = try common.loadConfiguration()
+            let result = try await Issuer(config: config, events: console.sink).issue(request)
+            if common.json {
+                console.printJSON(result)
+            } else {
+                console.result("\(result.live) (\(result.domains.joined(separator: ", "))) issued in \(String(format: "%.2f", result.seconds))s")
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+import TestLab
+
+/// Bad input gets one clear sentence naming the bad thing and DESIGN.md's exit status.
+@Suite("bad input")
+struct BadInputTests {
+    /// A config whose CA cannot be reached: exit 2 then proves the name was rejected before any
+    /// CA contact (contact would have failed with 1).
+    static let unreachableCAConfig = """
+        [acme]
+        directory = "https://127.0.0.1:9/dir"
+        agree_tos = true
+        state_dir = "/nonexistent/dns01-state"
+        [dns]
+        resolvers = ["127.0.0.1:9"]
+        [[provider]]
+        name = "p"
+        type = "rfc2136"
+        zones = ["example.test"]
+        server = "127.0.0.1:9"
+        """
+
+    static func writeTemp(_ text: String, name: String = "dns01.toml") throws -> String {
+        let directory = NSTemporaryDirectory() + "dns01-test-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = "\(directory)/\(name)"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test(arguments: [
+        ("bad..name", "bad..name"),
+        (String(repeating: "a", count: 64) + ".example.test", String(repeating: "a", count: 64)),
+        ("*.*.x.example", "*.*.x.example"),
+        ("ex ample.test", "ex ample.test"),
+    ])
+    func invalidNameExitsTwoBeforeContact(name: String, mentioned: String) throws {
+        let config = try Self.writeTemp(Self.unreachableCAConfig)
+        let result = try CLIRunner.run(["issue", "-c", config, "-d", name])
+        #expect(result.status == 2, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains(mentioned))
+        #expect(result.stderr.split(separator: "\n").count == 1, "one sentence: \(result.stderr)")
+    }
+
+    @Test func unreachableCAExitsOneNamingIt() throws {
+        let config = try Self.writeTemp(Self.unreachableCAConfig.replacingOccurrences(of: "/nonexistent/dns01-state", with: NSTemporaryDirectory() + "dns01-state-\(UUID().uuidString)"))
+        let result = try CLIRunner.run(["issue", "-c", config, "-d", "example.test"])
+        #expect(result.status == 1, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("127.0.0.1"), "names the CA: \(result.stderr)")
+    }
+
+    @Test func missingConfigExitsTwo() throws {
+        let result = try CLIRunner.run(["issue", "-c", "/nonexistent/dns01.toml", "-d", "example.test"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("/nonexistent/dns01.toml"))
+    }
+
+    @Test func wrongTSIGSecretExitsOneWithoutPrintingIt() async throws {
+        let lab = try await TestLab.start(.init(secondaryLag: 0))
+        defer { lab.stop() }
+        let original = try String(contentsOfFile: lab.tsigKeyFile, encoding: .utf8)
+        let wrongSecret = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        let wrongKey = original.replacingOccurrences(
+            of: #"secret "[^"]*""#, with: "secret \"\(wrongSecret)\"", options: .regularExpression)
+        #expect(wrongKey != original)
+        let keyPath = "\(lab.directory)/wrong.key"
+        try wrongKey.write(toFile: keyPath, atomically: true, encoding: .utf8)
+        let config = try lab.writeConfig { $0.replacingOccurrences(of: lab.tsigKeyFile, with: keyPath) }
+
+        let result = try CLIRunner.run(["issue", "-c", config, "-d", "example.test", "-v"])
+        #expect(result.status == 1, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("TSIG"), "says the TSIG was refused: \(result.stderr)")
+        #expect(result.stderr.contains(lab.tsigKeyName))
+        #expect(!result.stderr.contains(wrongSecret) && !result.stdout.contains(wrongSecret))
+        #expect(try lab.leftoverChallengeValues(["example.test"]).isEmpty)
+    }
+
+    @Test func unreachableDNSServerExitsOneNamingIt() async throws {
+        let lab = try await TestLab.start(.init(secondaryLag: 0))
+        defer { lab.stop() }
+        // The provider's server is a closed port on the lab's address.
+        let config = try lab.writeConfig { text in
+            text.replacingOccurrences(of: "server = \"\(lab.primary)\"", with: "server = \"127.0.0.1:9\"\ntimeout = \"2s\"")
+        }
+        let result = try CLIRunner.run(["issue", "-c", config, "-d", "example.test"])
+        #expect(result.status == 1, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("127.0.0.1:9"), "names the server: \(result.stderr)")
+    }
+}
