@@ -42,7 +42,7 @@ let package = Package(
         ),
         .target(
             name: "Providers",
-            dependencies: ["DNS", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["DNS", "Blocking", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "DNS01",

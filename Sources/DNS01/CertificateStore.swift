@@ -1,4 +1,5 @@
 import Foundation
+import Providers
 import X509
 
 /// The certificates under `state_dir` (DESIGN.md, "State directory"):

@@ -6,6 +6,12 @@ public enum ProviderRegistry {
         RFC2136Provider.typeName: { name, zones, settings in
             RFC2136Provider(name: name, zones: zones, config: try RFC2136Provider.Config(settings))
         },
+        ShellProvider.typeName: { name, zones, settings in
+            ShellProvider(name: name, zones: zones, config: try ShellProvider.Config(settings))
+        },
+        ZoneFileProvider.typeName: { name, zones, settings in
+            ZoneFileProvider(name: name, zones: zones, config: try ZoneFileProvider.Config(settings))
+        },
     ]
 
     /// Builds a provider from its `[[provider]]` table. `type`, `name` and `zones` are read here;

@@ -39,7 +39,7 @@ public enum FileSystem {
 
     /// Writes `bytes` to `path` atomically with `mode`: a reader sees the old file or the new one,
     /// never a part; after a crash the file is the old one or the new one.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644, owner: (uid: uid_t, gid: gid_t)? = nil) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let base = (path as NSString).lastPathComponent
         try createDirectory(directory.isEmpty ? "." : directory)
@@ -54,6 +54,7 @@ public enum FileSystem {
             defer { close(fd) }
             // The umask may have narrowed the mode; set it exactly.
             guard fchmod(fd, mode) == 0 else { throw systemError(temp, "set the mode of") }
+            if let owner, fchown(fd, owner.uid, owner.gid) != 0 { throw systemError(temp, "set the owner of") }
             var offset = 0
             while offset < bytes.count {
                 let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
@@ -84,6 +85,13 @@ public enum FileSystem {
         let parent = (path as NSString).deletingLastPathComponent
         if !parent.isEmpty, parent != path { try createDirectory(parent, mode: mode) }
         if mkdir(path, mode) != 0 && errno != EEXIST { throw systemError(path, "create the directory") }
+    }
+
+    /// Mode (permission bits) and owner of an existing file, to keep them when replacing it.
+    public static func attributes(_ path: String) throws -> (mode: mode_t, uid: uid_t, gid: gid_t) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw systemError(path, "read the attributes of") }
+        return (info.st_mode & 0o7777, info.st_uid, info.st_gid)
     }
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }

@@ -1,0 +1,264 @@
+import Blocking
+import Foundation
+
+/// Runs an external program the way hooks must be run when dns01 is root on someone's server:
+/// its own process group (so a timeout or a cancelled run kills the whole tree, not just the
+/// shell), an explicit environment (secrets travel there, never in argv), stdin from a string or
+/// /dev/null, stdout and stderr read line by line as they come, and a time limit.
+///
+/// Foundation's `Process` cannot put the child in a new process group, so this uses
+/// `posix_spawn` with `POSIX_SPAWN_SETPGROUP`. Every blocking call (read, waitpid) runs on
+/// `BlockingPool`, never on the cooperative pool.
+public enum ProcessRunner {
+    public enum Stream: Sendable { case stdout, stderr }
+
+    public struct Output: Sendable {
+        /// Exit status, or 128 + signal number when the process was killed.
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        public var timedOut: Bool
+        public var cancelled: Bool
+
+        /// The last non-empty line of stderr (or stdout), for one-sentence errors.
+        public var lastLine: String? {
+            for text in [stderr, stdout] {
+                if let line = text.split(separator: "\n").last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+                    return String(line).trimmingCharacters(in: .whitespaces)
+                }
+            }
+            return nil
+        }
+    }
+
+    public struct SpawnError: Error, Sendable, CustomStringConvertible {
+        public var executable: String
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// Runs `executable` (a path) with `arguments`. The child's environment is this process's
+    /// environment overlaid with `environment`. `onLine` sees each output line as it arrives.
+    /// After `timeout` (or when the calling task is cancelled) the process group gets SIGTERM,
+    /// then SIGKILL two seconds later.
+    public static func run(
+        _ executable: String,
+        arguments: [String],
+        environment: [String: String] = [:],
+        input: String? = nil,
+        timeout: Duration,
+        onLine: @escaping @Sendable (Stream, String) -> Void = { _, _ in }
+    ) async throws -> Output {
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+
+        let stdinPipe = try makePipe(executable)
+        let stdoutPipe = try makePipe(executable)
+        let stderrPipe = try makePipe(executable)
+        let pid: pid_t
+        do {
+            pid = try spawn(executable, arguments: arguments, environment: env,
+                            stdin: stdinPipe.read, stdout: stdoutPipe.write, stderr: stderrPipe.write)
+        } catch {
+            for fd in [stdinPipe.read, stdinPipe.write, stdoutPipe.read, stdoutPipe.write, stderrPipe.read, stderrPipe.write] { close(fd) }
+            throw error
+        }
+        close(stdinPipe.read)
+        close(stdoutPipe.write)
+        close(stderrPipe.write)
+
+        let exited = ExitFlag()
+        let inputData = Array((input ?? "").utf8)
+        let stdinFD = stdinPipe.write
+        // Feed stdin then close it, so a hook reading to EOF finishes.
+        let feeding = Task {
+            await BlockingPool.shared.run { writeAll(stdinFD, inputData); close(stdinFD) }
+        }
+        let outFD = stdoutPipe.read, errFD = stderrPipe.read
+        let reading = Task {
+            await BlockingPool.shared.run { readLines(stdout: outFD, stderr: errFD, exited: exited, onLine: onLine) }
+        }
+
+        let (status, timedOut, cancelled) = await withTaskCancellationHandler {
+            await waitWithLimit(pid: pid, timeout: timeout)
+        } onCancel: {
+            kill(-pid, SIGTERM)
+        }
+        exited.set()
+        _ = await feeding.value
+        let (out, err) = await reading.value
+        return Output(status: status, stdout: out, stderr: err, timedOut: timedOut, cancelled: cancelled)
+    }
+
+    // MARK: - Waiting
+
+    private enum Wake: Sendable { case exited(Int32), timer, grace }
+
+    private static func waitWithLimit(pid: pid_t, timeout: Duration) async -> (Int32, Bool, Bool) {
+        await withTaskGroup(of: Wake.self) { group in
+            group.addTask { .exited(await BlockingPool.shared.run { reap(pid) }) }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return .timer
+            }
+            var timedOut = false
+            var cancelled = false
+            var status: Int32 = -1
+            while let wake = await group.next() {
+                switch wake {
+                case .exited(let code):
+                    status = code
+                    group.cancelAll()
+                case .timer:
+                    if status >= 0 { continue }
+                    if Task.isCancelled { cancelled = true } else { timedOut = true }
+                    kill(-pid, SIGTERM)
+                    // The grace period must run even when the task is cancelled.
+                    group.addTask {
+                        await BlockingPool.shared.run { usleep(2_000_000) }
+                        return .grace
+                    }
+                case .grace:
+                    if status < 0 { kill(-pid, SIGKILL) }
+                }
+                if status >= 0 { break }
+            }
+            // Anything the hook left behind in its group goes too once the hook is gone.
+            if timedOut || cancelled { kill(-pid, SIGKILL) }
+            return (status, timedOut, cancelled)
+        }
+    }
+
+    /// waitpid, retried on EINTR; returns the exit status or 128 + signal.
+    private static func reap(_ pid: pid_t) -> Int32 {
+        var raw: Int32 = 0
+        while waitpid(pid, &raw, 0) < 0 {
+            if errno != EINTR { return 255 }
+        }
+        let signal = raw & 0x7f
+        if signal == 0 { return (raw >> 8) & 0xff }
+        return 128 + signal
+    }
+
+    // MARK: - Spawning
+
+    private static func makePipe(_ executable: String) throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [0, 0]
+        guard pipe2(&fds, O_CLOEXEC) == 0 else {
+            throw SpawnError(executable: executable, message: "Could not create a pipe to run \(executable): \(String(cString: strerror(errno))).")
+        }
+        return (fds[0], fds[1])
+    }
+
+    private static func spawn(
+        _ executable: String, arguments: [String], environment: [String: String],
+        stdin: Int32, stdout: Int32, stderr: Int32
+    ) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard result == 0 else {
+            throw SpawnError(executable: executable, message: "Could not run \(executable): \(String(cString: strerror(result))).")
+        }
+        return pid
+    }
+
+    // MARK: - Pipes
+
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+        var offset = 0
+        // A hook that does not read stdin closes it; SIGPIPE is ignored by the CLI, EPIPE ends this.
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            offset += written
+        }
+    }
+
+    /// Reads both pipes until EOF, or until a second after the process exited (a background
+    /// grandchild may keep a pipe open forever).
+    private static func readLines(
+        stdout: Int32, stderr: Int32, exited: ExitFlag, onLine: @Sendable (Stream, String) -> Void
+    ) -> (String, String) {
+        var open: [(fd: Int32, stream: Stream)] = [(stdout, .stdout), (stderr, .stderr)]
+        var collected: [Stream: [UInt8]] = [.stdout: [], .stderr: []]
+        var partial: [Stream: [UInt8]] = [.stdout: [], .stderr: []]
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var exitSeen: ContinuousClock.Instant?
+        while !open.isEmpty {
+            var pollFDs = open.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&pollFDs, nfds_t(pollFDs.count), 100)
+            if ready < 0 && errno != EINTR { break }
+            var stillOpen: [(fd: Int32, stream: Stream)] = []
+            for (index, entry) in open.enumerated() {
+                guard pollFDs[index].revents != 0 else { stillOpen.append(entry); continue }
+                let count = read(entry.fd, &buffer, buffer.count)
+                if count <= 0 {
+                    if count < 0 && errno == EINTR { stillOpen.append(entry); continue }
+                    close(entry.fd)
+                    continue
+                }
+                collected[entry.stream, default: []].append(contentsOf: buffer[0..<count])
+                partial[entry.stream, default: []].append(contentsOf: buffer[0..<count])
+                while let newline = partial[entry.stream]!.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = Array(partial[entry.stream]![..<newline])
+                    partial[entry.stream]!.removeSubrange(...newline)
+                    onLine(entry.stream, String(decoding: line, as: UTF8.self))
+                }
+                stillOpen.append(entry)
+            }
+            open = stillOpen
+            if exited.isSet {
+                let now = ContinuousClock.now
+                if let seen = exitSeen {
+                    if now - seen > .seconds(1) {
+                        for entry in open { close(entry.fd) }
+                        open = []
+                    }
+                } else {
+                    exitSeen = now
+                }
+            }
+        }
+        for (stream, rest) in partial where !rest.isEmpty {
+            onLine(stream, String(decoding: rest, as: UTF8.self))
+        }
+        return (String(decoding: collected[.stdout] ?? [], as: UTF8.self),
+                String(decoding: collected[.stderr] ?? [], as: UTF8.self))
+    }
+}
+
+/// Set once the child has been reaped; read by the pipe reader thread.
+private final class ExitFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
