@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "dns01",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "dns01", targets: ["dns01"]),
         .executable(name: "dns01-lab", targets: ["dns01-lab"]),

@@ -1,5 +1,6 @@
 import DNS
 import Providers
+import Synchronization
 
 /// The DNS half of DNS-01: finds where each challenge record goes, presents all of them grouped
 /// per provider and zone, waits once until every authoritative nameserver serves every value,
@@ -8,12 +9,15 @@ public final class ChallengeDeployer: Sendable {
     public let config: Configuration
     let zoneFinder: ZoneFinder
     let events: EventSink
+    let journal: Journal
+    private let journaled = Mutex<[ChallengeRecord: String]>([:])
 
     public init(config: Configuration, events: @escaping EventSink) {
         self.config = config
         self.events = events
         zoneFinder = ZoneFinder(client: DNSClient(), resolvers: config.dns.resolvers,
                                 nameserverPort: config.dns.port, overrides: config.zoneNameservers)
+        journal = Journal(stateDir: config.acme.stateDir)
     }
 
     /// The target for one identifier ("*.example.test" and "example.test" share one).
@@ -30,6 +34,12 @@ public final class ChallengeDeployer: Sendable {
                                zone: zone, provider: provider.name)
     }
 
+    /// The nameserver addresses the waiter polls for `zone` (the `[[zone]]` override or the
+    /// zone's NS set).
+    public func nameservers(of zone: String) async throws -> [Nameserver] {
+        try await zoneFinder.nameservers(of: zone)
+    }
+
     /// Targets for many identifiers, looked up concurrently, by identifier.
     public func targets(for identifiers: [String], provider: String? = nil) async throws -> [String: ChallengeTarget] {
         try await withThrowingTaskGroup(of: (String, ChallengeTarget).self) { group in
@@ -43,23 +53,70 @@ public final class ChallengeDeployer: Sendable {
     }
 
     /// Presents every record: one provider call per (provider, zone), all calls concurrently.
-    /// Throws the first failure after every call has finished, so the caller's cleanup sees a
-    /// settled state.
+    /// The records are journaled first, so a crash cannot leave them behind unnoticed. Throws
+    /// the first failure after every call has finished, so the caller's cleanup sees a settled
+    /// state.
     public func present(_ records: [ChallengeRecord]) async throws {
-        let errors = await forEachGroup(of: records, verb: "presented") { provider, zone, txt in
-            try await provider.present(txt, zone: zone)
-        }
-        if let first = errors.first { throw first }
+        let outcomes = try await presentEach(records)
+        if let first = outcomes.compactMap(\.error).first { throw first }
     }
 
-    /// Removes every record; returns the failures (cleanup must go on past one).
+    /// Like `present`, but reports each (provider, zone) group's outcome, so a batch can fail
+    /// only the certificates whose group failed. Throws only if the journal cannot be written.
+    public func presentEach(_ records: [ChallengeRecord]) async throws -> [Outcome] {
+        guard !records.isEmpty else { return [] }
+        let path = try journal.add(records)
+        journaled.withLock { map in for record in records { map[record] = path } }
+        return await forEachGroup(of: records, verb: "presented") { provider, zone, txt in
+            try await provider.present(txt, zone: zone)
+        }
+    }
+
+    /// Removes every record, even when the calling task is cancelled (SIGINT/SIGTERM); returns
+    /// the failures (cleanup goes on past one). Records that were removed leave the journal;
+    /// the others stay there for the next run.
     @discardableResult
     public func cleanup(_ records: [ChallengeRecord]) async -> [any Error] {
-        let errors = await forEachGroup(of: records, verb: "removed") { provider, zone, txt in
+        guard !records.isEmpty else { return [] }
+        return await Task.detached { await self.cleanupNow(records) }.value
+    }
+
+    private func cleanupNow(_ records: [ChallengeRecord]) async -> [any Error] {
+        let outcomes = await forEachGroup(of: records, verb: "removed") { provider, zone, txt in
             try await provider.cleanup(txt, zone: zone)
         }
+        let cleaned = Set(outcomes.filter { $0.error == nil }.flatMap(\.records))
+        let paths = journaled.withLock { map -> Set<String> in
+            var paths = Set<String>()
+            for record in cleaned { if let path = map.removeValue(forKey: record) { paths.insert(path) } }
+            return paths
+        }
+        for path in paths { journal.remove(cleaned, from: path) }
+        let errors = outcomes.compactMap(\.error)
         for failure in errors { events(.warning("cleanup failed: \(describe(failure))")) }
         return errors
+    }
+
+    /// Cleans up records that a crashed or killed run left behind (its journal entries).
+    /// Returns how many records were removed.
+    @discardableResult
+    public func cleanupOrphans() async -> Int {
+        var removed = 0
+        for (path, entry) in journal.orphans() {
+            events(.step("cleaning up \(entry.records.count) record(s) left by process \(entry.pid)"))
+            let outcomes = await Task.detached {
+                await self.forEachGroup(of: entry.records, verb: "removed") { provider, zone, txt in
+                    try await provider.cleanup(txt, zone: zone)
+                }
+            }.value
+            let cleaned = Set(outcomes.filter { $0.error == nil }.flatMap(\.records))
+            removed += cleaned.count
+            for failure in outcomes.compactMap(\.error) {
+                events(.warning("cleanup of a previous run's records failed: \(describe(failure))"))
+            }
+            journal.remove(cleaned, from: path)
+        }
+        return removed
     }
 
     /// Waits until every authoritative nameserver of every record's zone serves all of the
@@ -88,35 +145,48 @@ public final class ChallengeDeployer: Sendable {
         events(.step("all values visible at every nameserver after \(format(ContinuousClock.now - start))"))
     }
 
-    /// Runs `body` once per (provider, zone) group, all groups concurrently; returns the failures.
-    private func forEachGroup(
+    /// What came of one provider call: its records and its failure, if any.
+    public struct Outcome: Sendable {
+        public var records: [ChallengeRecord]
+        public var error: (any Error)?
+    }
+
+    /// Runs `body` once per (provider, zone) group, all groups concurrently.
+    func forEachGroup(
         of records: [ChallengeRecord], verb: String,
         _ body: @escaping @Sendable (any DNSProvider, String, [TXTRecord]) async throws -> Void
-    ) async -> [any Error] {
-        var groups: [GroupKey: [TXTRecord]] = [:]
+    ) async -> [Outcome] {
+        var groups: [GroupKey: [ChallengeRecord]] = [:]
         for record in records {
-            let key = GroupKey(provider: record.target.provider, zone: record.target.zone)
-            let txt = TXTRecord(name: record.target.recordName, value: record.value)
-            if !(groups[key]?.contains(txt) ?? false) { groups[key, default: []].append(txt) }
+            groups[GroupKey(provider: record.target.provider, zone: record.target.zone), default: []].append(record)
         }
         let providers = config.providers
         let sink = events
-        return await withTaskGroup(of: (any Error)?.self) { group in
-            for (key, txt) in groups {
-                guard let provider = providers.first(where: { $0.name == key.provider }) else { continue }
-                group.addTask {
+        return await withTaskGroup(of: Outcome.self) { group in
+            for (key, members) in groups {
+                var txt: [TXTRecord] = []
+                for member in members {
+                    let record = TXTRecord(name: member.target.recordName, value: member.value)
+                    if !txt.contains(record) { txt.append(record) }
+                }
+                guard let provider = providers.first(where: { $0.name == key.provider }) else {
+                    let error = OperationError("No [[provider]] named '\(key.provider)' is configured for zone \(key.zone).")
+                    group.addTask { Outcome(records: members, error: error) }
+                    continue
+                }
+                group.addTask { [txt] in
                     do {
                         try await body(provider, key.zone, txt)
                         sink(.step("\(verb) \(txt.count) record(s) in \(key.zone) via \(provider.label)"))
-                        return nil
+                        return Outcome(records: members, error: nil)
                     } catch {
-                        return error
+                        return Outcome(records: members, error: error)
                     }
                 }
             }
-            var errors: [any Error] = []
-            for await error in group { if let error { errors.append(error) } }
-            return errors
+            var outcomes: [Outcome] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes
         }
     }
 

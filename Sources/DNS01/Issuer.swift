@@ -12,13 +12,16 @@ public struct IssueRequest: Sendable {
     public var keyType: KeyType
     /// Use this provider for every name instead of choosing by zone.
     public var provider: String?
+    /// A shell command run after the certificate is stored.
+    public var deployHook: String?
 
-    public init(certName: String? = nil, domains: [String], keyType: KeyType = .ec256, provider: String? = nil) throws {
+    public init(certName: String? = nil, domains: [String], keyType: KeyType = .ec256, provider: String? = nil, deployHook: String? = nil) throws {
         self.domains = try IdentifierList.normalize(domains)
         self.certName = certName ?? IdentifierList.defaultCertName(for: self.domains)
         try CertificateStore.validateCertName(self.certName)
         self.keyType = keyType
         self.provider = provider
+        self.deployHook = deployHook
     }
 }
 
@@ -32,11 +35,16 @@ public struct IssueResult: Sendable, Codable {
     public var recordsPresented: Int
     public var authorizationsReused: Int
     public var seconds: Double
+    /// The deploy hook's failure, if it failed (the certificate is stored all the same).
+    public var deployHookError: String?
 }
 
-/// The issuance flow (DESIGN.md "Data flow"), porcelain over the ACME plumbing and the
-/// challenge deployer: order, present every record at once, wait once at the authoritative
-/// servers, answer every challenge at once, finalize, store; records always cleaned up.
+/// The issuance flow (DESIGN.md "Data flow") for one certificate or a batch of them, porcelain
+/// over the ACME plumbing and the challenge deployer: every order created concurrently, every
+/// record of every certificate presented at once (one provider call per zone), one wait at the
+/// authoritative servers, every challenge answered at once, each certificate finalized and
+/// stored as soon as it is ready; records always cleaned up. One certificate's failure does not
+/// stop the others.
 public final class Issuer: Sendable {
     public let config: Configuration
     let events: EventSink
@@ -57,31 +65,125 @@ public final class Issuer: Sendable {
         try await AccountStore(config: config.acme).client(transport: transport, logger: logger)
     }
 
+    /// One certificate; throws its failure.
     public func issue(_ request: IssueRequest) async throws -> IssueResult {
-        let start = ContinuousClock.now
         if let provider = request.provider, !config.providers.contains(where: { $0.name == provider }) {
             throw UsageError("Provider '\(provider)' is not a configured [[provider]].")
         }
-        // DNS discovery (CNAMEs, zones, providers) runs while the CA creates the order.
+        return try await issueAll([request])[0].get()
+    }
+
+    /// Many certificates at once; one result per request, in order.
+    public func issueAll(_ requests: [IssueRequest]) async throws -> [Result<IssueResult, any Error>] {
+        let start = ContinuousClock.now
         let deployer = self.deployer
+        await deployer.cleanupOrphans()
+        let client = try await self.client()
+        let thumbprint = await client.keyAuthorizationThumbprint()
+        let limit = max(1, config.acme.concurrency)
+
+        // 1. Orders, authorizations and DNS discovery, concurrently (bounded).
+        var prepared: [Result<Prepared, any Error>] = try await concurrentMap(requests, limit: limit) { request in
+            do {
+                return .success(try await self.prepare(request, client: client, thumbprint: thumbprint))
+            } catch {
+                return .failure(error)
+            }
+        }
+        try Task.checkCancellation()
+
+        // 2. Every record of every certificate, presented at once: one provider call per zone.
+        let allRecords = prepared.compactMap { try? $0.get() }.flatMap { $0.challenges.map(\.record) }
+        var presented: [ChallengeRecord] = []
+        do {
+            let outcomes = try await deployer.presentEach(allRecords)
+            presented = outcomes.flatMap(\.records)
+            for outcome in outcomes {
+                guard let error = outcome.error else { continue }
+                let failed = Set(outcome.records)
+                for index in prepared.indices {
+                    if case .success(let item) = prepared[index], item.challenges.contains(where: { failed.contains($0.record) }) {
+                        prepared[index] = .failure(error)
+                    }
+                }
+            }
+
+            // 3. Wait once (each certificate's records concurrently, so one slow name fails only
+            //    its certificate), answer every challenge, wait for the CA's verdicts.
+            prepared = try await concurrentMap(prepared, limit: max(limit, 64)) { item in
+                guard case .success(let ready) = item else { return item }
+                do {
+                    try await self.validate(ready, client: client)
+                    return .success(ready)
+                } catch {
+                    return .failure(error)
+                }
+            }
+        } catch {
+            await deployer.cleanup(presented)
+            throw error
+        }
+
+        // 4. Records are no longer needed: remove them while the CA issues.
+        let cleanup = Task.detached { await deployer.cleanup(presented) }
+        let results: [Result<IssueResult, any Error>]
+        do {
+            results = try await concurrentMap(prepared, limit: limit) { item -> Result<IssueResult, any Error> in
+                switch item {
+                case .failure(let error):
+                    return .failure(error)
+                case .success(let ready):
+                    do {
+                        return .success(try await self.finalizeAndStore(ready, client: client, start: start))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+        } catch {
+            _ = await cleanup.value
+            throw error
+        }
+        _ = await cleanup.value
+        return results
+    }
+
+    /// A certificate whose order exists and whose records are known.
+    struct Prepared: Sendable {
+        var request: IssueRequest
+        var order: Order
+        var challenges: [PendingChallenge]
+        var reused: Int
+    }
+
+    struct PendingChallenge: Sendable {
+        var authorization: Authorization
+        var challenge: Challenge
+        var record: ChallengeRecord
+    }
+
+    private func prepare(_ request: IssueRequest, client: ACMEClient, thumbprint: String) async throws -> Prepared {
+        let deployer = self.deployer
+        // DNS discovery (CNAMEs, zones, providers) runs while the CA creates the order.
         let planning = Task { try await deployer.targets(for: request.domains, provider: request.provider) }
-        let client: ACMEClient
         let order: Order
         let authorizations: [Authorization]
         do {
-            client = try await self.client()
             order = try await client.newOrder(identifiers: request.domains.map { Identifier.dns($0) })
-            events(.step("order created for \(request.domains.joined(separator: ", "))"))
             authorizations = try await concurrentMap(order.authorizations) { try await client.authorization(at: $0) }
         } catch {
             planning.cancel()
-            throw error
+            throw CertificateError(request.certName, error)
         }
-        let targets = try await planning.value
+        let targets: [String: ChallengeTarget]
+        do {
+            targets = try await planning.value
+        } catch {
+            throw CertificateError(request.certName, error)
+        }
+        events(.step("\(request.certName): order created for \(request.domains.joined(separator: ", "))"))
 
-        let thumbprint = await client.keyAuthorizationThumbprint()
-        var records: [ChallengeRecord] = []
-        var pending: [(authorization: Authorization, challenge: Challenge)] = []
+        var challenges: [PendingChallenge] = []
         var reused = 0
         for authorization in authorizations {
             let identifier = authorization.identifier.value
@@ -92,80 +194,110 @@ public final class Issuer: Sendable {
             case .pending:
                 break
             default:
-                throw OperationError("The CA's authorization for \(identifier) is \(authorization.status.rawValue), not pending.")
+                throw CertificateError(request.certName, OperationError("The CA's authorization for \(identifier) is \(authorization.status.rawValue), not pending."))
             }
             guard let challenge = authorization.challenges.first(where: { $0.type == "dns-01" }), let token = challenge.token else {
-                throw OperationError("The CA offers no dns-01 challenge for \(identifier).")
+                throw CertificateError(request.certName, OperationError("The CA offers no dns-01 challenge for \(identifier)."))
             }
             let key = authorization.wildcard == true ? "*." + identifier : identifier
             guard let target = targets[key] ?? targets[identifier] ?? targets.values.first(where: { $0.domain == identifier }) else {
-                throw OperationError("The CA asked to validate \(identifier), which is not among the names requested.")
+                throw CertificateError(request.certName, OperationError("The CA asked to validate \(identifier), which is not among the names requested."))
             }
-            records.append(ChallengeRecord(target: target, value: KeyAuthorization.dns01Value(token: token, thumbprint: thumbprint)))
-            pending.append((authorization, challenge))
+            let record = ChallengeRecord(target: target, value: KeyAuthorization.dns01Value(token: token, thumbprint: thumbprint))
+            challenges.append(PendingChallenge(authorization: authorization, challenge: challenge, record: record))
         }
-        if reused > 0 { events(.step("\(reused) authorization(s) already valid at the CA, no record needed")) }
-
-        do {
-            try await deployer.present(records)
-            try await deployer.waitUntilVisible(records)
-            let deadline = ContinuousClock.now + .seconds(300)
-            _ = try await concurrentMap(pending) { item in try await client.respond(to: item.challenge) }
-            events(.step("answered \(pending.count) challenge(s)"))
-            _ = try await concurrentMap(pending) { item in
-                try await client.waitForAuthorization(at: item.authorization.url, deadline: deadline)
-            }
-        } catch {
-            await deployer.cleanup(records)
-            throw error
-        }
-        events(.step("all \(authorizations.count) authorization(s) valid"))
-
-        // The records are no longer needed: remove them while the CA issues.
-        let cleanup = Task { await deployer.cleanup(records) }
-        do {
-            let stored = try await finalizeAndStore(order: order, request: request, client: client)
-            _ = await cleanup.value
-            return IssueResult(certName: request.certName, domains: request.domains, live: stored.live,
-                               notAfter: stored.notAfter, recordsPresented: records.count,
-                               authorizationsReused: reused, seconds: seconds(ContinuousClock.now - start))
-        } catch {
-            _ = await cleanup.value
-            throw error
-        }
+        if reused > 0 { events(.step("\(request.certName): \(reused) authorization(s) already valid at the CA, no record needed")) }
+        return Prepared(request: request, order: order, challenges: challenges, reused: reused)
     }
 
-    private func finalizeAndStore(order: Order, request: IssueRequest, client: ACMEClient) async throws -> (live: String, notAfter: Date) {
-        let (key, keyPEM) = try request.keyType.generate()
-        let csr = try CSRBuilder.make(names: request.domains, privateKey: key)
-        let deadline = ContinuousClock.now + .seconds(300)
-        var final = try await client.finalize(order, csrDER: csr)
-        if final.status != .valid {
-            final = try await client.waitForOrder(at: order.url, deadline: deadline)
+    /// Waits until the certificate's records are visible, answers its challenges, waits for the
+    /// CA to validate them.
+    private func validate(_ ready: Prepared, client: ACMEClient) async throws {
+        guard !ready.challenges.isEmpty else { return }
+        do {
+            try await deployer.waitUntilVisible(ready.challenges.map(\.record))
+            let deadline = ContinuousClock.now + .seconds(300)
+            _ = try await concurrentMap(ready.challenges) { item in try await client.respond(to: item.challenge) }
+            events(.step("\(ready.request.certName): answered \(ready.challenges.count) challenge(s)"))
+            _ = try await concurrentMap(ready.challenges) { item in
+                try await client.waitForAuthorization(at: item.authorization.url, deadline: deadline)
+            }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw CertificateError(ready.request.certName, error)
         }
-        guard let certificateURL = final.certificate else {
-            throw OperationError("The CA marked the order for \(request.domains.joined(separator: ", ")) valid but gave no certificate URL.")
+        events(.step("\(ready.request.certName): all authorizations valid"))
+    }
+
+    private func finalizeAndStore(_ ready: Prepared, client: ACMEClient, start: ContinuousClock.Instant) async throws -> IssueResult {
+        let request = ready.request
+        do {
+            let (key, keyPEM) = try request.keyType.generate()
+            let csr = try CSRBuilder.make(names: request.domains, privateKey: key)
+            let deadline = ContinuousClock.now + .seconds(300)
+            var final = try await client.finalize(ready.order, csrDER: csr)
+            if final.status != .valid {
+                final = try await client.waitForOrder(at: ready.order.url, deadline: deadline)
+            }
+            guard let certificateURL = final.certificate else {
+                throw OperationError("The CA marked the order for \(request.domains.joined(separator: ", ")) valid but gave no certificate URL.")
+            }
+            let chain = try await client.downloadCertificate(at: certificateURL)
+            let store = CertificateStore(stateDir: config.acme.stateDir)
+            let live = try store.save(name: request.certName, privateKeyPEM: keyPEM, chainPEM: chain.pem)
+            let notAfter = try store.currentCertificate(request.certName)?.notValidAfter ?? Date()
+            events(.step("\(request.certName): certificate stored in \(live) (valid until \(ISO8601DateFormatter().string(from: notAfter)))"))
+            var result = IssueResult(certName: request.certName, domains: request.domains, live: live,
+                                     notAfter: notAfter, recordsPresented: ready.challenges.count,
+                                     authorizationsReused: ready.reused, seconds: seconds(ContinuousClock.now - start),
+                                     deployHookError: nil)
+            if let hook = request.deployHook {
+                result.deployHookError = await DeployHook.run(hook, certName: request.certName, live: live,
+                                                              domains: request.domains, events: events)
+            }
+            return result
+        } catch let error as CertificateError {
+            throw error
+        } catch {
+            throw CertificateError(request.certName, error)
         }
-        let chain = try await client.downloadCertificate(at: certificateURL)
-        let store = CertificateStore(stateDir: config.acme.stateDir)
-        let live = try store.save(name: request.certName, privateKeyPEM: keyPEM, chainPEM: chain.pem)
-        let certificate = try store.currentCertificate(request.certName)
-        let notAfter = certificate?.notValidAfter ?? Date()
-        events(.step("certificate stored in \(live) (valid until \(ISO8601DateFormatter().string(from: notAfter)))"))
-        return (live, notAfter)
     }
 }
 
-/// Maps concurrently, keeping the order of `items`.
+/// A failure that belongs to one certificate of a batch.
+public struct CertificateError: Error, Sendable, CustomStringConvertible {
+    public var certName: String
+    public var underlying: any Error
+    public init(_ certName: String, _ underlying: any Error) {
+        if let nested = underlying as? CertificateError {
+            self = nested
+        } else {
+            self.certName = certName
+            self.underlying = underlying
+        }
+    }
+    public var description: String { describe(underlying) }
+}
+
+/// Maps concurrently, at most `limit` at a time, keeping the order of `items`.
 func concurrentMap<T: Sendable, R: Sendable>(
-    _ items: [T], _ transform: @escaping @Sendable (T) async throws -> R
+    _ items: [T], limit: Int = .max, _ transform: @escaping @Sendable (T) async throws -> R
 ) async throws -> [R] {
     try await withThrowingTaskGroup(of: (Int, R).self) { group in
-        for (index, item) in items.enumerated() {
-            group.addTask { (index, try await transform(item)) }
-        }
         var results = [R?](repeating: nil, count: items.count)
-        for try await (index, result) in group { results[index] = result }
+        var next = 0
+        func start() {
+            let index = next
+            let item = items[index]
+            group.addTask { (index, try await transform(item)) }
+            next += 1
+        }
+        while next < items.count && next < limit { start() }
+        for try await (index, result) in group {
+            results[index] = result
+            if next < items.count { start() }
+        }
         return results.map { $0! }
     }
 }

@@ -20,21 +20,40 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
-/// Runs a command body: bootstraps logging, prints progress, turns errors into one sentence on
-/// stderr and DESIGN.md's exit status.
-func runCommand(_ options: CommonOptions, _ body: (Console) async throws -> Void) async throws {
+/// Runs a command body: bootstraps logging, prints progress, turns SIGINT/SIGTERM into task
+/// cancellation (so presented records are cleaned up before exit), and turns errors into one
+/// sentence on stderr and DESIGN.md's exit status.
+func runCommand(_ options: CommonOptions, _ body: @escaping @Sendable (Console) async throws -> Void) async throws {
     let console = Console(json: options.json)
+    let verbose = options.verbose
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = options.verbose ? .debug : .warning
+        handler.logLevel = verbose ? .debug : .warning
         return handler
     }
+    // A hook that closes its stdin early must not kill dns01.
+    signal(SIGPIPE, SIG_IGN)
+    let task = Task { try await body(console) }
+    let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler {
+            console.error("\(number == SIGINT ? "interrupted" : "terminated"); removing the records presented so far")
+            task.cancel()
+        }
+        source.resume()
+        return source
+    }
+    defer { for source in sources { source.cancel() } }
     do {
-        try await body(console)
+        try await task.value
     } catch let error as ExitCode {
         throw error
     } catch let error as CleanExit {
         throw error
+    } catch is CancellationError {
+        console.error("Stopped by a signal; every record presented was removed.")
+        throw ExitCode(1)
     } catch {
         console.error(describe(error))
         throw ExitCode(ExitStatus.code(for: error))

@@ -1,0 +1,115 @@
+import Foundation
+import Providers
+
+/// `dns01 run`: every `[[certificate]]` that is due, issued together (one wait for all), each
+/// under a lock so two runs never work on one certificate. One certificate's failure does not
+/// stop the others.
+public struct BatchRun: Sendable {
+    public struct Item: Sendable, Codable {
+        public var name: String
+        public var domains: [String]
+        /// "issued", "skipped" (not due) or "failed".
+        public var status: String
+        public var reason: String?
+        public var error: String?
+        public var notAfter: Date?
+        public var seconds: Double?
+        public var deployHookError: String?
+    }
+
+    public struct Summary: Sendable, Codable {
+        public var certificates: [Item]
+        public var issued: Int { certificates.filter { $0.status == "issued" }.count }
+        public var failed: Int { certificates.filter { $0.status == "failed" }.count }
+        public var skipped: Int { certificates.filter { $0.status == "skipped" }.count }
+        public var seconds: Double
+
+        enum CodingKeys: String, CodingKey { case certificates, issued, failed, skipped, seconds }
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(certificates, forKey: .certificates)
+            try container.encode(issued, forKey: .issued)
+            try container.encode(failed, forKey: .failed)
+            try container.encode(skipped, forKey: .skipped)
+            try container.encode(seconds, forKey: .seconds)
+        }
+        public init(certificates: [Item], seconds: Double) {
+            self.certificates = certificates
+            self.seconds = seconds
+        }
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            certificates = try container.decode([Item].self, forKey: .certificates)
+            seconds = try container.decode(Double.self, forKey: .seconds)
+        }
+    }
+
+    public let config: Configuration
+    let events: EventSink
+
+    public init(config: Configuration, events: @escaping EventSink) {
+        self.config = config
+        self.events = events
+    }
+
+    public func run(force: Bool) async throws -> Summary {
+        let start = ContinuousClock.now
+        let decisions = RenewalPlan.decide(config, force: force)
+        var items = decisions.map { decision in
+            Item(name: decision.spec.name, domains: decision.spec.domains, status: decision.reason == nil ? "skipped" : "pending",
+                 reason: decision.reason?.rawValue, error: nil, notAfter: decision.notAfter, seconds: nil, deployHookError: nil)
+        }
+        var locks: [CertificateLock] = []
+        defer { for lock in locks { lock.release() } }
+        var requests: [(index: Int, request: IssueRequest)] = []
+        for (index, decision) in decisions.enumerated() where decision.reason != nil {
+            let spec = decision.spec
+            do {
+                locks.append(try CertificateLock(stateDir: config.acme.stateDir, name: spec.name))
+                requests.append((index, try IssueRequest(certName: spec.name, domains: spec.domains, keyType: spec.keyType,
+                                                         provider: spec.provider, deployHook: spec.deployHook)))
+            } catch {
+                items[index].status = "failed"
+                items[index].error = describe(error)
+            }
+        }
+        let due = requests.count
+        events(.step("\(due) of \(decisions.count) certificate(s) due"))
+        if !requests.isEmpty {
+            let results = try await Issuer(config: config, events: events).issueAll(requests.map(\.request))
+            for ((index, _), result) in zip(requests, results) {
+                switch result {
+                case .success(let issued):
+                    items[index].status = "issued"
+                    items[index].notAfter = issued.notAfter
+                    items[index].seconds = issued.seconds
+                    items[index].deployHookError = issued.deployHookError
+                case .failure(let error):
+                    items[index].status = "failed"
+                    items[index].error = describe(error)
+                }
+            }
+        }
+        return Summary(certificates: items, seconds: seconds(ContinuousClock.now - start))
+    }
+}
+
+/// An exclusive, non-blocking lock on one certificate (`state_dir/locks/NAME.lock`).
+final class CertificateLock: Sendable {
+    private let fd: Int32
+
+    init(stateDir: String, name: String) throws {
+        let directory = stateDir + "/locks"
+        try FileSystem.createDirectory(directory)
+        let path = "\(directory)/\(name).lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw FileSystemError(path: path, operation: "open the lock file", reason: String(cString: strerror(errno))) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw OperationError("Another dns01 process is working on certificate \(name) (\(path) is locked).")
+        }
+        self.fd = fd
+    }
+
+    func release() { close(fd) }
+}

@@ -1,0 +1,169 @@
+import DNS
+import Foundation
+import Providers
+
+/// certbot's `--manual-auth-hook` / `--manual-cleanup-hook`, done with one propagation wait per
+/// certbot run instead of one per name.
+///
+/// certbot calls the auth hook once per challenge, in order, with `CERTBOT_REMAINING_CHALLENGES`
+/// counting down to 0. Each call but the last only records its challenge in a per-run state
+/// file; the last one presents every record of the run (grouped per zone) and waits once. The
+/// cleanup hook removes exactly its own value; the last cleanup removes the state file.
+public struct CertbotHook: Sendable {
+    /// What certbot passes in the environment.
+    public struct Call: Sendable {
+        public var domain: String
+        public var validation: String
+        public var remaining: Int
+        public var allDomains: String
+
+        /// Reads certbot's variables; exit status 2 with the missing variable's name otherwise.
+        public init(environment: [String: String], cleanup: Bool) throws {
+            func required(_ name: String) throws -> String {
+                guard let value = environment[name], !value.isEmpty else {
+                    throw UsageError("\(name) is not set: run this as certbot's --manual-\(cleanup ? "cleanup" : "auth")-hook, which sets CERTBOT_DOMAIN, CERTBOT_VALIDATION, CERTBOT_REMAINING_CHALLENGES and CERTBOT_ALL_DOMAINS.")
+                }
+                return value
+            }
+            domain = try DomainName.normalize(try required("CERTBOT_DOMAIN"), allowWildcard: true)
+            validation = try required("CERTBOT_VALIDATION")
+            guard validation.utf8.count <= 255, validation.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+                throw UsageError("CERTBOT_VALIDATION is not a dns-01 value (base64url text).")
+            }
+            if cleanup {
+                remaining = Int(environment["CERTBOT_REMAINING_CHALLENGES"] ?? "") ?? 0
+            } else {
+                let text = try required("CERTBOT_REMAINING_CHALLENGES")
+                guard let count = Int(text), count >= 0 else {
+                    throw UsageError("CERTBOT_REMAINING_CHALLENGES is '\(text)', not a count.")
+                }
+                remaining = count
+            }
+            allDomains = environment["CERTBOT_ALL_DOMAINS"] ?? domain
+        }
+    }
+
+    /// The per-run state: every challenge of one certbot run for one certificate.
+    struct State: Codable {
+        var challenges: [Challenge]
+        var presented: [ChallengeRecord]
+        struct Challenge: Codable, Equatable {
+            var domain: String
+            var validation: String
+        }
+    }
+
+    public let config: Configuration
+    let deployer: ChallengeDeployer
+    let events: EventSink
+
+    public init(config: Configuration, events: @escaping EventSink) {
+        self.config = config
+        self.events = events
+        deployer = ChallengeDeployer(config: config, events: events)
+    }
+
+    /// The auth hook. Returns the number of records presented (0 while challenges remain).
+    @discardableResult
+    public func auth(_ call: Call, certbotProcess: Int32 = CertbotHook.certbotProcess()) async throws -> Int {
+        let path = statePath(call, certbotProcess: certbotProcess)
+        // Find the target now, so a name no provider serves fails on its own call.
+        _ = try await deployer.target(for: call.domain)
+        let state = try update(path) { state in
+            let challenge = State.Challenge(domain: call.domain, validation: call.validation)
+            if !state.challenges.contains(challenge) { state.challenges.append(challenge) }
+        }
+        guard call.remaining == 0 else {
+            events(.step("recorded the challenge for \(call.domain); \(call.remaining) to come"))
+            return 0
+        }
+        await deployer.cleanupOrphans()
+        let identifiers = state.challenges.map(\.domain)
+        let targets = try await deployer.targets(for: identifiers)
+        let records = state.challenges.map { ChallengeRecord(target: targets[$0.domain]!, value: $0.validation) }
+        do {
+            try await deployer.present(records)
+            _ = try update(path) { $0.presented = records }
+            try await deployer.waitUntilVisible(records)
+        } catch {
+            await deployer.cleanup(records)
+            try? FileSystem.remove(path)
+            throw error
+        }
+        return records.count
+    }
+
+    /// The cleanup hook: removes this call's value. The last cleanup of the run removes the
+    /// state file.
+    public func cleanup(_ call: Call, certbotProcess: Int32 = CertbotHook.certbotProcess()) async throws {
+        let path = statePath(call, certbotProcess: certbotProcess)
+        var mine: [ChallengeRecord] = []
+        let state = try update(path) { state in
+            mine = state.presented.filter { $0.value == call.validation && ($0.target.domain == Self.base(call.domain)) }
+            state.presented.removeAll { mine.contains($0) }
+            state.challenges.removeAll { $0.validation == call.validation }
+        }
+        if mine.isEmpty {
+            // Not presented by a state file of this run (e.g. auth failed, or a different
+            // process layout): remove the value where it would be.
+            let target = try await deployer.target(for: call.domain)
+            mine = [ChallengeRecord(target: target, value: call.validation)]
+        }
+        let errors = await deployer.cleanup(mine)
+        if state.challenges.isEmpty && state.presented.isEmpty { try? FileSystem.remove(path) }
+        if let first = errors.first { throw first }
+    }
+
+    static func base(_ domain: String) -> String {
+        domain.hasPrefix("*.") ? String(domain.dropFirst(2)) : domain
+    }
+
+    // MARK: - State file
+
+    func statePath(_ call: Call, certbotProcess: Int32) -> String {
+        let key = "\(certbotProcess)-\(call.allDomains)"
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325   // FNV-1a, just to make a file name
+        for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0100_0000_01b3 }
+        return "\(config.acme.stateDir)/certbot/\(certbotProcess)-\(String(hash, radix: 16)).json"
+    }
+
+    /// Read-modify-write of the state file under an exclusive lock.
+    func update(_ path: String, _ change: (inout State) -> Void) throws -> State {
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileSystem.createDirectory(directory)
+        let lockPath = directory + "/.lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw FileSystemError(path: lockPath, operation: "open", reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        var state = State(challenges: [], presented: [])
+        if FileSystem.exists(path) {
+            state = try JSONDecoder().decode(State.self, from: Data(try FileSystem.readBytes(path)))
+        }
+        change(&state)
+        try FileSystem.writeAtomically(Array(try JSONEncoder().encode(state)), to: path, mode: 0o600)
+        return state
+    }
+
+    /// The pid of the certbot process that runs this hook: the nearest ancestor whose command
+    /// line runs the certbot program (certbot runs hooks through a shell), else the parent.
+    public static func certbotProcess() -> Int32 {
+        var pid = getppid()
+        for _ in 0..<8 {
+            guard pid > 1 else { break }
+            if let cmdline = try? FileSystem.readBytes("/proc/\(pid)/cmdline") {
+                // "certbot …" or "python3 /usr/bin/certbot …": the program, not a hook whose
+                // command line merely mentions certbot.
+                let arguments = cmdline.split(separator: 0, omittingEmptySubsequences: false).prefix(2)
+                    .map { (String(decoding: $0, as: UTF8.self) as NSString).lastPathComponent }
+                if arguments.contains("certbot") { return pid }
+            }
+            guard let stat = try? FileSystem.readText("/proc/\(pid)/stat"),
+                  let close = stat.lastIndex(of: ")") else { break }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 1, let parent = Int32(fields[1]) else { break }
+            pid = parent
+        }
+        return getppid()
+    }
+}

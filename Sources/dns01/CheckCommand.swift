@@ -1,0 +1,42 @@
+import ArgumentParser
+import DNS01
+import Foundation
+
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Write, see propagated and delete a probe TXT record for each name, without contacting the CA."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: [.short, .customLong("domain")], help: "A name to check (repeat for more; default: every [[certificate]]'s names).")
+    var domains: [String] = []
+
+    func run() async throws {
+        try await runCommand(common) { console in
+            let names = try IdentifierList.normalize(domains)
+            let config = try common.loadConfiguration()
+            let checkNames = names.isEmpty ? PreflightCheck.defaultNames(config) : names
+            guard !checkNames.isEmpty else {
+                throw UsageError("Nothing to check: give names with -d NAME or list [[certificate]] entries in \(config.path).")
+            }
+            let results = await PreflightCheck(config: config, events: console.sink).run(checkNames)
+            if common.json {
+                console.printJSON(results)
+            } else {
+                for result in results {
+                    let place = [result.recordName.map { $0 == result.challengeName ? $0 : "\(result.challengeName) -> \($0)" },
+                                 result.zone.map { "zone \($0)" }, result.provider.map { "provider \($0)" }]
+                        .compactMap { $0 }.joined(separator: ", ")
+                    let status = result.ok ? "ok" : "FAILED: \(result.error ?? "unknown error")"
+                    console.result("\(result.name): \(status) (\(String(format: "%.2f", result.seconds))s; \(place))")
+                }
+            }
+            let failed = results.filter { !$0.ok }
+            if !failed.isEmpty {
+                throw OperationError("\(failed.count) of \(results.count) name(s) failed the check: \(failed.map(\.name).joined(separator: ", ")).")
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import DNS01
+import Foundation
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Issue or renew every [[certificate]] in the config that is due, all with one propagation wait."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Flag(name: .long, help: "Issue every certificate, due or not.")
+    var force = false
+
+    func run() async throws {
+        try await runCommand(common) { console in
+            let config = try common.loadConfiguration()
+            guard !config.certificates.isEmpty else {
+                throw UsageError("\(config.path) has no [[certificate]] entries to run.")
+            }
+            let summary = try await BatchRun(config: config, events: console.sink).run(force: force)
+            if common.json {
+                console.printJSON(summary)
+            } else {
+                for item in summary.certificates where item.status != "skipped" {
+                    let detail = item.error ?? item.deployHookError.map { "deploy hook failed: \($0)" } ?? item.reason ?? ""
+                    console.result("\(item.name): \(item.status)\(detail.isEmpty ? "" : " (\(detail))")")
+                }
+                console.result("\(summary.issued) issued, \(summary.skipped) not due, \(summary.failed) failed in \(String(format: "%.2f", summary.seconds))s")
+            }
+            if summary.failed > 0 {
+                let names = summary.certificates.filter { $0.status == "failed" }.map(\.name)
+                throw OperationError("\(summary.failed) certificate(s) failed: \(names.joined(separator: ", ")).")
+            }
+        }
+    }
+}
