@@ -1,0 +1,138 @@
+internal import CCurl
+import Blocking
+import Foundation
+import Synchronization
+
+/// HTTPS through libcurl. Easy handles are pooled so connections stay alive between requests;
+/// each transfer runs on the blocking pool. Redirects are never followed (RFC 8555 gives none).
+public final class CurlTransport: HTTPTransport, @unchecked Sendable {
+    private let trust: [UInt8]?
+    private let timeout: Duration
+    private let userAgent: String
+    private let idle = Mutex<[Handle]>([])
+    private let setupError: String?
+
+    /// `caBundle` adds trust in the CA's TLS certificate (Pebble's, a private CA's) on top of
+    /// the system's roots.
+    public init(caBundle: String? = nil, timeout: Duration = .seconds(30), userAgent: String = "dns01") {
+        CurlTransport.globalInit
+        self.timeout = timeout
+        self.userAgent = userAgent
+        if let caBundle {
+            let system = (try? Data(contentsOf: URL(fileURLWithPath: "/etc/ssl/certs/ca-certificates.crt"))) ?? Data()
+            if let extra = try? Data(contentsOf: URL(fileURLWithPath: caBundle)) {
+                trust = Array(system) + [0x0a] + Array(extra)
+                setupError = nil
+            } else {
+                trust = nil
+                setupError = "cannot read ca_bundle \(caBundle)"
+            }
+        } else {
+            trust = nil
+            setupError = nil
+        }
+    }
+
+    private static let globalInit: Void = { _ = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        if let setupError {
+            throw ACMEError(.network, "Cannot reach \(CurlTransport.host(of: request.url)): \(setupError).")
+        }
+        let handle = idle.withLock { $0.popLast() } ?? Handle()
+        let result = await BlockingPool.shared.run { [self] in self.perform(request, on: handle) }
+        idle.withLock { $0.append(handle) }
+        return try result.get()
+    }
+
+    private func perform(_ request: HTTPRequest, on handle: Handle) -> Result<HTTPResponse, ACMEError> {
+        guard let curl = handle.curl else { return .failure(ACMEError(.network, "libcurl could not start.")) }
+        curl_easy_reset(curl)
+        let sink = Sink()
+        let box = Unmanaged.passRetained(sink)
+        defer { box.release() }
+        var headers: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(headers) }
+        for (name, value) in request.headers { headers = curl_slist_append(headers, "\(name): \(value)") }
+        headers = curl_slist_append(headers, "Expect:")
+
+        _ = dns01_curl_setopt_string(curl, CURLOPT_URL, request.url)
+        _ = dns01_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
+        _ = dns01_curl_setopt_string(curl, CURLOPT_PROTOCOLS_STR, "https,http")
+        _ = dns01_curl_setopt_string(curl, CURLOPT_USERAGENT, userAgent)
+        _ = dns01_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, 10_000)
+        _ = dns01_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, Int(timeout.components.seconds * 1000))
+        _ = dns01_curl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 0)
+        _ = dns01_curl_setopt_slist(curl, CURLOPT_HTTPHEADER, headers)
+        _ = dns01_curl_setopt_write(curl, CURLOPT_WRITEFUNCTION, { data, size, count, user in
+            let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+            if let data { sink.body += UnsafeRawBufferPointer(start: data, count: size * count) }
+            return size * count
+        })
+        _ = dns01_curl_setopt_pointer(curl, CURLOPT_WRITEDATA, box.toOpaque())
+        _ = dns01_curl_setopt_write(curl, CURLOPT_HEADERFUNCTION, { data, size, count, user in
+            let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+            if let data { sink.header(UnsafeRawBufferPointer(start: data, count: size * count)) }
+            return size * count
+        })
+        _ = dns01_curl_setopt_pointer(curl, CURLOPT_HEADERDATA, box.toOpaque())
+        var blob = curl_blob()
+        if let trust {
+            trust.withUnsafeBytes { bytes in
+                blob = curl_blob(data: UnsafeMutableRawPointer(mutating: bytes.baseAddress), len: bytes.count, flags: UInt32(CURL_BLOB_COPY))
+                _ = dns01_curl_setopt_blob(curl, CURLOPT_CAINFO_BLOB, &blob)
+            }
+        }
+        let body = request.body ?? []
+        let code: CURLcode = body.withUnsafeBytes { bytes in
+            switch request.method {
+            case "HEAD": _ = dns01_curl_setopt_long(curl, CURLOPT_NOBODY, 1)
+            case "GET": _ = dns01_curl_setopt_long(curl, CURLOPT_HTTPGET, 1)
+            default:
+                _ = dns01_curl_setopt_long(curl, CURLOPT_POST, 1)
+                if request.method != "POST" { _ = dns01_curl_setopt_string(curl, CURLOPT_CUSTOMREQUEST, request.method) }
+                _ = dns01_curl_setopt_long(curl, CURLOPT_POSTFIELDSIZE, bytes.count)
+                if let base = bytes.baseAddress {
+                    _ = dns01_curl_setopt_pointer(curl, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: base))
+                } else {
+                    _ = dns01_curl_setopt_string(curl, CURLOPT_POSTFIELDS, "")
+                }
+            }
+            return curl_easy_perform(curl)
+        }
+        guard code == CURLE_OK else {
+            let text = String(cString: curl_easy_strerror(code))
+            let what = code == CURLE_OPERATION_TIMEDOUT ? ACMEError.Code.timeout : .network
+            return .failure(ACMEError(what, "Cannot reach the CA at \(CurlTransport.host(of: request.url)): \(text) (\(request.method) \(request.url))."))
+        }
+        var status = 0
+        _ = dns01_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
+        return .success(HTTPResponse(status: status, headers: sink.headers, body: sink.body))
+    }
+
+    static func host(of url: String) -> String {
+        URL(string: url)?.host.map { host in URL(string: url)?.port.map { "\(host):\($0)" } ?? host } ?? url
+    }
+
+    /// One libcurl easy handle, cleaned up when the transport goes.
+    private final class Handle: @unchecked Sendable {
+        let curl: UnsafeMutableRawPointer?
+        init() { curl = curl_easy_init() }
+        deinit { if let curl { curl_easy_cleanup(curl) } }
+    }
+
+    /// Collects one response; used only by the thread running the transfer.
+    private final class Sink {
+        var body: [UInt8] = []
+        var headers: [String: [String]] = [:]
+
+        func header(_ bytes: UnsafeRawBufferPointer) {
+            let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.hasPrefix("HTTP/") { headers = [:]; return }  // a new response (after 100 Continue)
+            guard let colon = line.firstIndex(of: ":") else { return }
+            let name = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[name, default: []].append(value)
+        }
+    }
+}

@@ -1,0 +1,13 @@
+import Crypto
+import Foundation
+
+/// Key authorizations (RFC 8555 §8.1) and the dns-01 TXT value (§8.4).
+public enum KeyAuthorization {
+    /// token ‖ '.' ‖ base64url(JWK thumbprint)
+    public static func string(token: String, thumbprint: String) -> String { token + "." + thumbprint }
+
+    /// base64url(SHA-256(key authorization)): what the TXT record at _acme-challenge holds.
+    public static func dns01Value(token: String, thumbprint: String) -> String {
+        Base64URL.encode(SHA256.hash(data: Data(string(token: token, thumbprint: thumbprint).utf8)))
+    }
+}
