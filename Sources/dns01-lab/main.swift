@@ -1,1 +1,79 @@
-print("lab")
+import Foundation
+import TestLab
+
+// dns01-lab up --dir DIR [--lag N] [--zone Z]... [--nonce-reject PCT]
+// Starts the lab, writes DIR/dns01.toml, DIR/lab.env and DIR/ready, and runs until SIGTERM/SIGINT.
+
+func usage(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("dns01-lab: \(message)\nusage: dns01-lab up --dir DIR [--lag SECONDS] [--zone ZONE]... [--nonce-reject PERCENT] [--authz-reuse PERCENT]\n".utf8))
+    exit(2)
+}
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+guard arguments.first == "up" else { usage("the only command is 'up'") }
+arguments.removeFirst()
+var directory: String?
+var options = TestLab.Options()
+var zones: [String] = []
+while !arguments.isEmpty {
+    let flag = arguments.removeFirst()
+    guard let value = arguments.first else { usage("\(flag) needs a value") }
+    arguments.removeFirst()
+    switch flag {
+    case "--dir": directory = value
+    case "--lag":
+        guard let lag = Int(value), lag >= 0 else { usage("--lag needs a number of seconds, not '\(value)'") }
+        options.secondaryLag = lag
+    case "--zone": zones.append(value)
+    case "--nonce-reject": options.pebbleEnv["PEBBLE_WFE_NONCEREJECT"] = value
+    case "--authz-reuse": options.pebbleEnv["PEBBLE_AUTHZREUSE"] = value
+    default: usage("unknown option \(flag)")
+    }
+}
+guard let directory else { usage("--dir is required") }
+if !zones.isEmpty { options.zones = zones }
+
+signal(SIGTERM, SIG_IGN)
+signal(SIGINT, SIG_IGN)
+let done = DispatchSemaphore(value: 0)
+let sources = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
+    let source = DispatchSource.makeSignalSource(signal: number, queue: .main)
+    source.setEventHandler { done.signal() }
+    source.resume()
+    return source
+}
+
+Task {
+    do {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let lab = try await TestLab.start(options)
+        try lab.configTOML(stateDir: "\(directory)/state").write(toFile: "\(directory)/dns01.toml", atomically: true, encoding: .utf8)
+        let env = """
+        LAB_DIR='\(lab.directory)'
+        LAB_PRIMARY='\(lab.primary)'
+        LAB_SECONDARY='\(lab.secondary)'
+        LAB_PORT='\(lab.port)'
+        LAB_SECONDARY_PORT='\(lab.secondaryPort)'
+        LAB_TSIG_KEY_FILE='\(lab.tsigKeyFile)'
+        LAB_TSIG_KEY_NAME='\(lab.tsigKeyName)'
+        LAB_PEBBLE_DIR='\(lab.pebbleDirectory)'
+        LAB_PEBBLE_CA='\(lab.pebbleCAFile)'
+        LAB_PEBBLE_MGMT='\(lab.pebbleManagement)'
+        LAB_ZONES='\(lab.options.zones.joined(separator: " "))'
+
+        """
+        try env.write(toFile: "\(directory)/lab.env", atomically: true, encoding: .utf8)
+        FileManager.default.createFile(atPath: "\(directory)/ready", contents: Data())
+        print("lab ready: primary \(lab.primary), secondary \(lab.secondary), Pebble \(lab.pebbleDirectory)")
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { done.wait(); continuation.resume() }
+        }
+        lab.stop()
+        try? FileManager.default.removeItem(atPath: "\(directory)/ready")
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("dns01-lab: \(error)\n".utf8))
+        exit(1)
+    }
+}
+dispatchMain()

@@ -1,0 +1,386 @@
+import Foundation
+
+/// A throw-away DNS + ACME lab on loopback: a BIND primary that takes TSIG-signed dynamic
+/// updates, a BIND secondary that follows it by NOTIFY + IXFR and
+/// can lag behind it (the primary's `notify-delay`), and Pebble asking the secondary. Everything
+/// lives in a temp directory and is stopped by pid. Both servers listen on 127.0.0.1, on two
+/// ports: BIND only listens on interface addresses, and 127.0.0.2 is not one on a stock host.
+public final class TestLab: @unchecked Sendable {
+    public struct Options: Sendable {
+        /// Zones on both servers that accept dynamic updates with the lab key.
+        public var zones: [String]
+        /// Zones on both servers that take no dynamic updates: their file is edited and the
+        /// primary reloaded with rndc (the zone-file provider).
+        public var fileZones: [String]
+        /// Seconds between a change on the primary and its NOTIFY to the secondary.
+        public var secondaryLag: Int
+        public var pebbleEnv: [String: String]
+        /// PEBBLE_VA_NOSLEEP=1: Pebble validates at once instead of after a random pause.
+        public var pebbleVANoSleep: Bool
+        /// Raw JSON values merged into Pebble's "pebble" object, by key.
+        public var pebbleConfigExtra: [String: String]
+        /// Extra zone-file lines per zone.
+        public var extraRecords: [String: [String]]
+        public var tsigAlgorithm: String
+        public var startPebble: Bool
+
+        public init(zones: [String] = ["example.test"], fileZones: [String] = [], secondaryLag: Int = 0,
+                    pebbleEnv: [String: String] = [:], pebbleVANoSleep: Bool = true,
+                    pebbleConfigExtra: [String: String] = [:], extraRecords: [String: [String]] = [:],
+                    tsigAlgorithm: String = "hmac-sha256", startPebble: Bool = true) {
+            self.zones = zones
+            self.fileZones = fileZones
+            self.secondaryLag = secondaryLag
+            self.pebbleEnv = pebbleEnv
+            self.pebbleVANoSleep = pebbleVANoSleep
+            self.pebbleConfigExtra = pebbleConfigExtra
+            self.extraRecords = extraRecords
+            self.tsigAlgorithm = tsigAlgorithm
+            self.startPebble = startPebble
+        }
+    }
+
+    public let options: Options
+    public let directory: String
+    /// The primary's DNS port.
+    public let port: UInt16
+    public let secondaryPort: UInt16
+    public var primary: String { "127.0.0.1:\(port)" }
+    public var secondary: String { "127.0.0.1:\(secondaryPort)" }
+    public let tsigKeyName = "dns01-lab-key"
+    public var tsigKeyFile: String { "\(directory)/tsig.key" }
+    public var rndcConfigFile: String? { "\(directory)/rndc.conf" }
+    public private(set) var pebblePort: UInt16 = 0
+    public private(set) var pebbleManagementPort: UInt16 = 0
+    public var pebbleDirectory: String { "https://127.0.0.1:\(pebblePort)/dir" }
+    public var pebbleManagement: String { "https://127.0.0.1:\(pebbleManagementPort)" }
+    public var pebbleCAFile: String { "\(directory)/pebble/cert.pem" }
+    private var processes: [LabProcess] = []
+    private var follower: LagFollower?
+    private let lock = NSLock()
+    private var stopped = false
+
+    /// The primary's zone file of `zone`.
+    public func zoneFile(_ zone: String) -> String { "\(directory)/primary/\(zone).zone" }
+
+    private init(options: Options, directory: String, port: UInt16, secondaryPort: UInt16) {
+        self.options = options
+        self.directory = directory
+        self.port = port
+        self.secondaryPort = secondaryPort
+    }
+
+    /// Starts everything and returns once both servers answer for every zone and Pebble's
+    /// directory answers.
+    public static func start(_ options: Options = .init()) async throws -> TestLab {
+        let base = FileManager.default.temporaryDirectory.path
+        let directory = "\(base)/dns01-lab-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let lab = TestLab(options: options, directory: directory, port: try FreePort.find(on: ["127.0.0.1"]),
+                          secondaryPort: try FreePort.find(on: ["127.0.0.1"]))
+        do {
+            try await lab.launch()
+        } catch {
+            let logs = lab.logTail()
+            lab.stop()
+            throw LabError("\(error)\(logs)")
+        }
+        return lab
+    }
+
+    private func launch() async throws {
+        guard let named = which("named"), let keygen = which("tsig-keygen") else {
+            throw LabError("BIND is not installed (named, tsig-keygen): apt-get install bind9 bind9-utils")
+        }
+        let fm = FileManager.default
+        for sub in ["primary", "secondary", "pebble"] {
+            try fm.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true)
+        }
+        let tsig = try runCommand(keygen, ["-a", options.tsigAlgorithm, tsigKeyName])
+        guard tsig.status == 0 else { throw LabError("tsig-keygen failed: \(tsig.output)") }
+        try write(tsig.output, to: tsigKeyFile, mode: 0o600)
+        let rndc = try runCommand(keygen, ["-a", "hmac-sha256", "rndc-key"])
+        try write(rndc.output, to: "\(directory)/rndc.key", mode: 0o600)
+        let controlPort = try FreePort.find(on: ["127.0.0.1"])
+        try write("include \"\(directory)/rndc.key\";\noptions { default-key \"rndc-key\"; default-server 127.0.0.1; default-port \(controlPort); };\n",
+                  to: "\(directory)/rndc.conf", mode: 0o600)
+
+        let allZones = options.zones + options.fileZones
+        for zone in allZones {
+            try write(zoneText(zone), to: zoneFile(zone), mode: 0o644)
+        }
+        try write(namedConf(role: "primary", controlPort: controlPort), to: "\(directory)/primary/named.conf", mode: 0o644)
+        let secondaryControlPort = try FreePort.find(on: ["127.0.0.1"])
+        try write("include \"\(directory)/rndc.key\";\noptions { default-key \"rndc-key\"; default-server 127.0.0.1; default-port \(secondaryControlPort); };\n",
+                  to: "\(directory)/rndc-secondary.conf", mode: 0o600)
+        try write(namedConf(role: "secondary", controlPort: secondaryControlPort), to: "\(directory)/secondary/named.conf", mode: 0o644)
+        processes.append(try LabProcess(name: "named-primary", executable: named,
+                                        arguments: ["-g", "-n", "1", "-c", "\(directory)/primary/named.conf"],
+                                        directory: "\(directory)/primary"))
+        processes.append(try LabProcess(name: "named-secondary", executable: named,
+                                        arguments: ["-g", "-n", "1", "-c", "\(directory)/secondary/named.conf"],
+                                        directory: "\(directory)/secondary"))
+        if options.startPebble { try startPebble() }
+        if options.secondaryLag > 0 {
+            let follower = LagFollower(lag: options.secondaryLag, zones: allZones.map { ($0, zoneFile($0)) },
+                                       rndcConfig: "\(directory)/rndc-secondary.conf")
+            follower.start()
+            self.follower = follower
+        }
+
+        let deadline = Date().addingTimeInterval(30)
+        for zone in allZones {
+            for server in [primary, secondary] {
+                try await poll(until: deadline, "\(server) to serve \(zone)") { [self] in
+                    try self.answersSOA(zone, at: server)
+                }
+            }
+        }
+        if options.startPebble {
+            try await poll(until: deadline, "Pebble to answer at \(pebbleDirectory)") { [self] in
+                let result = try runCommand("/usr/bin/curl", ["-s", "--max-time", "2", "--cacert", self.pebbleCAFile, self.pebbleDirectory])
+                return result.output.contains("newNonce")
+            }
+        }
+    }
+
+    private func startPebble() throws {
+        guard let pebble = which("pebble") else { throw LabError("Pebble is not installed: apt-get install pebble") }
+        let dir = "\(directory)/pebble"
+        let openssl = try runCommand("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "\(dir)/key.pem", "-out", "\(dir)/cert.pem", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-days", "7",
+        ])
+        guard openssl.status == 0 else { throw LabError("openssl could not make Pebble's certificate: \(openssl.output)") }
+        pebblePort = try FreePort.find(on: ["127.0.0.1"])
+        pebbleManagementPort = try FreePort.find(on: ["127.0.0.1"])
+        let httpPort = try FreePort.find(on: ["127.0.0.1"])
+        let tlsPort = try FreePort.find(on: ["127.0.0.1"])
+        var members = [
+            "\"listenAddress\": \"127.0.0.1:\(pebblePort)\"",
+            "\"managementListenAddress\": \"127.0.0.1:\(pebbleManagementPort)\"",
+            "\"certificate\": \"\(dir)/cert.pem\"",
+            "\"privateKey\": \"\(dir)/key.pem\"",
+            "\"httpPort\": \(httpPort)",
+            "\"tlsPort\": \(tlsPort)",
+            "\"ocspResponderURL\": \"\"",
+        ]
+        if options.pebbleConfigExtra["externalAccountBindingRequired"] == nil {
+            members.append("\"externalAccountBindingRequired\": false")
+        }
+        for (key, value) in options.pebbleConfigExtra.sorted(by: { $0.key < $1.key }) {
+            members.append("\"\(key)\": \(value)")
+        }
+        try write("{\"pebble\": {\n  " + members.joined(separator: ",\n  ") + "\n}}\n", to: "\(dir)/pebble-config.json", mode: 0o644)
+        var env = options.pebbleEnv
+        if options.pebbleVANoSleep { env["PEBBLE_VA_NOSLEEP"] = env["PEBBLE_VA_NOSLEEP"] ?? "1" }
+        processes.append(try LabProcess(name: "pebble", executable: pebble,
+                                        arguments: ["-config", "\(dir)/pebble-config.json", "-dnsserver", secondary],
+                                        environment: env, directory: dir))
+    }
+
+    private func zoneText(_ zone: String) -> String {
+        var lines = [
+            "$TTL 60",
+            "@ IN SOA ns1.\(zone). hostmaster.\(zone). ( 1 3600 600 86400 60 )",
+            "@ IN NS ns1.\(zone).",
+            "@ IN NS ns2.\(zone).",
+            "ns1 IN A 127.0.0.1",
+            "ns2 IN A 127.0.0.1",
+            "@ IN A 127.0.0.1",
+        ]
+        lines += options.extraRecords[zone] ?? []
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func namedConf(role: String, controlPort: UInt16?) -> String {
+        let dir = "\(directory)/\(role)"
+        let listenPort = role == "primary" ? port : secondaryPort
+        var text = """
+        options {
+            directory "\(dir)";
+            listen-on port \(listenPort) { 127.0.0.1; };
+            listen-on-v6 { none; };
+            pid-file "\(dir)/named.pid";
+            session-keyfile "\(dir)/session.key";
+            managed-keys-directory "\(dir)";
+            recursion no;
+            allow-query { any; };
+            dnssec-validation no;
+            allow-transfer { any; };
+            notify-rate 1000;
+            serial-query-rate 1000;
+        };
+        include "\(tsigKeyFile)";
+
+        """
+        text += "include \"\(directory)/rndc.key\";\n"
+        text += "controls { inet 127.0.0.1 port \(controlPort ?? 953) allow { 127.0.0.1; } keys { \"rndc-key\"; }; };\n"
+        // With a lag, the lab itself tells the secondary to refresh `secondaryLag` seconds after
+        // each change (LagFollower): BIND's notify-delay is jittered (1.4–4.3 s measured for 5).
+        let notify = options.secondaryLag == 0 ? "notify explicit; also-notify { 127.0.0.1 port \(secondaryPort); }; notify-delay 0;" : "notify no;"
+        if role == "primary" {
+            for zone in options.zones {
+                text += """
+                zone "\(zone)" {
+                    type primary; file "\(zone).zone";
+                    allow-update { key "\(tsigKeyName)"; };
+                    \(notify)
+                };
+
+                """
+            }
+            for zone in options.fileZones {
+                text += """
+                zone "\(zone)" {
+                    type primary; file "\(zone).zone";
+                    \(notify)
+                };
+
+                """
+            }
+        } else {
+            for zone in options.zones + options.fileZones {
+                text += """
+                zone "\(zone)" {
+                    type secondary; file "\(zone).zone";
+                    primaries { 127.0.0.1 port \(port); };
+                    allow-notify { 127.0.0.1; };
+                };
+
+                """
+            }
+        }
+        return text
+    }
+
+    /// A complete dns01.toml for this lab.
+    public func configTOML(stateDir: String) -> String {
+        let zones = options.zones.map { "\"\($0)\"" }.joined(separator: ", ")
+        var text = """
+        [acme]
+        directory = "\(pebbleDirectory)"
+        ca_bundle = "\(pebbleCAFile)"
+        email = "admin@example.test"
+        agree_tos = true
+        state_dir = "\(stateDir)"
+
+        [dns]
+        resolvers = ["\(primary)"]
+        poll_interval = "250ms"
+        propagation_timeout = "60s"
+
+        [[provider]]
+        name = "lab"
+        type = "rfc2136"
+        zones = [\(zones)]
+        server = "\(primary)"
+        tsig_key_file = "\(tsigKeyFile)"
+
+        """
+        for zone in options.zones + options.fileZones {
+            text += """
+
+            [[zone]]
+            name = "\(zone)"
+            nameservers = ["\(primary)", "\(secondary)"]
+
+            """
+        }
+        return text
+    }
+
+    /// The TXT values at `name` as `server` ("127.0.0.1:PORT") serves them, read with dig.
+    public func txtValues(_ name: String, at server: String) throws -> [String] {
+        let parts = server.split(separator: ":")
+        let result = try runCommand(which("dig") ?? "/usr/bin/dig",
+                                    ["+short", "+norecurse", "+time=2", "+tries=2", "@\(parts[0])", "-p", String(parts[1]), "TXT", name])
+        guard result.status == 0 else { throw LabError("dig @\(server) TXT \(name) failed: \(result.output)") }
+        return result.output.split(separator: "\n").map { TestLab.unquote(String($0)) }.filter { !$0.isEmpty }.sorted()
+    }
+
+    /// Joins dig's quoted character-strings back into one value.
+    static func unquote(_ line: String) -> String {
+        var value = ""
+        var inside = false
+        var escaped = false
+        for character in line {
+            if escaped { value.append(character); escaped = false; continue }
+            switch character {
+            case "\\" where inside: escaped = true
+            case "\"": inside.toggle()
+            default: if inside { value.append(character) }
+            }
+        }
+        return value
+    }
+
+    /// Runs `rndc` against the primary (e.g. ["reload", "example.test"]).
+    public func rndc(_ arguments: [String]) throws -> String {
+        guard let rndc = which("rndc"), let config = rndcConfigFile else { throw LabError("rndc is not installed") }
+        let result = try runCommand(rndc, ["-c", config] + arguments)
+        guard result.status == 0 else { throw LabError("rndc \(arguments.joined(separator: " ")) failed: \(result.output)") }
+        return result.output
+    }
+
+    /// Stops every process the lab started and removes its directory. Safe to call twice.
+    public func stop() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopped else { return }
+        stopped = true
+        follower?.stop()
+        for process in processes.reversed() { process.stop() }
+        if ProcessInfo.processInfo.environment["DNS01_KEEP_LAB"] == nil {
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    /// Pids of the running servers, by name.
+    public var pids: [String: Int32] {
+        Dictionary(processes.map { ($0.name, $0.pid) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    deinit { stop() }
+
+    private func answersSOA(_ zone: String, at server: String) throws -> Bool {
+        let parts = server.split(separator: ":")
+        let result = try runCommand(which("dig") ?? "/usr/bin/dig",
+                                    ["+norecurse", "+time=1", "+tries=1", "@\(parts[0])", "-p", String(parts[1]), "SOA", zone])
+        return result.output.contains("status: NOERROR") && result.output.contains(" aa")
+    }
+
+    private func poll(until deadline: Date, _ what: String, _ check: @escaping @Sendable () throws -> Bool) async throws {
+        while true {
+            for process in processes where !process.isRunning {
+                throw LabError("\(process.name) exited while waiting for \(what)")
+            }
+            if (try? check()) == true { return }
+            guard Date() < deadline else { throw LabError("timed out waiting for \(what)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    private func logTail() -> String {
+        processes.map { process -> String in
+            let log = (try? String(contentsOfFile: "\(directory)/\(process.directoryName)/\(process.name).log", encoding: .utf8)) ?? ""
+            return "\n--- \(process.name) ---\n" + log.split(separator: "\n").suffix(15).joined(separator: "\n")
+        }.joined()
+    }
+
+    private func write(_ text: String, to path: String, mode: Int) throws {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+    }
+}
+
+extension LabProcess {
+    var directoryName: String {
+        switch name {
+        case "named-primary": "primary"
+        case "named-secondary": "secondary"
+        default: "pebble"
+        }
+    }
+}
