@@ -6,6 +6,12 @@ public struct FileSystemError: Error, Sendable, CustomStringConvertible {
     public var operation: String
     public var reason: String
     public var description: String { "Cannot \(operation) \(path): \(reason)." }
+
+    public init(path: String, operation: String, reason: String) {
+        self.path = path
+        self.operation = operation
+        self.reason = reason
+    }
 }
 
 /// File I/O with the guarantees DESIGN.md asks for: atomic replacement (temp file, fsync,
@@ -71,8 +77,8 @@ public enum FileSystem {
         syncDirectory(directory.isEmpty ? "." : directory)
     }
 
-    public static func writeAtomically(_ text: String, to path: String, mode: mode_t = 0o644) throws {
-        try writeAtomically(Array(text.utf8), to: path, mode: mode)
+    public static func writeAtomically(_ text: String, to path: String, mode: mode_t = 0o644, owner: (uid: uid_t, gid: gid_t)? = nil) throws {
+        try writeAtomically(Array(text.utf8), to: path, mode: mode, owner: owner)
     }
 
     /// Creates `path` and its parents with `mode` (0700 by default: the state directory holds keys).
@@ -100,7 +106,7 @@ public enum FileSystem {
         if unlink(path) != 0 && errno != ENOENT { throw systemError(path, "remove") }
     }
 
-    static func syncDirectory(_ path: String) {
+    public static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 {
             fsync(fd)
@@ -108,7 +114,7 @@ public enum FileSystem {
         }
     }
 
-    static func systemError(_ path: String, _ operation: String) -> FileSystemError {
+    public static func systemError(_ path: String, _ operation: String) -> FileSystemError {
         FileSystemError(path: path, operation: operation, reason: String(cString: strerror(errno)))
     }
 }

@@ -144,9 +144,12 @@ public enum ProcessRunner {
 
     private static func makePipe(_ executable: String) throws -> (read: Int32, write: Int32) {
         var fds: [Int32] = [0, 0]
-        guard pipe2(&fds, O_CLOEXEC) == 0 else {
+        // Glibc's pipe2 is not visible to Swift; close-on-exec is set right after.
+        guard pipe(&fds) == 0 else {
             throw SpawnError(executable: executable, message: "Could not create a pipe to run \(executable): \(String(cString: strerror(errno))).")
         }
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
         return (fds[0], fds[1])
     }
 

@@ -27,7 +27,7 @@ final class Console: Sendable {
     }
 
     func error(_ text: String) {
-        write("dns01: \(text)\n", to: stderr)
+        write("dns01: \(text)\n", to: STDERR_FILENO)
     }
 
     /// A JSON document on stdout.
@@ -36,26 +36,32 @@ final class Console: Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         if let data = try? encoder.encode(value), let text = String(data: data, encoding: .utf8) {
-            write(text + "\n", to: stdout)
+            write(text + "\n", to: STDOUT_FILENO)
         }
     }
 
     func result(_ text: String) {
-        write(text + "\n", to: stdout)
+        write(text + "\n", to: STDOUT_FILENO)
     }
 
     private func line(_ text: String) {
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        write(String(format: "[%6.2fs] ", seconds) + text + "\n", to: stderr)
+        write(String(format: "[%6.2fs] ", seconds) + text + "\n", to: STDERR_FILENO)
     }
 
     private func debugLine(_ text: String) {
         if ProcessInfo.processInfo.environment["DNS01_DEBUG_PROGRESS"] != nil { line(text) }
     }
 
-    private func write(_ text: String, to stream: UnsafeMutablePointer<FILE>) {
-        fputs(text, stream)
-        fflush(stream)
+    /// One write(2) per line, so lines from concurrent tasks never interleave.
+    private func write(_ text: String, to descriptor: Int32) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return }
+            bytes = bytes.dropFirst(written)
+        }
     }
 }
