@@ -100,7 +100,9 @@ enum LDNS {
         }
         let started = ContinuousClock.now
         var answer: UnsafeMutablePointer<ldns_pkt>?
-        let status = ldns_resolver_send_pkt(&answer, resolver, packet)
+        // Signed messages go through ldns_send, which keeps the reply when its TSIG does not
+        // verify (ldns_resolver_send_pkt drops it), so a BADSIG/BADKEY answer can be reported.
+        let status = key == nil ? ldns_resolver_send_pkt(&answer, resolver, packet) : ldns_send(&answer, resolver, packet)
         guard let answer else {
             let elapsed = ContinuousClock.now - started
             return Exchange(response: nil, tsigError: nil, signatureValid: true, failure: errorString(status),

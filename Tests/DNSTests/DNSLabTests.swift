@@ -1,0 +1,177 @@
+@testable import DNS
+import Foundation
+import Testing
+import TestLab
+
+/// The DNS module against a real BIND primary and secondary.
+@Suite("DNS against BIND") struct DNSLabTests {
+    static let options = TestLab.Options(
+        zones: ["example.test", "sub.example.test", "broken.test"], startPebble: false)
+
+    static func withLab(_ options: TestLab.Options = options, _ body: (TestLab) async throws -> Void) async throws {
+        var options = options
+        options.extraRecords = [
+            "example.test": [
+                "keep IN TXT \"unrelated\"",
+                "_acme-challenge.keep IN TXT \"pre-existing\"",
+                "_acme-challenge.www IN CNAME hop.example.test.",
+                "hop IN CNAME _acme-challenge.target.sub.example.test.",
+                "_acme-challenge.loop IN CNAME loop2.example.test.",
+                "loop2 IN CNAME _acme-challenge.loop.example.test.",
+                "sub IN NS ns1.example.test.",
+            ],
+            "broken.test": ["@ IN NS ns.elsewhere.invalid."],
+        ]
+        let lab = try await TestLab.start(options)
+        defer { lab.stop() }
+        try await body(lab)
+    }
+
+    static func key(_ lab: TestLab) throws -> TSIGKey { try TSIGKey(contentsOf: lab.tsigKeyFile) }
+    static func server(_ text: String) throws -> DNSServer { try DNSServer(parsing: text) }
+
+    @Test func updateAddsAndDeletesExactValues() async throws {
+        try await Self.withLab { lab in
+            let updater = DNSUpdater()
+            let primary = try Self.server(lab.primary)
+            let name = "_acme-challenge.keep.example.test"
+            let odd = "with space \"quote\" back\\slash -_"
+            try await updater.update(zone: "example.test", server: primary, key: Self.key(lab),
+                                     add: [TXTRecord(name: name, value: "value-a"), TXTRecord(name: name, value: odd)], delete: [])
+            #expect(try lab.txtValues(name, at: lab.primary) == ["pre-existing", "value-a", odd].sorted())
+            // What ldns reads back is byte-for-byte what was written.
+            let response = try await DNSClient().query(name, type: "TXT", server: primary)
+            #expect(Set(response.answers("TXT", at: name).map(\.data)) == ["pre-existing", "value-a", odd])
+            try await updater.update(zone: "example.test", server: primary, key: Self.key(lab),
+                                     add: [], delete: [TXTRecord(name: name, value: "value-a")])
+            #expect(try lab.txtValues(name, at: lab.primary) == ["pre-existing", odd].sorted())
+            #expect(try lab.txtValues("keep.example.test", at: lab.primary) == ["unrelated"])
+        }
+    }
+
+    @Test func wrongSecretIsATSIGErrorWithoutTheSecret() async throws {
+        try await Self.withLab { lab in
+            let good = try Self.key(lab)
+            let secret = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+            let wrong = try TSIGKey(name: good.name, algorithm: good.algorithm, secret: secret)
+            do {
+                try await DNSUpdater().update(zone: "example.test", server: Self.server(lab.primary), key: wrong,
+                                              add: [TXTRecord(name: "_acme-challenge.example.test", value: "x")], delete: [])
+                Issue.record("the update was accepted")
+            } catch let error as DNSError {
+                #expect(error.code == .tsig, "\(error.message)")
+                #expect(error.message.contains("BADSIG") && error.message.contains(good.name) && error.message.contains(lab.primary))
+                #expect(!error.message.contains(secret) && !error.message.contains(good.secret))
+            }
+            // Unknown key name: BADKEY.
+            let unknown = try TSIGKey(name: "nobody", algorithm: "hmac-sha256", secret: secret)
+            await #expect(throws: DNSError.self) {
+                try await DNSUpdater().update(zone: "example.test", server: Self.server(lab.primary), key: unknown,
+                                              add: [TXTRecord(name: "_acme-challenge.example.test", value: "x")], delete: [])
+            }
+            // No key at all: REFUSED.
+            do {
+                try await DNSUpdater().update(zone: "example.test", server: Self.server(lab.primary), key: nil,
+                                              add: [TXTRecord(name: "_acme-challenge.example.test", value: "x")], delete: [])
+                Issue.record("unsigned update accepted")
+            } catch let error as DNSError {
+                #expect(error.rcode == "REFUSED")
+            }
+            #expect(try lab.txtValues("_acme-challenge.example.test", at: lab.primary).isEmpty)
+        }
+    }
+
+    @Test func silentServerTimesOutNamingIt() async throws {
+        let server = try DNSServer(parsing: "127.0.0.1:9")
+        do {
+            _ = try await DNSClient().query("example.test", type: "SOA", server: server,
+                                            options: QueryOptions(timeout: .milliseconds(300), retries: 1))
+            Issue.record("a closed port answered")
+        } catch let error as DNSError {
+            #expect(error.code == .timeout || error.code == .network)
+            #expect(error.message.contains("127.0.0.1:9"))
+        }
+    }
+
+    @Test func zoneDiscovery() async throws {
+        try await Self.withLab { lab in
+            let finder = ZoneFinder(client: DNSClient(), resolvers: [try Self.server(lab.primary)], nameserverPort: lab.port)
+            #expect(try await finder.zone(containing: "_acme-challenge.www.example.test") == "example.test")
+            #expect(try await finder.zone(containing: "example.test") == "example.test")
+            #expect(try await finder.zone(containing: "_acme-challenge.deep.sub.example.test") == "sub.example.test")
+            await #expect(throws: DNSError.self) { try await finder.zone(containing: "nothing.invalid") }
+
+            #expect(try await finder.followCNAMEs("_acme-challenge.www.example.test") == "_acme-challenge.target.sub.example.test")
+            #expect(try await finder.followCNAMEs("_acme-challenge.plain.example.test") == "_acme-challenge.plain.example.test")
+            do {
+                _ = try await finder.followCNAMEs("_acme-challenge.loop.example.test")
+                Issue.record("loop not detected")
+            } catch let error as DNSError {
+                #expect(error.code == .cnameLoop && error.message.contains("loop2.example.test"))
+            }
+
+            let servers = try await finder.nameservers(of: "example.test")
+            #expect(servers.map(\.name) == ["ns1.example.test", "ns2.example.test"])
+            #expect(servers.allSatisfy { $0.address == DNSServer(host: "127.0.0.1", port: lab.port) })
+            do {
+                _ = try await finder.nameservers(of: "broken.test")
+                Issue.record("an NS without address was accepted")
+            } catch let error as DNSError {
+                #expect(error.code == .noAddress && error.message.contains("ns.elsewhere.invalid"))
+            }
+        }
+    }
+
+    @Test func propagationWaitsForEveryServer() async throws {
+        try await Self.withLab { lab in
+            let name = "_acme-challenge.example.test"
+            try await DNSUpdater().update(zone: "example.test", server: Self.server(lab.primary), key: Self.key(lab),
+                                          add: [TXTRecord(name: name, value: "one"), TXTRecord(name: name, value: "two")], delete: [])
+            let servers = [Nameserver(name: "primary", address: try Self.server(lab.primary)),
+                           Nameserver(name: "secondary", address: try Self.server(lab.secondary))]
+            let waiter = PropagationWaiter(pollInterval: .milliseconds(100))
+            try await waiter.wait(for: [PropagationCheck(name: name, values: ["one", "two"], nameservers: servers)],
+                                  deadline: .now + .seconds(10))
+
+            // A server that lacks a value, and one that does not answer: the error names both.
+            let silent = Nameserver(name: "ns9.example.test", address: try DNSServer(parsing: "127.0.0.1:9"))
+            do {
+                try await waiter.wait(for: [PropagationCheck(name: name, values: ["one", "three"], nameservers: servers + [silent])],
+                                      deadline: .now + .seconds(1))
+                Issue.record("the wait succeeded")
+            } catch let error as DNSError {
+                #expect(error.code == .propagationTimeout)
+                #expect(error.message.contains(lab.primary) && error.message.contains("\"three\""))
+                #expect(error.message.contains(name) && error.message.contains("served \"one\", \"two\""))
+                #expect(error.message.contains("ns9.example.test (127.0.0.1:9)"))
+            }
+        }
+    }
+
+    @Test func propagationSeesTheLaggingSecondary() async throws {
+        var options = Self.options
+        options.secondaryLag = 2
+        try await Self.withLab(options) { lab in
+            let name = "_acme-challenge.lag.example.test"
+            let start = ContinuousClock.now
+            try await DNSUpdater().update(zone: "example.test", server: Self.server(lab.primary), key: Self.key(lab),
+                                          add: [TXTRecord(name: name, value: "late")], delete: [])
+            let servers = [Nameserver(name: "secondary", address: try Self.server(lab.secondary))]
+            try await PropagationWaiter(pollInterval: .milliseconds(100))
+                .wait(for: [PropagationCheck(name: name, values: ["late"], nameservers: servers)], deadline: .now + .seconds(10))
+            let waited = ContinuousClock.now - start
+            #expect(waited >= .milliseconds(1800) && waited < .seconds(4), "waited \(waited)")
+        }
+    }
+
+    @Test func zoneFileSyntax() throws {
+        let good = "$TTL 60\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n@ IN NS ns1\nns1 IN A 127.0.0.1\n"
+        try ZoneFileSyntax.check(good, origin: "example.test", source: "db.example")
+        do {
+            try ZoneFileSyntax.check(good + "bad IN A 300.1.1.1\n", origin: "example.test", source: "db.example")
+            Issue.record("bad zone accepted")
+        } catch let error as DNSError {
+            #expect(error.message.contains("db.example") && error.message.contains("line 5"), "\(error.message)")
+        }
+    }
+}

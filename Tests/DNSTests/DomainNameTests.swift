@@ -1,0 +1,84 @@
+@testable import DNS
+import Testing
+
+@Suite struct DomainNameTests {
+    @Test(arguments: [
+        ("example.test", false, "example.test"),
+        ("Example.TEST.", false, "example.test"),
+        ("*.example.test", true, "*.example.test"),
+        ("xn--bcher-kva.example", false, "xn--bcher-kva.example"),
+        ("a-b.c1.example", false, "a-b.c1.example"),
+        (String(repeating: "a", count: 63) + ".test", false, String(repeating: "a", count: 63) + ".test"),
+    ])
+    func valid(_ name: String, _ wildcard: Bool, _ expected: String) throws {
+        #expect(try DomainName.normalize(name, allowWildcard: wildcard) == expected)
+    }
+
+    @Test(arguments: [
+        ("bad..name", "empty label"),
+        (String(repeating: "a", count: 64) + ".test", "more than 63"),
+        ("*.*.x.test", "leftmost"),
+        ("a*.x.test", "'*'"),
+        ("-a.x.test", "'-'"),
+        ("a-.x.test", "'-'"),
+        ("test", "single label"),
+        ("", "empty"),
+        ("*.test", "at least two labels"),
+        ("exa mple.test", "' '"),
+        ("_acme.example.test", "'_'"),
+        ((0..<26).map { _ in "abcdefghi" }.joined(separator: "."), "more than 253"),
+    ])
+    func invalid(_ name: String, _ reason: String) {
+        do {
+            _ = try DomainName.normalize(name, allowWildcard: true)
+            Issue.record("\(name) was accepted")
+        } catch let error as DNSError {
+            #expect(error.code == .invalidName)
+            #expect(error.message.contains(reason), "\(error.message)")
+            #expect(error.message.contains("is not a valid domain name"))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func wildcardOnlyWhenAllowed() {
+        #expect(throws: DNSError.self) { try DomainName.normalize("*.example.test") }
+    }
+
+    @Test func underscoreWhenAllowed() throws {
+        #expect(try DomainName.normalize("_acme-challenge.example.test", allowUnderscore: true) == "_acme-challenge.example.test")
+    }
+
+    @Test(arguments: [
+        ("example.test", "_acme-challenge.example.test"),
+        ("*.example.test", "_acme-challenge.example.test"),
+        ("WWW.Example.test.", "_acme-challenge.www.example.test"),
+    ])
+    func challengeName(_ identifier: String, _ expected: String) {
+        #expect(DomainName.challengeName(for: identifier) == expected)
+    }
+
+    @Test func subdomains() {
+        #expect(DomainName.isSubdomain("a.example.test", of: "example.test"))
+        #expect(DomainName.isSubdomain("example.test.", of: "Example.test"))
+        #expect(!DomainName.isSubdomain("badexample.test", of: "example.test"))
+        #expect(!DomainName.isSubdomain("example.test", of: "a.example.test"))
+    }
+
+    @Test(arguments: [
+        ("127.0.0.1", "127.0.0.1", UInt16(53), "127.0.0.1:53"),
+        ("127.0.0.1:5353", "127.0.0.1", 5353, "127.0.0.1:5353"),
+        ("[::1]:5353", "::1", 5353, "[::1]:5353"),
+        ("::1", "::1", 53, "[::1]:53"),
+        ("2001:db8::53", "2001:db8::53", 53, "[2001:db8::53]:53"),
+    ])
+    func serverParsing(_ text: String, _ host: String, _ port: UInt16, _ description: String) throws {
+        let server = try DNSServer(parsing: text)
+        #expect(server.host == host && server.port == port && server.description == description)
+    }
+
+    @Test(arguments: ["ns1.example.test", "127.0.0.1:0", "127.0.0.1:99999", "[::1", "1.2.3", "127.0.0.1:x"])
+    func badServers(_ text: String) {
+        #expect(throws: DNSError.self) { try DNSServer(parsing: text) }
+    }
+}
