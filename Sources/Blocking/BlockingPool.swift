@@ -41,7 +41,9 @@ public final class BlockingPool: @unchecked Sendable {
     private func submit(_ work: @escaping () -> Void) {
         condition.lock()
         queue.append(work)
-        if idle == 0 && threads < maxThreads {
+        // Every queued item needs a thread of its own: idle threads already woken for earlier
+        // items are still counted as idle until they run, so compare with the queue length.
+        if queue.count > idle && threads < maxThreads {
             threads += 1
             let thread = Thread { [self] in self.loop() }
             thread.name = "dns01-blocking"

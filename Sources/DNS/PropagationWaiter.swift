@@ -143,7 +143,7 @@ public struct PropagationWaiter: Sendable {
             } else if record.served.isEmpty {
                 got = "served no TXT there"
             } else {
-                got = "served " + record.served.map { "\"\($0)\"" }.joined(separator: ", ")
+                got = "served " + record.served.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
             }
             return "\(record.nameserver) lacks \(missing.isEmpty ? "an answer" : missing) at \(record.name) (\(got))"
         }

@@ -356,7 +356,12 @@ public final class TestLab: @unchecked Sendable {
             for process in processes where !process.isRunning {
                 throw LabError("\(process.name) exited while waiting for \(what)")
             }
-            if (try? check()) == true { return }
+            // The check runs a child process: wait for it on a thread of its own, never on the
+            // cooperative pool (one thread per core) that other tests need.
+            let passed = await withCheckedContinuation { continuation in
+                Thread.detachNewThread { continuation.resume(returning: (try? check()) == true) }
+            }
+            if passed { return }
             guard Date() < deadline else { throw LabError("timed out waiting for \(what)") }
             try await Task.sleep(for: .milliseconds(50))
         }

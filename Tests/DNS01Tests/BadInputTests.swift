@@ -35,23 +35,23 @@ struct BadInputTests {
         ("*.*.x.example", "*.*.x.example"),
         ("ex ample.test", "ex ample.test"),
     ])
-    func invalidNameExitsTwoBeforeContact(name: String, mentioned: String) throws {
+    func invalidNameExitsTwoBeforeContact(name: String, mentioned: String) async throws {
         let config = try Self.writeTemp(Self.unreachableCAConfig)
-        let result = try CLIRunner.run(["issue", "-c", config, "-d", name])
+        let result = try await CLIRunner.run(["issue", "-c", config, "-d", name])
         #expect(result.status == 2, "stderr: \(result.stderr)")
         #expect(result.stderr.contains(mentioned))
         #expect(result.stderr.split(separator: "\n").count == 1, "one sentence: \(result.stderr)")
     }
 
-    @Test func unreachableCAExitsOneNamingIt() throws {
+    @Test func unreachableCAExitsOneNamingIt() async throws {
         let config = try Self.writeTemp(Self.unreachableCAConfig.replacingOccurrences(of: "/nonexistent/dns01-state", with: NSTemporaryDirectory() + "dns01-state-\(UUID().uuidString)"))
-        let result = try CLIRunner.run(["issue", "-c", config, "-d", "example.test"])
+        let result = try await CLIRunner.run(["issue", "-c", config, "-d", "example.test"])
         #expect(result.status == 1, "stderr: \(result.stderr)")
         #expect(result.stderr.contains("127.0.0.1"), "names the CA: \(result.stderr)")
     }
 
-    @Test func missingConfigExitsTwo() throws {
-        let result = try CLIRunner.run(["issue", "-c", "/nonexistent/dns01.toml", "-d", "example.test"])
+    @Test func missingConfigExitsTwo() async throws {
+        let result = try await CLIRunner.run(["issue", "-c", "/nonexistent/dns01.toml", "-d", "example.test"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("/nonexistent/dns01.toml"))
     }
@@ -68,7 +68,7 @@ struct BadInputTests {
         try wrongKey.write(toFile: keyPath, atomically: true, encoding: .utf8)
         let config = try lab.writeConfig { $0.replacingOccurrences(of: lab.tsigKeyFile, with: keyPath) }
 
-        let result = try CLIRunner.run(["issue", "-c", config, "-d", "example.test", "-v"])
+        let result = try await CLIRunner.run(["issue", "-c", config, "-d", "example.test", "-v"])
         #expect(result.status == 1, "stderr: \(result.stderr)")
         #expect(result.stderr.contains("TSIG"), "says the TSIG was refused: \(result.stderr)")
         #expect(result.stderr.contains(lab.tsigKeyName))
@@ -83,7 +83,7 @@ struct BadInputTests {
         let config = try lab.writeConfig { text in
             text.replacingOccurrences(of: "server = \"\(lab.primary)\"", with: "server = \"127.0.0.1:9\"\ntimeout = \"2s\"")
         }
-        let result = try CLIRunner.run(["issue", "-c", config, "-d", "example.test"])
+        let result = try await CLIRunner.run(["issue", "-c", config, "-d", "example.test"])
         #expect(result.status == 1, "stderr: \(result.stderr)")
         #expect(result.stderr.contains("127.0.0.1:9"), "names the server: \(result.stderr)")
     }

@@ -24,7 +24,7 @@ struct IssueIntegrationTests {
         defer { lab.stop() }
         let config = try lab.writeConfig()
 
-        let result = try CLIRunner.run(["issue", "-c", config, "-d", "*.example.test", "-d", "example.test", "--json"])
+        let result = try await CLIRunner.run(["issue", "-c", config, "-d", "*.example.test", "-d", "example.test", "--json"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
 
         let live = "\(lab.directory)/state/live/example.test"
@@ -45,13 +45,13 @@ struct IssueIntegrationTests {
         let lab = try await TestLab.start(.init(secondaryLag: 0))
         defer { lab.stop() }
         let config = try lab.writeConfig()
-        let first = try CLIRunner.run(["issue", "-c", config, "-d", "a.example.test"])
+        let first = try await CLIRunner.run(["issue", "-c", config, "-d", "a.example.test"])
         #expect(first.status == 0, "stderr: \(first.stderr)")
         let accountFiles = try FileManager.default.contentsOfDirectory(atPath: "\(lab.directory)/state/accounts")
         #expect(accountFiles.count == 1)
         let keyPath = "\(lab.directory)/state/accounts/\(accountFiles[0])/account.key"
         let keyBefore = try String(contentsOfFile: keyPath, encoding: .utf8)
-        let second = try CLIRunner.run(["issue", "-c", config, "-d", "a.example.test", "-d", "b.example.test", "--cert-name", "ab"])
+        let second = try await CLIRunner.run(["issue", "-c", config, "-d", "a.example.test", "-d", "b.example.test", "--cert-name", "ab"])
         #expect(second.status == 0, "stderr: \(second.stderr)")
         #expect(try String(contentsOfFile: keyPath, encoding: .utf8) == keyBefore)
         let mode = try FileManager.default.attributesOfItem(atPath: keyPath)[.posixPermissions] as? Int

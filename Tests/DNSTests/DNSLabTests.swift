@@ -160,7 +160,9 @@ import TestLab
             try await PropagationWaiter(pollInterval: .milliseconds(100))
                 .wait(for: [PropagationCheck(name: name, values: ["late"], nameservers: servers)], deadline: .now + .seconds(10))
             let waited = ContinuousClock.now - start
-            #expect(waited >= .milliseconds(1800) && waited < .seconds(4), "waited \(waited)")
+            // Not before the secondary has it; and not long after (poll every 100 ms). The upper
+            // bound is loose: other suites load the two cores meanwhile.
+            #expect(waited >= .milliseconds(1900) && waited < .seconds(6), "waited \(waited)")
         }
     }
 
