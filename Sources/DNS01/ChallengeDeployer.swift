@@ -121,7 +121,8 @@ public final class ChallengeDeployer: Sendable {
 
     /// Waits until every authoritative nameserver of every record's zone serves all of the
     /// record's values (and the resolvers too with `also_check_resolvers`).
-    public func waitUntilVisible(_ records: [ChallengeRecord], timeout: Duration? = nil) async throws {
+    public func waitUntilVisible(_ records: [ChallengeRecord], timeout: Duration? = nil,
+                                 progress: (@Sendable (PropagationEvent) -> Void)? = nil) async throws {
         let deadline = ContinuousClock.now + (timeout ?? config.dns.propagationTimeout)
         var valuesByName: [String: (zone: String, values: Set<String>)] = [:]
         for record in records {
@@ -141,7 +142,10 @@ public final class ChallengeDeployer: Sendable {
         let start = ContinuousClock.now
         let waiter = PropagationWaiter(pollInterval: config.dns.pollInterval)
         let sink = events
-        try await waiter.wait(for: checks, deadline: deadline) { sink(.propagation($0)) }
+        try await waiter.wait(for: checks, deadline: deadline) { event in
+            sink(.propagation(event))
+            progress?(event)
+        }
         events(.step("all values visible at every nameserver after \(format(ContinuousClock.now - start))"))
     }
 

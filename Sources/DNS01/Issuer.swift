@@ -108,17 +108,10 @@ public final class Issuer: Sendable {
                 }
             }
 
-            // 3. Wait once (each certificate's records concurrently, so one slow name fails only
-            //    its certificate), answer every challenge, wait for the CA's verdicts.
-            prepared = try await concurrentMap(prepared, limit: max(limit, 64)) { item in
-                guard case .success(let ready) = item else { return item }
-                do {
-                    try await self.validate(ready, client: client)
-                    return .success(ready)
-                } catch {
-                    return .failure(error)
-                }
-            }
+            // 3. Wait once for every record of every certificate. After each polling round, a
+            //    certificate whose names no server still lacks goes on at once: its challenges
+            //    are answered while the wait for slower names goes on.
+            prepared = try await validateAll(prepared, records: presented, client: client, limit: max(limit, 64))
         } catch {
             await deployer.cleanup(presented)
             throw error
@@ -210,12 +203,74 @@ public final class Issuer: Sendable {
         return Prepared(request: request, order: order, challenges: challenges, reused: reused)
     }
 
-    /// Waits until the certificate's records are visible, answers its challenges, waits for the
-    /// CA to validate them.
-    private func validate(_ ready: Prepared, client: ACMEClient) async throws {
-        guard !ready.challenges.isEmpty else { return }
+    /// One propagation wait for all records; each certificate's challenges are answered as soon
+    /// as all of its names are visible at every nameserver. A wait that fails (timeout) fails
+    /// the certificates still waiting, with its message.
+    private func validateAll(_ prepared: [Result<Prepared, any Error>], records: [ChallengeRecord], client: ACMEClient,
+                             limit: Int) async throws -> [Result<Prepared, any Error>] {
+        var results = prepared
+        var waiting: [Int: Set<String>] = [:]
+        for (index, item) in prepared.enumerated() {
+            if case .success(let ready) = item, !ready.challenges.isEmpty {
+                waiting[index] = Set(ready.challenges.map(\.record.target.recordName))
+            }
+        }
+        guard !waiting.isEmpty else { return results }
+        let live = Set(records)
+        let waitRecords = prepared.compactMap { try? $0.get() }.flatMap(\.challenges).map(\.record).filter { live.contains($0) }
+        let (rounds, continuation) = AsyncStream<Set<String>>.makeStream()
+        let deployer = self.deployer
+        return try await withThrowingTaskGroup(of: (Int, Result<Prepared, any Error>)?.self) { group in
+            group.addTask {
+                defer { continuation.finish() }
+                do {
+                    try await deployer.waitUntilVisible(waitRecords) { event in
+                        if case .round(let pending, _, _) = event { continuation.yield(Set(pending.map(\.name))) }
+                    }
+                    return nil
+                } catch {
+                    return (-1, .failure(error))
+                }
+            }
+            func start(_ index: Int) {
+                guard case .success(let ready) = prepared[index] else { return }
+                group.addTask {
+                    do {
+                        try await self.answer(ready, client: client)
+                        return (index, .success(ready))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            for await pendingNames in rounds {
+                for (index, names) in waiting where names.isDisjoint(with: pendingNames) {
+                    waiting[index] = nil
+                    start(index)
+                }
+            }
+            for try await outcome in group {
+                guard let (index, result) = outcome else { continue }
+                if index >= 0 {
+                    results[index] = result
+                } else if case .failure(let error) = result {
+                    if error is CancellationError { throw error }
+                    for (stuck, _) in waiting {
+                        let name = (try? prepared[stuck].get())?.request.certName ?? "?"
+                        results[stuck] = .failure(CertificateError(name, error))
+                    }
+                    waiting = [:]
+                }
+            }
+            try Task.checkCancellation()
+            return results
+        }
+    }
+
+    /// Answers a certificate's challenges (its records are visible) and waits for the CA to
+    /// validate them.
+    private func answer(_ ready: Prepared, client: ACMEClient) async throws {
         do {
-            try await deployer.waitUntilVisible(ready.challenges.map(\.record))
             let deadline = ContinuousClock.now + .seconds(300)
             _ = try await concurrentMap(ready.challenges) { item in try await client.respond(to: item.challenge) }
             events(.step("\(ready.request.certName): answered \(ready.challenges.count) challenge(s)"))

@@ -47,7 +47,7 @@ final class LabProcess: @unchecked Sendable {
 /// Why the lab could not start.
 public struct LabError: Error, CustomStringConvertible, Sendable {
     public var description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 /// Runs a short command to completion and returns its status and output.

@@ -128,7 +128,7 @@ public final class TestLab: @unchecked Sendable {
             self.follower = follower
         }
 
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = Date().addingTimeInterval(60)
         for zone in allZones {
             for server in [primary, secondary] {
                 try await poll(until: deadline, "\(server) to serve \(zone)") { [self] in

@@ -16,7 +16,7 @@ struct CertbotCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
-            try await runCommand(common) { console in
+            try await runCommand(common, quiet: true) { console in
                 let call = try CertbotHook.Call(environment: ProcessInfo.processInfo.environment, cleanup: false)
                 let config = try common.loadConfiguration()
                 try await CertbotHook(config: config, events: console.sink).auth(call)
@@ -29,7 +29,7 @@ struct CertbotCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
-            try await runCommand(common) { console in
+            try await runCommand(common, quiet: true) { console in
                 let call = try CertbotHook.Call(environment: ProcessInfo.processInfo.environment, cleanup: true)
                 let config = try common.loadConfiguration()
                 try await CertbotHook(config: config, events: console.sink).cleanup(call)

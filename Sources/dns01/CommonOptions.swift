@@ -23,8 +23,9 @@ struct CommonOptions: ParsableArguments {
 /// Runs a command body: bootstraps logging, prints progress, turns SIGINT/SIGTERM into task
 /// cancellation (so presented records are cleaned up before exit), and turns errors into one
 /// sentence on stderr and DESIGN.md's exit status.
-func runCommand(_ options: CommonOptions, _ body: @escaping @Sendable (Console) async throws -> Void) async throws {
-    let console = Console(json: options.json)
+/// `quiet` drops progress lines unless -v is given (certbot shows a hook's stderr as a warning).
+func runCommand(_ options: CommonOptions, quiet: Bool = false, _ body: @escaping @Sendable (Console) async throws -> Void) async throws {
+    let console = Console(json: options.json, quiet: quiet && !options.verbose)
     let verbose = options.verbose
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)

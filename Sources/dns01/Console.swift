@@ -6,9 +6,13 @@ import Foundation
 /// the command started, so a user sees where the seconds go.
 final class Console: Sendable {
     let json: Bool
+    let quiet: Bool
     let start = ContinuousClock.now
 
-    init(json: Bool) { self.json = json }
+    init(json: Bool, quiet: Bool = false) {
+        self.json = json
+        self.quiet = quiet
+    }
 
     var sink: EventSink {
         { [self] event in self.handle(event) }
@@ -16,7 +20,7 @@ final class Console: Sendable {
 
     func handle(_ event: Event) {
         switch event {
-        case .step(let text): line(text)
+        case .step(let text): if !quiet { line(text) }
         case .warning(let text): line("warning: \(text)")
         case .propagation(.visible(let name, let nameserver)): debugLine("\(name) visible at \(nameserver)")
         case .propagation(.round(let pending, let satisfied, let total)):
