@@ -6,29 +6,24 @@ import Synchronization
 /// HTTPS through libcurl. Easy handles are pooled so connections stay alive between requests;
 /// each transfer runs on the blocking pool. Redirects are never followed (RFC 8555 gives none).
 public final class CurlTransport: HTTPTransport, @unchecked Sendable {
-    private let trust: [UInt8]?
+    private let caBundle: String?
     private let timeout: Duration
     private let userAgent: String
     private let idle = Mutex<[Handle]>([])
     private let setupError: String?
 
     /// `caBundle` adds trust in the CA's TLS certificate (Pebble's, a private CA's) on top of
-    /// the system's roots.
+    /// the system's roots: the file is CURLOPT_CAINFO and the system's hashed certificate
+    /// directory CURLOPT_CAPATH, which OpenSSL reads lazily (parsing the whole system bundle
+    /// for every connection cost more CPU than everything else dns01 does).
     public init(caBundle: String? = nil, timeout: Duration = .seconds(30), userAgent: String = "dns01") {
         CurlTransport.globalInit
         self.timeout = timeout
         self.userAgent = userAgent
-        if let caBundle {
-            let system = (try? Data(contentsOf: URL(fileURLWithPath: "/etc/ssl/certs/ca-certificates.crt"))) ?? Data()
-            if let extra = try? Data(contentsOf: URL(fileURLWithPath: caBundle)) {
-                trust = Array(system) + [0x0a] + Array(extra)
-                setupError = nil
-            } else {
-                trust = nil
-                setupError = "cannot read ca_bundle \(caBundle)"
-            }
+        self.caBundle = caBundle
+        if let caBundle, !FileManager.default.isReadableFile(atPath: caBundle) {
+            setupError = "cannot read ca_bundle \(caBundle)"
         } else {
-            trust = nil
             setupError = nil
         }
     }
@@ -76,12 +71,9 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
             return size * count
         })
         _ = dns01_curl_setopt_pointer(curl, CURLOPT_HEADERDATA, box.toOpaque())
-        var blob = curl_blob()
-        if let trust {
-            trust.withUnsafeBytes { bytes in
-                blob = curl_blob(data: UnsafeMutableRawPointer(mutating: bytes.baseAddress), len: bytes.count, flags: UInt32(CURL_BLOB_COPY))
-                _ = dns01_curl_setopt_blob(curl, CURLOPT_CAINFO_BLOB, &blob)
-            }
+        if let caBundle {
+            _ = dns01_curl_setopt_string(curl, CURLOPT_CAINFO, caBundle)
+            _ = dns01_curl_setopt_string(curl, CURLOPT_CAPATH, "/etc/ssl/certs")
         }
         let body = request.body ?? []
         let code: CURLcode = body.withUnsafeBytes { bytes in
@@ -127,12 +119,18 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         var headers: [String: [String]] = [:]
 
         func header(_ bytes: UnsafeRawBufferPointer) {
-            let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            if line.hasPrefix("HTTP/") { headers = [:]; return }  // a new response (after 100 Continue)
-            guard let colon = line.firstIndex(of: ":") else { return }
-            let name = line[..<colon].lowercased()
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            headers[name, default: []].append(value)
+            // Byte-level parsing: this runs for every header line of every response.
+            var end = bytes.count
+            while end > 0 && (bytes[end - 1] == 0x0a || bytes[end - 1] == 0x0d || bytes[end - 1] == 0x20) { end -= 1 }
+            if end >= 5 && bytes[0] == UInt8(ascii: "H") && bytes[1] == UInt8(ascii: "T") && bytes[4] == UInt8(ascii: "/") {
+                headers = [:]  // a new response (after 100 Continue)
+                return
+            }
+            guard let colon = bytes[..<end].firstIndex(of: UInt8(ascii: ":")) else { return }
+            var start = colon + 1
+            while start < end && (bytes[start] == 0x20 || bytes[start] == 0x09) { start += 1 }
+            let name = String(decoding: bytes[..<colon], as: UTF8.self).lowercased()
+            headers[name, default: []].append(String(decoding: bytes[start..<end], as: UTF8.self))
         }
     }
 }
