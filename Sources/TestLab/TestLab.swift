@@ -174,6 +174,10 @@ public final class TestLab: @unchecked Sendable {
         }
         try write("{\"pebble\": {\n  " + members.joined(separator: ",\n  ") + "\n}}\n", to: "\(dir)/pebble-config.json", mode: 0o644)
         var env = options.pebbleEnv
+        // Pebble 2.4's authorization reuse (50 % by default) deadlocks under concurrent
+        // newOrders: FindValidAuthorization takes a read lock twice while AddOrder waits for the
+        // write lock (seen with goroutine dumps, 100 orders at once). Off unless asked for.
+        if env["PEBBLE_AUTHZREUSE"] == nil { env["PEBBLE_AUTHZREUSE"] = "0" }
         if options.pebbleVANoSleep { env["PEBBLE_VA_NOSLEEP"] = env["PEBBLE_VA_NOSLEEP"] ?? "1" }
         processes.append(try LabProcess(name: "pebble", executable: pebble,
                                         arguments: ["-config", "\(dir)/pebble-config.json", "-dnsserver", secondary],

@@ -41,8 +41,9 @@ struct IssueIntegrationTests {
         #expect(seconds >= Double(scenario.lag) - 0.5)
     }
 
-    @Test func secondRunReusesTheAccount() async throws {
-        let lab = try await TestLab.start(.init(secondaryLag: 0))
+    @Test func secondRunReusesTheAccountAndValidAuthorizations() async throws {
+        // Pebble reuses a valid authorization of the same account every time here.
+        let lab = try await TestLab.start(.init(secondaryLag: 0, pebbleEnv: ["PEBBLE_AUTHZREUSE": "100"]))
         defer { lab.stop() }
         let config = try lab.writeConfig()
         let first = try await CLIRunner.run(["issue", "-c", config, "-d", "a.example.test"])
@@ -53,6 +54,9 @@ struct IssueIntegrationTests {
         let keyBefore = try String(contentsOfFile: keyPath, encoding: .utf8)
         let second = try await CLIRunner.run(["issue", "-c", config, "-d", "a.example.test", "-d", "b.example.test", "--cert-name", "ab"])
         #expect(second.status == 0, "stderr: \(second.stderr)")
+        // a.example.test is already authorized: only b's record is written.
+        #expect(second.stderr.contains("1 authorization(s) already valid at the CA"), "\(second.stderr)")
+        #expect(second.stderr.contains("presented 1 record(s)"), "\(second.stderr)")
         #expect(try String(contentsOfFile: keyPath, encoding: .utf8) == keyBefore)
         let mode = try FileManager.default.attributesOfItem(atPath: keyPath)[.posixPermissions] as? Int
         #expect(mode == 0o600)
