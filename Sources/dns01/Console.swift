@@ -1,6 +1,7 @@
 import DNS
 import DNS01
 import Foundation
+import Synchronization
 
 /// Prints progress events to stderr and results to stdout. Progress lines carry the time since
 /// the command started, so a user sees where the seconds go.
@@ -8,6 +9,8 @@ final class Console: Sendable {
     let json: Bool
     let quiet: Bool
     let start = ContinuousClock.now
+    /// When the last "still waiting" line was printed, and what it said.
+    private let lastWait = Mutex<(at: ContinuousClock.Instant, text: String)?>(nil)
 
     init(json: Bool, quiet: Bool = false) {
         self.json = json
@@ -24,9 +27,19 @@ final class Console: Sendable {
         case .warning(let text): line("warning: \(text)")
         case .propagation(.visible(let name, let nameserver)): debugLine("\(name) visible at \(nameserver)")
         case .propagation(.round(let pending, let satisfied, let total)):
-            if let first = pending.first, pending.count > 0 {
-                debugLine("\(satisfied)/\(total) visible; waiting for \(first.name) at \(first.nameserver)")
+            guard !quiet, let first = pending.first else { return }
+            // Which server still lacks which name: at most one line every 2 s, and only when
+            // the picture changed.
+            let others = pending.count > 1 ? " and \(pending.count - 1) more" : ""
+            let why = first.lastError.map { " (\($0))" } ?? ""
+            let text = "\(satisfied)/\(total) visible; \(first.nameserver) still lacks \(first.name)\(why)\(others)"
+            let now = ContinuousClock.now
+            let due = lastWait.withLock { last -> Bool in
+                if let last, last.text == text || now - last.at < .seconds(2) { return false }
+                last = (now, text)
+                return true
             }
+            if due { line(text) }
         }
     }
 
