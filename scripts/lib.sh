@@ -2,7 +2,8 @@
 
 # Debian packages dns01 builds against and tests with.
 DNS01_PACKAGES=(libldns-dev libcurl4-openssl-dev libssl-dev pkg-config bind9 bind9-dnsutils bind9-utils
-                pebble certbot openssl curl time ca-certificates python3)
+                pebble certbot openssl curl time ca-certificates python3 bc
+                knot-dnsutils pdns-server pdns-backend-sqlite3 sqlite3)
 
 # Installs whichever of the packages (and any given as arguments) are missing. Idempotent:
 # apt-get runs only when something is missing.
