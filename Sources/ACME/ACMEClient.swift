@@ -7,15 +7,19 @@ import Logging
 public actor ACMEClient {
     public let directoryURL: String
     let transport: any HTTPTransport
-    let accountKey: AccountKey
+    public private(set) var accountKey: AccountKey
     let logger: Logger
     public private(set) var accountURL: String?
     private var cachedDirectory: Directory?
     private var nonces: [String] = []
-    private let thumbprint: String
+    private var thumbprint: String
 
     /// How many times one request is re-signed after badNonce before the error stands.
     static let nonceAttempts = 10
+    /// How often one request waits out a 503 or rateLimited answer, and the longest
+    /// Retry-After waited; a longer one becomes an error naming the time to retry.
+    static let busyRetries = 3
+    static let busyWaitLimit = Duration.seconds(60)
 
     public init(directoryURL: String, transport: any HTTPTransport, accountKey: AccountKey,
                 accountURL: String? = nil, logger: Logger = Logger(label: "dns01.acme")) {
@@ -27,7 +31,7 @@ public actor ACMEClient {
         thumbprint = accountKey.thumbprint()
     }
 
-    public nonisolated func keyAuthorizationThumbprint() -> String { thumbprint }
+    public func keyAuthorizationThumbprint() -> String { thumbprint }
 
     var host: String { CurlTransport.host(of: directoryURL) }
 
@@ -45,17 +49,25 @@ public actor ACMEClient {
         return directory
     }
 
-    /// RFC 8555 §7.3: creates (or finds) the account and keeps its URL as `kid`.
-    public func newAccount(contact: [String], termsOfServiceAgreed: Bool, onlyReturnExisting: Bool = false) async throws -> (url: String, account: Account) {
+    /// RFC 8555 §7.3: creates (or finds) the account and keeps its URL as `kid`. With
+    /// `externalAccountBinding`, the account is bound to the CA's key id (§7.3.4, HS256).
+    public func newAccount(contact: [String], termsOfServiceAgreed: Bool, onlyReturnExisting: Bool = false,
+                           externalAccountBinding: ExternalAccountBinding? = nil) async throws -> (url: String, account: Account) {
         struct Payload: Encodable {
             var contact: [String]?
             var termsOfServiceAgreed: Bool?
             var onlyReturnExisting: Bool?
+            var externalAccountBinding: JWS.Flattened?
         }
+        let directory = try await directory()
+        if directory.meta?.externalAccountRequired == true, externalAccountBinding == nil, !onlyReturnExisting {
+            throw ACMEError(.externalAccountRequired, "The CA at \(host) requires external account binding: set eab_kid and eab_hmac_key_file in [acme] to the values the CA gave you.")
+        }
+        let binding = try externalAccountBinding.map { try $0.sign(accountJWK: accountKey.jwk, url: directory.newAccount) }
         let payload = Payload(contact: contact.isEmpty ? nil : contact, termsOfServiceAgreed: termsOfServiceAgreed ? true : nil,
-                              onlyReturnExisting: onlyReturnExisting ? true : nil)
-        let url = try await directory().newAccount
-        let response = try await post(url, payload: try JSONEncoder.plain.encode(payload), what: "create the account", useJWK: true)
+                              onlyReturnExisting: onlyReturnExisting ? true : nil, externalAccountBinding: binding)
+        let response = try await post(directory.newAccount, payload: try JSONEncoder.plain.encode(payload),
+                                      what: onlyReturnExisting ? "look up the account" : "create the account", useJWK: true)
         guard let location = response.header("Location") else {
             throw ACMEError(.badResponse, "The CA at \(host) created an account but sent no Location for it.")
         }
@@ -63,18 +75,109 @@ public actor ACMEClient {
         return (location, try decode(Account.self, response, what: "account"))
     }
 
-    /// RFC 8555 §7.4.
-    public func newOrder(identifiers: [Identifier]) async throws -> Order {
-        struct Payload: Encodable { var identifiers: [Identifier] }
-        let url = try await directory().newOrder
+    /// The account object (POST-as-GET to the account URL, §7.3.3 with an empty payload).
+    public func account() async throws -> Account {
+        let response = try await post(try requireAccountURL(), payload: nil, what: "fetch the account")
+        return try decode(Account.self, response, what: "account")
+    }
+
+    /// RFC 8555 §7.3.2: replaces the account's contact URLs.
+    public func updateAccount(contact: [String]) async throws -> Account {
+        struct Payload: Encodable { var contact: [String] }
+        let response = try await post(try requireAccountURL(), payload: try JSONEncoder.plain.encode(Payload(contact: contact)),
+                                      what: "update the account's contact")
+        return try decode(Account.self, response, what: "account")
+    }
+
+    /// RFC 8555 §7.3.6: deactivates the account for good.
+    public func deactivateAccount() async throws -> Account {
+        let response = try await post(try requireAccountURL(), payload: Array(#"{"status":"deactivated"}"#.utf8),
+                                      what: "deactivate the account")
+        return try decode(Account.self, response, what: "account")
+    }
+
+    /// RFC 8555 §7.3.5: moves the account to `newKey`. The inner JWS is signed by the new key
+    /// (with its `jwk`, no nonce), the outer one by the current key; afterwards this client
+    /// signs with the new key.
+    public func changeKey(to newKey: AccountKey) async throws {
+        guard let keyChange = try await directory().keyChange else {
+            throw ACMEError(.unsupported, "The CA at \(host) offers no key change (its directory has no keyChange URL).")
+        }
+        let accountURL = try requireAccountURL()
+        let innerHeader = "{\"alg\":\(JSONText.quote(newKey.algorithm.rawValue)),\"jwk\":\(newKey.jwk.canonicalJSON),\"url\":\(JSONText.quote(keyChange))}"
+        let innerPayload = "{\"account\":\(JSONText.quote(accountURL)),\"oldKey\":\(accountKey.jwk.canonicalJSON)}"
+        let inner = try JWS.flattened(protectedHeader: innerHeader, payload: Array(innerPayload.utf8), sign: newKey.sign)
+        _ = try await post(keyChange, payload: inner, what: "change the account key")
+        accountKey = newKey
+        thumbprint = newKey.thumbprint()
+    }
+
+    /// RFC 8555 §7.6: revokes a certificate (DER) signed by this account, with an optional
+    /// RFC 5280 reason code.
+    public func revoke(certificateDER: [UInt8], reason: Int?) async throws {
+        struct Payload: Encodable {
+            var certificate: String
+            var reason: Int?
+        }
+        guard let url = try await directory().revokeCert else {
+            throw ACMEError(.unsupported, "The CA at \(host) offers no revocation (its directory has no revokeCert URL).")
+        }
+        _ = try await post(url, payload: try JSONEncoder.plain.encode(Payload(certificate: Base64URL.encode(certificateDER), reason: reason)),
+                           what: "revoke the certificate")
+    }
+
+    private func requireAccountURL() throws -> String {
+        guard let accountURL else { throw ACMEError(.badResponse, "No account URL is known for the CA at \(host).") }
+        return accountURL
+    }
+
+    /// RFC 8555 §7.4, with the certificate profile (draft-ietf-acme-profiles) and the ARI
+    /// `replaces` certificate ID (RFC 9773 §5) when given.
+    public func newOrder(identifiers: [Identifier], profile: String? = nil, replaces: String? = nil) async throws -> Order {
+        struct Payload: Encodable {
+            var identifiers: [Identifier]
+            var profile: String?
+            var replaces: String?
+        }
+        let directory = try await directory()
+        if let profile {
+            guard let offered = directory.meta?.profiles, !offered.isEmpty else {
+                throw ACMEError(.unsupported, "The CA at \(host) offers no certificate profiles, so profile '\(profile)' cannot be requested.")
+            }
+            guard offered[profile] != nil else {
+                throw ACMEError(.unsupported, "The CA at \(host) has no profile '\(profile)'; it offers \(offered.keys.sorted().joined(separator: ", ")).")
+            }
+        }
         let names = identifiers.map(\.value).joined(separator: ", ")
-        let response = try await post(url, payload: try JSONEncoder.plain.encode(Payload(identifiers: identifiers)), what: "create an order for \(names)")
+        let payload = Payload(identifiers: identifiers, profile: profile, replaces: replaces)
+        let response = try await post(directory.newOrder, payload: try JSONEncoder.plain.encode(payload), what: "create an order for \(names)")
         var order = try decode(Order.self, response, what: "order")
         guard let location = response.header("Location") else {
             throw ACMEError(.badResponse, "The CA at \(host) created an order but sent no Location for it.")
         }
         order.url = location
         return order
+    }
+
+    /// RFC 8555 §7.5.2: deactivates a pending authorization of an abandoned order, so it does
+    /// not count against the CA's pending-authorization limit.
+    public func deactivateAuthorization(at url: String) async throws {
+        _ = try await post(url, payload: Array(#"{"status":"deactivated"}"#.utf8), what: "deactivate authorization \(url)")
+    }
+
+    /// RFC 9773 §4.2: the CA's suggested renewal window for a certificate, nil when the
+    /// directory has no renewalInfo. Unauthenticated GET.
+    public func renewalInfo(certificateID: String) async throws -> RenewalInfo? {
+        guard let base = try await directory().renewalInfo else { return nil }
+        let url = base.hasSuffix("/") ? base + certificateID : base + "/" + certificateID
+        let response = try await transport.send(HTTPRequest(method: "GET", url: url))
+        remember(response)
+        guard response.status == 200 else {
+            throw ACMEError(.badResponse, "The CA at \(host) answered HTTP \(response.status) for renewal information \(url).")
+        }
+        var info = try decode(RenewalInfo.self, response, what: "renewalInfo")
+        info.retryAfter = RetryAfter.parse(response.header("Retry-After"))
+        return info
     }
 
     /// RFC 8555 §7.5, POST-as-GET.
@@ -163,6 +266,22 @@ public actor ACMEClient {
         return CertificateChain(pem: pem, alternates: alternates)
     }
 
+    /// The certificate chain to keep: the CA's default, unless `preferredChain` names an issuer
+    /// (common name) that the default chain lacks and one of the alternates has.
+    public func downloadCertificate(at url: String, preferredChain: String?) async throws -> CertificateChain {
+        let main = try await downloadCertificate(at: url)
+        guard let preferredChain, !main.hasIssuer(commonName: preferredChain) else { return main }
+        for alternate in main.alternates {
+            let chain = try await downloadCertificate(at: alternate)
+            if chain.hasIssuer(commonName: preferredChain) {
+                logger.info("Using the alternate chain issued by \(preferredChain)")
+                return CertificateChain(pem: chain.pem, alternates: main.alternates)
+            }
+        }
+        logger.info("No chain of \(host) is issued by '\(preferredChain)'; keeping the default chain")
+        return main
+    }
+
     // MARK: - Requests
 
     /// One signed POST (§6.2), re-signed with a fresh nonce on badNonce (§6.5).
@@ -171,7 +290,8 @@ public actor ACMEClient {
         let body = payload.map { Array($0) }
         var headers = [("Content-Type", "application/jose+json")]
         if let accept { headers.append(("Accept", accept)) }
-        for attempt in 1...ACMEClient.nonceAttempts {
+        var waits = 0
+        for attempt in 1...(ACMEClient.nonceAttempts + ACMEClient.busyRetries) {
             let nonce = try await nextNonce()
             let kid = useJWK ? nil : accountURL
             let header = JWS.protectedHeader(algorithm: accountKey.algorithm.rawValue, jwk: kid == nil ? accountKey.jwk : nil,
@@ -184,6 +304,14 @@ public actor ACMEClient {
             let problem = try? JSONDecoder().decode(Problem.self, from: Data(response.body))
             if problem?.type == .badNonce && attempt < ACMEClient.nonceAttempts {
                 logger.debug("badNonce from \(host), retrying with a fresh nonce (attempt \(attempt))")
+                continue
+            }
+            // 503 or rateLimited with a short Retry-After: wait it out, a few times at most.
+            if (response.status == 503 || problem?.type == .rateLimited), waits < ACMEClient.busyRetries,
+               let retryAfter = RetryAfter.parse(response.header("Retry-After")), retryAfter <= ACMEClient.busyWaitLimit {
+                waits += 1
+                logger.info("The CA at \(host) is busy; retrying in \(Int(retryAfter.components.seconds)) s as it asks")
+                try await Task.sleep(for: max(retryAfter, .milliseconds(100)))
                 continue
             }
             throw failure(response, problem: problem, what: what)

@@ -17,6 +17,9 @@ public struct ACMEError: Error, Sendable, CustomStringConvertible {
         public static let timeout = Code(rawValue: "timeout")
         public static let invalidKey = Code(rawValue: "invalidKey")
         public static let csr = Code(rawValue: "csr")
+        /// The CA lacks what was asked (key change, revocation, a profile).
+        public static let unsupported = Code(rawValue: "unsupported")
+        public static let externalAccountRequired = Code(rawValue: "externalAccountRequired")
     }
 
     public var code: Code

@@ -1,40 +1,123 @@
+import _CryptoExtras
 import Crypto
 import Foundation
 
-/// The JWS algorithms an account key can use.
+/// The JWS algorithms an account key can use (RFC 7518 §3.1).
 public enum AccountKeyAlgorithm: String, Sendable {
     case es256 = "ES256"
+    case es384 = "ES384"
+    case rs256 = "RS256"
+}
+
+/// The account key types dns01 generates (`[acme] account_key_type`).
+public enum AccountKeyType: String, CaseIterable, Sendable {
+    case ec256, ec384, rsa2048, rsa3072, rsa4096
 }
 
 /// The ACME account key. Its PEM is written only to the state directory, never logged.
 public struct AccountKey: Sendable {
-    /// The raw scalar; swift-crypto's key type is not Sendable on every platform.
-    private let raw: Data
-    var key: P256.Signing.PrivateKey { try! P256.Signing.PrivateKey(rawRepresentation: raw) }
-    public var algorithm: AccountKeyAlgorithm { .es256 }
-
-    init(key: P256.Signing.PrivateKey) { raw = key.rawRepresentation }
-
-    public static func generate(_ algorithm: AccountKeyAlgorithm = .es256) -> AccountKey {
-        AccountKey(key: P256.Signing.PrivateKey())
+    /// EC keys are kept as raw scalars: swift-crypto's EC key types are not Sendable everywhere.
+    private enum Storage: Sendable {
+        case p256(Data)
+        case p384(Data)
+        case rsa(_RSA.Signing.PrivateKey)
     }
 
-    /// Reads a P-256 key from PKCS#8 or SEC1 PEM.
-    public init(pemRepresentation: String) throws {
-        do {
-            raw = try P256.Signing.PrivateKey(pemRepresentation: pemRepresentation).rawRepresentation
-        } catch {
-            throw ACMEError(.invalidKey, "The account key is not a PEM EC P-256 private key.")
+    private let storage: Storage
+
+    public var algorithm: AccountKeyAlgorithm {
+        switch storage {
+        case .p256: .es256
+        case .p384: .es384
+        case .rsa: .rs256
         }
     }
 
-    /// PKCS#8 PEM.
-    public var pemRepresentation: String { key.pemRepresentation }
+    /// A short description for `dns01 account show`: "ES256 (P-256)", "RS256 (3072-bit)".
+    public var summary: String {
+        switch storage {
+        case .p256: "ES256 (EC P-256)"
+        case .p384: "ES384 (EC P-384)"
+        case .rsa(let key): "RS256 (RSA \(key.keySizeInBits)-bit)"
+        }
+    }
 
-    public var jwk: JWK { JWK.ec(key.publicKey) }
+    var p256Key: P256.Signing.PrivateKey? {
+        if case .p256(let raw) = storage { return try? P256.Signing.PrivateKey(rawRepresentation: raw) }
+        return nil
+    }
+
+    public static func generate(_ type: AccountKeyType = .ec256) throws -> AccountKey {
+        switch type {
+        case .ec256: return AccountKey(storage: .p256(P256.Signing.PrivateKey().rawRepresentation))
+        case .ec384: return AccountKey(storage: .p384(P384.Signing.PrivateKey().rawRepresentation))
+        case .rsa2048: return AccountKey(storage: .rsa(try _RSA.Signing.PrivateKey(keySize: .bits2048)))
+        case .rsa3072: return AccountKey(storage: .rsa(try _RSA.Signing.PrivateKey(keySize: .bits3072)))
+        case .rsa4096: return AccountKey(storage: .rsa(try _RSA.Signing.PrivateKey(keySize: .bits4096)))
+        }
+    }
+
+    private init(storage: Storage) { self.storage = storage }
+
+    /// Reads an EC P-256 or P-384 key (PKCS#8 or SEC1 PEM) or an RSA key of 2048 to 4096 bits
+    /// (PKCS#1 or PKCS#8 PEM): keys made by dns01, certbot, acme-tiny or openssl.
+    public init(pemRepresentation pem: String) throws {
+        if let key = try? P256.Signing.PrivateKey(pemRepresentation: pem) {
+            storage = .p256(key.rawRepresentation)
+        } else if let key = try? P384.Signing.PrivateKey(pemRepresentation: pem) {
+            storage = .p384(key.rawRepresentation)
+        } else if let key = try? _RSA.Signing.PrivateKey(unsafePEMRepresentation: pem) {
+            guard (2048...4096).contains(key.keySizeInBits) else {
+                throw ACMEError(.invalidKey, "The account key is RSA \(key.keySizeInBits)-bit; ACME accounts need 2048 to 4096 bits.")
+            }
+            storage = .rsa(key)
+        } else {
+            throw ACMEError(.invalidKey, "The account key is not a PEM private key of a supported type (EC P-256, EC P-384, RSA 2048-4096; PKCS#1, PKCS#8 or SEC1).")
+        }
+    }
+
+    /// PKCS#8 PEM for EC keys, PKCS#1 PEM for RSA keys (what certbot and openssl write).
+    public var pemRepresentation: String {
+        switch storage {
+        case .p256(let raw): (try! P256.Signing.PrivateKey(rawRepresentation: raw)).pemRepresentation
+        case .p384(let raw): (try! P384.Signing.PrivateKey(rawRepresentation: raw)).pemRepresentation
+        case .rsa(let key): key.pemRepresentation
+        }
+    }
+
+    public var jwk: JWK {
+        switch storage {
+        case .p256(let raw):
+            let point = (try! P256.Signing.PrivateKey(rawRepresentation: raw)).publicKey.rawRepresentation
+            return JWK.ec(curve: "P-256", x: point.prefix(32), y: point.suffix(32))
+        case .p384(let raw):
+            let point = (try! P384.Signing.PrivateKey(rawRepresentation: raw)).publicKey.rawRepresentation
+            return JWK.ec(curve: "P-384", x: point.prefix(48), y: point.suffix(48))
+        case .rsa(let key):
+            let primitives = try! key.publicKey.getKeyPrimitives()
+            return JWK.rsa(n: Base64URL.encode(Self.unsigned(primitives.modulus)),
+                           e: Base64URL.encode(Self.unsigned(primitives.publicExponent)))
+        }
+    }
 
     /// RFC 7638 thumbprint of the public key.
     public func thumbprint() -> String { jwk.thumbprint() }
 
-    func sign(_ input: [UInt8]) throws -> [UInt8] { try JWS.signES256(input, key: key) }
+    /// The JWS signature over `input` (RFC 7518 §3.3, §3.4): r ‖ s for EC, PKCS#1 v1.5 for RSA.
+    public func sign(_ input: [UInt8]) throws -> [UInt8] {
+        switch storage {
+        case .p256(let raw):
+            Array(try P256.Signing.PrivateKey(rawRepresentation: raw).signature(for: input).rawRepresentation)
+        case .p384(let raw):
+            Array(try P384.Signing.PrivateKey(rawRepresentation: raw).signature(for: input).rawRepresentation)
+        case .rsa(let key):
+            Array(try key.signature(for: SHA256.hash(data: input), padding: .insecurePKCS1v1_5).rawRepresentation)
+        }
+    }
+
+    /// Big-endian integer bytes without leading zero octets (RFC 7518 §6.3.1).
+    private static func unsigned(_ bytes: Data) -> [UInt8] {
+        let trimmed = bytes.drop { $0 == 0 }
+        return trimmed.isEmpty ? [0] : Array(trimmed)
+    }
 }

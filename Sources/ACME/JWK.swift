@@ -14,8 +14,12 @@ public struct JWK: Sendable, Equatable {
     /// An EC P-256 public key (RFC 7518 §6.2.1).
     public static func ec(_ key: P256.Signing.PublicKey) -> JWK {
         let raw = key.rawRepresentation  // x ‖ y, 32 octets each
-        return JWK(members: ["kty": "EC", "crv": "P-256",
-                             "x": Base64URL.encode(raw.prefix(32)), "y": Base64URL.encode(raw.suffix(32))])
+        return ec(curve: "P-256", x: raw.prefix(32), y: raw.suffix(32))
+    }
+
+    /// An EC public key from its curve name and coordinates (RFC 7518 §6.2.1).
+    public static func ec(curve: String, x: some Sequence<UInt8>, y: some Sequence<UInt8>) -> JWK {
+        JWK(members: ["kty": "EC", "crv": curve, "x": Base64URL.encode(Array(x)), "y": Base64URL.encode(Array(y))])
     }
 
     /// An RSA public key from its base64url modulus and exponent (RFC 7518 §6.3.1).

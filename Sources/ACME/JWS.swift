@@ -18,14 +18,24 @@ public enum JWS {
         Array((Base64URL.encode(Array(protectedHeader.utf8)) + "." + Base64URL.encode(payload)).utf8)
     }
 
+    /// The flattened JSON serialization (RFC 7515 §7.2.2) as a value, for a JWS nested in a
+    /// payload (external account binding).
+    public struct Flattened: Encodable, Sendable {
+        public var protected: String
+        public var payload: String
+        public var signature: String
+    }
+
+    public static func flattenedValue(protectedHeader: String, payload: [UInt8], sign: ([UInt8]) throws -> [UInt8]) rethrows -> Flattened {
+        let signature = try sign(signingInput(protectedHeader: protectedHeader, payload: payload))
+        return Flattened(protected: Base64URL.encode(Array(protectedHeader.utf8)), payload: Base64URL.encode(payload),
+                         signature: Base64URL.encode(signature))
+    }
+
     /// The flattened JSON serialization. `payload == nil` is POST-as-GET: the empty payload (RFC 8555 §6.3).
     public static func flattened(protectedHeader: String, payload: [UInt8]?, sign: ([UInt8]) throws -> [UInt8]) rethrows -> [UInt8] {
-        let body = payload ?? []
-        let signature = try sign(signingInput(protectedHeader: protectedHeader, payload: body))
-        let json = "{\"protected\":\"\(Base64URL.encode(Array(protectedHeader.utf8)))\","
-            + "\"payload\":\"\(Base64URL.encode(body))\","
-            + "\"signature\":\"\(Base64URL.encode(signature))\"}"
-        return Array(json.utf8)
+        let value = try flattenedValue(protectedHeader: protectedHeader, payload: payload ?? [], sign: sign)
+        return Array("{\"protected\":\"\(value.protected)\",\"payload\":\"\(value.payload)\",\"signature\":\"\(value.signature)\"}".utf8)
     }
 
     /// ES256: ECDSA P-256 with SHA-256, signature as the 64-octet r ‖ s.

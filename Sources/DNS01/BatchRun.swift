@@ -54,7 +54,15 @@ public struct BatchRun: Sendable {
 
     public func run(force: Bool) async throws -> Summary {
         let start = ContinuousClock.now
-        let decisions = RenewalPlan.decide(config, force: force)
+        var decisions = RenewalPlan.decide(config, force: force)
+        let issuer = Issuer(config: config, events: events)
+        if decisions.contains(where: { $0.reason == nil && $0.certificateID != nil }) {
+            do {
+                decisions = await RenewalPlan.consultRenewalInfo(decisions, client: try await issuer.client(), logger: issuer.logger)
+            } catch {
+                issuer.logger.warning("Cannot ask the CA for renewal information: \(error)")
+            }
+        }
         var items = decisions.map { decision in
             Item(name: decision.spec.name, domains: decision.spec.domains, status: decision.reason == nil ? "skipped" : "pending",
                  reason: decision.reason?.rawValue, error: nil, notAfter: decision.notAfter, seconds: nil, deployHookError: nil)
@@ -67,7 +75,8 @@ public struct BatchRun: Sendable {
             do {
                 locks.append(try CertificateLock(stateDir: config.acme.stateDir, name: spec.name))
                 requests.append((index, try IssueRequest(certName: spec.name, domains: spec.domains, keyType: spec.keyType,
-                                                         provider: spec.provider, deployHook: spec.deployHook)))
+                                                         provider: spec.provider, deployHook: spec.deployHook, profile: spec.profile,
+                                                         replaces: decision.reason == .namesChanged ? nil : decision.certificateID)))
             } catch {
                 items[index].status = "failed"
                 items[index].error = describe(error)
@@ -76,7 +85,7 @@ public struct BatchRun: Sendable {
         let due = requests.count
         events(.step("\(due) of \(decisions.count) certificate(s) due"))
         if !requests.isEmpty {
-            let results = try await Issuer(config: config, events: events).issueAll(requests.map(\.request))
+            let results = try await issuer.issueAll(requests.map(\.request))
             for ((index, _), result) in zip(requests, results) {
                 switch result {
                 case .success(let issued):

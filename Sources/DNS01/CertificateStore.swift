@@ -29,7 +29,9 @@ public struct CertificateStore: Sendable {
 
     /// Stores a new version and makes it live. `chainPEM` is the chain as the CA served it, leaf first.
     @discardableResult
-    public func save(name: String, privateKeyPEM: String, chainPEM: String) throws -> String {
+    /// `privateKeyPEM` is nil when the certificate came from the user's own CSR (`--csr`): its
+    /// key never passes through dns01.
+    public func save(name: String, privateKeyPEM: String?, chainPEM: String) throws -> String {
         let blocks = CertificateStore.pemBlocks(chainPEM)
         guard let leaf = blocks.first else {
             throw FileSystemError(path: liveDirectory(name), operation: "store the certificate in", reason: "the CA's chain holds no certificate")
@@ -39,7 +41,9 @@ public struct CertificateStore: Sendable {
         let version = try nextVersion(in: archive)
         let versionDirectory = "\(archive)/\(version)"
         try FileSystem.createDirectory(versionDirectory, mode: 0o755)
-        try FileSystem.writeAtomically(privateKeyPEM, to: "\(versionDirectory)/privkey.pem", mode: 0o600)
+        if let privateKeyPEM {
+            try FileSystem.writeAtomically(privateKeyPEM, to: "\(versionDirectory)/privkey.pem", mode: 0o600)
+        }
         try FileSystem.writeAtomically(leaf, to: "\(versionDirectory)/cert.pem")
         try FileSystem.writeAtomically(blocks.dropFirst().joined(), to: "\(versionDirectory)/chain.pem")
         try FileSystem.writeAtomically(blocks.joined(), to: "\(versionDirectory)/fullchain.pem")

@@ -1,3 +1,4 @@
+import ACME
 import DNS
 import Foundation
 import Providers
@@ -13,6 +14,15 @@ public struct Configuration: Sendable {
         public var stateDir: String
         /// Orders created at once by `dns01 run`.
         public var concurrency: Int
+        /// Type of a newly generated account key.
+        public var accountKeyType: AccountKeyType
+        /// An existing account key to use (certbot's, acme-tiny's) instead of state_dir's.
+        public var accountKeyFile: String?
+        /// External account binding: the CA's key id and the file holding its MAC key.
+        public var eabKeyID: String?
+        public var eabHMACKeyFile: String?
+        /// Issuer common name of the chain to prefer among the CA's alternates.
+        public var preferredChain: String?
     }
 
     public struct DNSSettings: Sendable {
@@ -33,6 +43,8 @@ public struct Configuration: Sendable {
         public var provider: String?
         public var deployHook: String?
         public var renewBefore: Duration
+        /// Certificate profile (draft-ietf-acme-profiles) to request, when the CA lists it.
+        public var profile: String?
     }
 
     /// Where the configuration was read from.
@@ -104,7 +116,9 @@ public struct Configuration: Sendable {
     }
 
     private static func parseACME(_ settings: Settings, path: String) throws -> ACME {
-        try settings.rejectUnknownKeys(allowed: ["directory", "ca_bundle", "email", "agree_tos", "state_dir", "concurrency"])
+        try settings.rejectUnknownKeys(allowed: ["directory", "ca_bundle", "email", "agree_tos", "state_dir", "concurrency",
+                                                 "account_key_type", "account_key_file", "eab_kid", "eab_hmac_key_file",
+                                                 "preferred_chain"])
         let directory = try settings.requiredString("directory")
         guard let url = URL(string: directory), url.scheme == "https" || url.scheme == "http", url.host != nil else {
             throw ConfigError("[acme]: directory '\(directory)' is not an http(s) URL.")
@@ -115,10 +129,26 @@ public struct Configuration: Sendable {
         }
         let concurrency = try settings.integer("concurrency") ?? 16
         guard (1...256).contains(concurrency) else { throw ConfigError("[acme]: concurrency \(concurrency) is out of range (1 to 256).") }
+        let keyText = try settings.string("account_key_type") ?? AccountKeyType.ec256.rawValue
+        guard let accountKeyType = AccountKeyType(rawValue: keyText) else {
+            throw ConfigError("[acme]: account_key_type '\(keyText)' is not one of \(AccountKeyType.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        let accountKeyFile = try settings.string("account_key_file")
+        if let accountKeyFile, !FileManager.default.isReadableFile(atPath: accountKeyFile) {
+            throw ConfigError("[acme]: account_key_file '\(accountKeyFile)' is not a readable file.")
+        }
+        let eabKeyID = try settings.string("eab_kid"), eabHMACKeyFile = try settings.string("eab_hmac_key_file")
+        if (eabKeyID == nil) != (eabHMACKeyFile == nil) {
+            throw ConfigError("[acme]: eab_kid and eab_hmac_key_file go together; set both or neither.")
+        }
+        if let eabHMACKeyFile, !FileManager.default.isReadableFile(atPath: eabHMACKeyFile) {
+            throw ConfigError("[acme]: eab_hmac_key_file '\(eabHMACKeyFile)' is not a readable file.")
+        }
         return ACME(directory: directory, caBundle: caBundle, email: try settings.string("email"),
                     agreeTOS: try settings.bool("agree_tos") ?? false,
                     stateDir: try settings.string("state_dir") ?? "/var/lib/dns01",
-                    concurrency: concurrency)
+                    concurrency: concurrency, accountKeyType: accountKeyType, accountKeyFile: accountKeyFile,
+                    eabKeyID: eabKeyID, eabHMACKeyFile: eabHMACKeyFile, preferredChain: try settings.string("preferred_chain"))
     }
 
     private static func parseDNS(_ settings: Settings) throws -> DNSSettings {
@@ -146,7 +176,7 @@ public struct Configuration: Sendable {
     }
 
     private static func parseCertificate(_ settings: Settings, providers: [any DNSProvider]) throws -> CertificateSpec {
-        try settings.rejectUnknownKeys(allowed: ["name", "domains", "key_type", "provider", "deploy_hook", "renew_before"])
+        try settings.rejectUnknownKeys(allowed: ["name", "domains", "key_type", "provider", "deploy_hook", "renew_before", "profile"])
         guard let domains = try settings.strings("domains"), !domains.isEmpty else {
             throw ConfigError("\(settings.context): key 'domains' must list at least one name.")
         }
@@ -163,7 +193,8 @@ public struct Configuration: Sendable {
         }
         return CertificateSpec(name: name, domains: names, keyType: keyType, provider: provider,
                                deployHook: try settings.string("deploy_hook"),
-                               renewBefore: try settings.duration("renew_before") ?? .seconds(30 * 86400))
+                               renewBefore: try settings.duration("renew_before") ?? .seconds(30 * 86400),
+                               profile: try settings.string("profile"))
     }
 
     private static func section(_ top: Settings, _ key: String, required: Bool) throws -> Settings {

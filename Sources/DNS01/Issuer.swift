@@ -14,14 +14,29 @@ public struct IssueRequest: Sendable {
     public var provider: String?
     /// A shell command run after the certificate is stored.
     public var deployHook: String?
+    /// Certificate profile to ask the CA for (draft-ietf-acme-profiles).
+    public var profile: String?
+    /// ARI certificate ID of the certificate this one replaces (RFC 9773 §5).
+    public var replaces: String?
+    /// The user's own CSR (`--csr`): sent as is; its key never passes through dns01.
+    public var csr: CSRInput?
 
-    public init(certName: String? = nil, domains: [String], keyType: KeyType = .ec256, provider: String? = nil, deployHook: String? = nil) throws {
+    public init(certName: String? = nil, domains: [String], keyType: KeyType = .ec256, provider: String? = nil, deployHook: String? = nil,
+                profile: String? = nil, replaces: String? = nil) throws {
         self.domains = try IdentifierList.normalize(domains)
         self.certName = certName ?? IdentifierList.defaultCertName(for: self.domains)
         try CertificateStore.validateCertName(self.certName)
         self.keyType = keyType
         self.provider = provider
         self.deployHook = deployHook
+        self.profile = profile
+        self.replaces = replaces
+    }
+
+    /// A request for the names of a CSR the user brings.
+    public init(certName: String? = nil, csr: CSRInput, provider: String? = nil, deployHook: String? = nil, profile: String? = nil) throws {
+        try self.init(certName: certName, domains: csr.names, provider: provider, deployHook: deployHook, profile: profile)
+        self.csr = csr
     }
 }
 
@@ -92,6 +107,8 @@ public final class Issuer: Sendable {
         }
         try Task.checkCancellation()
 
+        let ordered = prepared
+
         // 2. Every record of every certificate, presented at once: one provider call per zone.
         let allRecords = prepared.compactMap { try? $0.get() }.flatMap { $0.challenges.map(\.record) }
         var presented: [ChallengeRecord] = []
@@ -117,8 +134,19 @@ public final class Issuer: Sendable {
             throw error
         }
 
-        // 4. Records are no longer needed: remove them while the CA issues.
-        let cleanup = Task.detached { await deployer.cleanup(presented) }
+        // 4. Records are no longer needed: remove them while the CA issues. Orders given up on
+        //    have their pending authorizations deactivated (RFC 8555 §7.5.2), so they do not
+        //    count against the CA's limit on pending authorizations.
+        let abandoned = zip(ordered, prepared).compactMap { before, after -> Prepared? in
+            guard case .success(let item) = before, case .failure = after else { return nil }
+            return item
+        }
+        let cleanup = Task.detached {
+            await deployer.cleanup(presented)
+            for item in abandoned {
+                for challenge in item.challenges { try? await client.deactivateAuthorization(at: challenge.authorization.url) }
+            }
+        }
         let results: [Result<IssueResult, any Error>]
         do {
             results = try await concurrentMap(prepared, limit: limit) { item -> Result<IssueResult, any Error> in
@@ -162,7 +190,10 @@ public final class Issuer: Sendable {
         let order: Order
         let authorizations: [Authorization]
         do {
-            order = try await client.newOrder(identifiers: request.domains.map { Identifier.dns($0) })
+            // `replaces` only to a CA that speaks ARI (RFC 9773 §5).
+            let ari = try await client.directory().renewalInfo != nil
+            order = try await client.newOrder(identifiers: request.domains.map { Identifier.dns($0) },
+                                              profile: request.profile, replaces: ari ? request.replaces : nil)
             authorizations = try await concurrentMap(order.authorizations) { try await client.authorization(at: $0) }
         } catch {
             planning.cancel()
@@ -288,8 +319,13 @@ public final class Issuer: Sendable {
     private func finalizeAndStore(_ ready: Prepared, client: ACMEClient, start: ContinuousClock.Instant) async throws -> IssueResult {
         let request = ready.request
         do {
-            let (key, keyPEM) = try request.keyType.generate()
-            let csr = try CSRBuilder.make(names: request.domains, privateKey: key)
+            let csr: [UInt8], keyPEM: String?
+            if let provided = request.csr {
+                (csr, keyPEM) = (provided.der, nil)
+            } else {
+                let (key, pem) = try request.keyType.generate()
+                (csr, keyPEM) = (try CSRBuilder.make(names: request.domains, privateKey: key), pem)
+            }
             let deadline = ContinuousClock.now + .seconds(300)
             var final = try await client.finalize(ready.order, csrDER: csr)
             if final.status != .valid {
@@ -298,7 +334,7 @@ public final class Issuer: Sendable {
             guard let certificateURL = final.certificate else {
                 throw OperationError("The CA marked the order for \(request.domains.joined(separator: ", ")) valid but gave no certificate URL.")
             }
-            let chain = try await client.downloadCertificate(at: certificateURL)
+            let chain = try await client.downloadCertificate(at: certificateURL, preferredChain: config.acme.preferredChain)
             let store = CertificateStore(stateDir: config.acme.stateDir)
             let live = try store.save(name: request.certName, privateKeyPEM: keyPEM, chainPEM: chain.pem)
             let notAfter = try store.currentCertificate(request.certName)?.notValidAfter ?? Date()

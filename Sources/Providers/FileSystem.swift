@@ -106,6 +106,12 @@ public enum FileSystem {
         if unlink(path) != 0 && errno != ENOENT { throw systemError(path, "remove") }
     }
 
+    /// rename(2), then fsync of the directory: the new name survives a crash.
+    public static func move(_ path: String, to target: String) throws {
+        if rename(path, target) != 0 { throw systemError(path, "rename to \(target)") }
+        syncDirectory((target as NSString).deletingLastPathComponent)
+    }
+
     public static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 {

@@ -23,11 +23,15 @@ public final class TestLab: @unchecked Sendable {
         public var extraRecords: [String: [String]]
         public var tsigAlgorithm: String
         public var startPebble: Bool
+        /// A fixed port for the secondary (53 lets clients that assume port 53, like lego's
+        /// authoritative check, ask it); a free one when nil.
+        public var secondaryPort: UInt16?
 
         public init(zones: [String] = ["example.test"], fileZones: [String] = [], secondaryLag: Int = 0,
                     pebbleEnv: [String: String] = [:], pebbleVANoSleep: Bool = true,
                     pebbleConfigExtra: [String: String] = [:], extraRecords: [String: [String]] = [:],
-                    tsigAlgorithm: String = "hmac-sha256", startPebble: Bool = true) {
+                    tsigAlgorithm: String = "hmac-sha256", startPebble: Bool = true,
+                    secondaryPort: UInt16? = nil) {
             self.zones = zones
             self.fileZones = fileZones
             self.secondaryLag = secondaryLag
@@ -37,6 +41,7 @@ public final class TestLab: @unchecked Sendable {
             self.extraRecords = extraRecords
             self.tsigAlgorithm = tsigAlgorithm
             self.startPebble = startPebble
+            self.secondaryPort = secondaryPort
         }
     }
 
@@ -77,7 +82,7 @@ public final class TestLab: @unchecked Sendable {
         let directory = "\(base)/dns01-lab-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let lab = TestLab(options: options, directory: directory, port: try FreePort.find(on: ["127.0.0.1"]),
-                          secondaryPort: try FreePort.find(on: ["127.0.0.1"]))
+                          secondaryPort: try options.secondaryPort ?? FreePort.find(on: ["127.0.0.1"]))
         do {
             try await lab.launch()
         } catch {

@@ -5,7 +5,7 @@ import TestLab
 // Starts the lab, writes DIR/dns01.toml, DIR/lab.env and DIR/ready, and runs until SIGTERM/SIGINT.
 
 func usage(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("dns01-lab: \(message)\nusage: dns01-lab up --dir DIR [--lag SECONDS] [--zone ZONE]... [--nonce-reject PERCENT] [--authz-reuse PERCENT]\n".utf8))
+    FileHandle.standardError.write(Data("dns01-lab: \(message)\nusage: dns01-lab up --dir DIR [--lag SECONDS] [--zone ZONE]... [--nonce-reject PERCENT] [--authz-reuse PERCENT] [--secondary-port PORT]\n".utf8))
     exit(2)
 }
 
@@ -27,6 +27,9 @@ while !arguments.isEmpty {
     case "--zone": zones.append(value)
     case "--nonce-reject": options.pebbleEnv["PEBBLE_WFE_NONCEREJECT"] = value
     case "--authz-reuse": options.pebbleEnv["PEBBLE_AUTHZREUSE"] = value
+    case "--secondary-port":
+        guard let port = UInt16(value) else { usage("--secondary-port needs a port number, not '\(value)'") }
+        options.secondaryPort = port
     default: usage("unknown option \(flag)")
     }
 }

@@ -21,7 +21,17 @@ struct IssueCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Name of the certificate's directory under live/ (default: the first name without '*.').")
     var certName: String?
 
+    @Option(name: .long, help: "Send this CSR (PEM or DER) instead of making a key; the names come from it and no privkey.pem is written.")
+    var csr: String?
+
+    @Option(name: .long, help: "Ask the CA for this certificate profile (when its directory lists profiles).")
+    var profile: String?
+
     func validate() throws {
+        if csr != nil {
+            guard domains.isEmpty else { throw ValidationError("Give either --csr FILE or -d NAME, not both: with --csr the names come from the CSR.") }
+            return
+        }
         guard !domains.isEmpty else { throw ValidationError("Give at least one name with -d NAME.") }
         guard KeyType(rawValue: keyType) != nil else {
             throw ValidationError("Key type '\(keyType)' is not one of \(KeyType.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -31,7 +41,11 @@ struct IssueCommand: AsyncParsableCommand {
     func run() async throws {
         try await runCommand(common) { console in
             // Names are checked before the config is read or anyone is contacted.
-            let request = try IssueRequest(certName: certName, domains: domains, keyType: KeyType(rawValue: keyType)!, provider: provider)
+            let request = if let csr {
+                try IssueRequest(certName: certName, csr: CSRInput(path: csr), provider: provider, profile: profile)
+            } else {
+                try IssueRequest(certName: certName, domains: domains, keyType: KeyType(rawValue: keyType)!, provider: provider, profile: profile)
+            }
             let config = try common.loadConfiguration()
             let result = try await Issuer(config: config, events: console.sink).issue(request)
             if common.json {

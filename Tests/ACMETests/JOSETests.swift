@@ -50,7 +50,7 @@ import Testing
     }
 
     @Test func flattenedJWSCarriesHeaderPayloadAndAVerifiableSignature() throws {
-        let account = AccountKey.generate()
+        let account = try AccountKey.generate()
         let header = JWS.protectedHeader(algorithm: "ES256", jwk: account.jwk, kid: nil, nonce: "n1", url: "https://ca/new-acct")
         let body = try JWS.flattened(protectedHeader: header, payload: Array("{}".utf8), sign: account.sign)
         let object = try #require(JSONSerialization.jsonObject(with: Data(body)) as? [String: String])
@@ -62,7 +62,7 @@ import Testing
         #expect(fields["jwk"] != nil && fields["kid"] == nil)
         let input = Array((object["protected"]! + "." + object["payload"]!).utf8)
         let signature = try #require(Base64URL.decode(object["signature"]!))
-        #expect(JWS.verifyES256(input, signature: signature, key: account.key.publicKey))
+        #expect(JWS.verifyES256(input, signature: signature, key: try #require(account.p256Key).publicKey))
 
         // After newAccount: kid, no jwk; POST-as-GET has the empty payload (RFC 8555 §6.3).
         let kidHeader = JWS.protectedHeader(algorithm: "ES256", jwk: account.jwk, kid: "https://ca/acct/1", nonce: "n2", url: "https://ca/order/1")
@@ -72,7 +72,7 @@ import Testing
     }
 
     @Test func accountKeyPEMRoundTrips() throws {
-        let key = AccountKey.generate()
+        let key = try AccountKey.generate()
         let again = try AccountKey(pemRepresentation: key.pemRepresentation)
         #expect(again.thumbprint() == key.thumbprint())
         #expect(throws: ACMEError.self) { try AccountKey(pemRepresentation: "not a key") }
