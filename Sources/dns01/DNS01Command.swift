@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct DNS01Command: AsyncParsableCommand {
@@ -7,4 +8,22 @@ struct DNS01Command: AsyncParsableCommand {
         abstract: "Get TLS certificates from any ACME CA by solving DNS-01 challenges.",
         subcommands: [IssueCommand.self, RunCommand.self, CheckCommand.self, CertbotCommand.self, AccountCommand.self, RevokeCommand.self]
     )
+
+    /// ArgumentParser's own entry point, except that usage errors exit 2 (DESIGN.md: 2 for
+    /// usage and configuration) instead of sysexits' 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            guard code.rawValue == 64 else { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+    }
 }
