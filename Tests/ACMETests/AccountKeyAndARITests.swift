@@ -179,4 +179,64 @@ struct AccountKeyAndARITests {
             "\(error)".contains("offers no certificate profiles")
         }
     }
+
+    /// Answers each request with the next recorded response for its method and URL.
+    final class ScriptedCA: HTTPTransport, @unchecked Sendable {
+        private let lock = NSLock()
+        private var script: [String: [HTTPResponse]]
+        private(set) var count = 0
+        init(_ script: [String: [HTTPResponse]]) { self.script = script }
+        func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+            try lock.withLock {
+                count += 1
+                let key = "\(request.method) \(request.url)"
+                guard var queue = script[key], !queue.isEmpty else { throw ACMEError(.network, "unscripted \(key)") }
+                let next = queue.removeFirst()
+                script[key] = queue.isEmpty ? [next] : queue
+                return next
+            }
+        }
+    }
+
+    static func scripted(_ newOrder: [HTTPResponse]) -> ScriptedCA {
+        let directory = #"{"newNonce":"https://ca.test/n","newAccount":"https://ca.test/a","newOrder":"https://ca.test/o"}"#
+        let order = #"{"status":"pending","identifiers":[{"type":"dns","value":"a.test"}],"authorizations":[],"finalize":"https://ca.test/f"}"#
+        return ScriptedCA([
+            "GET https://ca.test/dir": [HTTPResponse(status: 200, headers: [:], body: Array(directory.utf8))],
+            "HEAD https://ca.test/n": [HTTPResponse(status: 200, headers: ["replay-nonce": ["n0"]], body: [])],
+            "POST https://ca.test/o": newOrder.map { response in
+                var response = response
+                response.headers["replay-nonce"] = ["n1"]
+                if response.status == 201 {
+                    response.headers["location"] = ["https://ca.test/order/1"]
+                    response.body = Array(order.utf8)
+                }
+                return response
+            },
+        ])
+    }
+
+    static let rateLimited = Array(#"{"type":"urn:ietf:params:acme:error:rateLimited","detail":"too many new orders"}"#.utf8)
+
+    @Test func busyAnswersWithShortRetryAfterAreWaitedOut() async throws {
+        let ca = Self.scripted([
+            HTTPResponse(status: 503, headers: ["retry-after": ["1"]], body: []),
+            HTTPResponse(status: 429, headers: ["retry-after": ["1"], "content-type": ["application/problem+json"]], body: Self.rateLimited),
+            HTTPResponse(status: 201, headers: [:], body: []),
+        ])
+        let client = ACMEClient(directoryURL: "https://ca.test/dir", transport: ca, accountKey: try AccountKey.generate(), accountURL: "https://ca.test/acct/1")
+        let started = ContinuousClock.now
+        let order = try await client.newOrder(identifiers: [.dns("a.test")])
+        #expect(order.url == "https://ca.test/order/1")
+        #expect(ContinuousClock.now - started >= .seconds(2))
+    }
+
+    @Test func aLongRetryAfterBecomesAnErrorNamingIt() async throws {
+        let ca = Self.scripted([HTTPResponse(status: 429, headers: ["retry-after": ["3600"]], body: Self.rateLimited)])
+        let client = ACMEClient(directoryURL: "https://ca.test/dir", transport: ca, accountKey: try AccountKey.generate(), accountURL: "https://ca.test/acct/1")
+        await #expect { try await client.newOrder(identifiers: [.dns("a.test")]) } throws: { error in
+            let text = "\(error)"
+            return text.contains("rateLimited") && text.contains("too many new orders") && text.contains("retry after 3600 s")
+        }
+    }
 }
