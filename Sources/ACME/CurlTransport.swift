@@ -9,8 +9,19 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     private let caBundle: String?
     private let timeout: Duration
     private let userAgent: String
-    private let idle = Mutex<[Handle]>([])
+    /// Idle handles, how many exist, and the requests waiting for one.
+    private struct Pool {
+        var idle: [Handle] = []
+        var count = 0
+        var waiting: [CheckedContinuation<Handle, Never>] = []
+    }
+
+    private let pool = Mutex(Pool())
     private let setupError: String?
+    /// At most this many transfers (and connections to the CA) at once; more requests wait
+    /// for a handle. Each handle keeps a TLS connection and libcurl's buffers (~0.5 MB):
+    /// without a bound, a batch of 1,000 certificates opened hundreds of them.
+    public static let maxConnections = 8
 
     /// `caBundle` adds trust in the CA's TLS certificate (Pebble's, a private CA's) on top of
     /// the system's roots: the file is CURLOPT_CAINFO and the system's hashed certificate
@@ -34,10 +45,45 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         if let setupError {
             throw ACMEError(.network, "Cannot reach \(CurlTransport.host(of: request.url)): \(setupError).")
         }
-        let handle = idle.withLock { $0.popLast() } ?? Handle()
+        let handle = await acquire()
         let result = await BlockingPool.shared.run { [self] in self.perform(request, on: handle) }
-        idle.withLock { $0.append(handle) }
+        release(handle)
         return try result.get()
+    }
+
+    private func acquire() async -> Handle {
+        enum Next { case ready(Handle), create, wait }
+        let next: Next = pool.withLock { pool in
+            if let handle = pool.idle.popLast() { return .ready(handle) }
+            if pool.count < CurlTransport.maxConnections {
+                pool.count += 1
+                return .create
+            }
+            return .wait
+        }
+        switch next {
+        case .ready(let handle): return handle
+        case .create: return Handle()
+        case .wait:
+            return await withCheckedContinuation { continuation in
+                let handle: Handle? = pool.withLock { pool in
+                    // A handle may have come back between the two locks.
+                    if let handle = pool.idle.popLast() { return handle }
+                    pool.waiting.append(continuation)
+                    return nil
+                }
+                if let handle { continuation.resume(returning: handle) }
+            }
+        }
+    }
+
+    private func release(_ handle: Handle) {
+        let waiter: CheckedContinuation<Handle, Never>? = pool.withLock { pool in
+            if !pool.waiting.isEmpty { return pool.waiting.removeFirst() }
+            pool.idle.append(handle)
+            return nil
+        }
+        waiter?.resume(returning: handle)
     }
 
     private func perform(_ request: HTTPRequest, on handle: Handle) -> Result<HTTPResponse, ACMEError> {

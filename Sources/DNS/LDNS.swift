@@ -34,7 +34,7 @@ enum LDNS {
 
     /// Sends one RFC 2136 UPDATE for `zone` (RFC 2136 §2.5): deletes of exact values in class
     /// NONE with TTL 0 (§2.5.4), adds in class IN (§2.5.1), signed with `key` when given.
-    static func update(zone: String, server: DNSServer, key: TSIGKey?, add: [TXTRecord], delete: [TXTRecord], timeout: Duration) -> Exchange {
+    static func update(zone: String, server: DNSServer, key: TSIGKey?, add: [TXTRecord], delete: [TXTRecord], timeout: Duration, tcp: Bool) -> Exchange {
         let updates = ldns_rr_list_new()
         defer { ldns_rr_list_deep_free(updates) }
         for record in delete { ldns_rr_list_push_rr(updates, txt(record, deleting: true)) }
@@ -46,7 +46,7 @@ enum LDNS {
         defer { ldns_pkt_free(packet) }
         ldns_pkt_set_rd(packet, flag(false))
         ldns_pkt_set_random_id(packet)
-        return send(packet, to: server, timeout: timeout, key: key)
+        return send(packet, to: server, timeout: timeout, key: key, tcp: tcp)
     }
 
     /// Builds a TXT record whose rdata is the value as raw character-strings of at most 255
@@ -70,7 +70,7 @@ enum LDNS {
         return rr
     }
 
-    private static func send(_ packet: UnsafeMutablePointer<ldns_pkt>, to server: DNSServer, timeout: Duration, key: TSIGKey?) -> Exchange {
+    private static func send(_ packet: UnsafeMutablePointer<ldns_pkt>, to server: DNSServer, timeout: Duration, key: TSIGKey?, tcp: Bool = false) -> Exchange {
         guard let resolver = ldns_resolver_new() else {
             return Exchange(response: nil, tsigError: nil, signatureValid: true, failure: "out of memory", timedOut: false)
         }
@@ -85,6 +85,7 @@ enum LDNS {
         ldns_resolver_set_retry(resolver, 1)
         ldns_resolver_set_retrans(resolver, 0)
         ldns_resolver_set_fallback(resolver, flag(true))
+        ldns_resolver_set_usevc(resolver, flag(tcp))
         ldns_resolver_set_recursive(resolver, ldns_pkt_rd(packet))
         let (seconds, attoseconds) = timeout.components
         ldns_resolver_set_timeout(resolver, timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000)))

@@ -49,6 +49,25 @@ import TestLab
         }
     }
 
+    /// 1,200 records (~110 kB of update) exceed one DNS message (65,535 octets): they go as
+    /// several signed UPDATEs over TCP, and every one of them lands and goes again.
+    @Test func aBatchLargerThanOneMessageIsSplit() async throws {
+        try await Self.withLab { lab in
+            let primary = try Self.server(lab.primary)
+            let records = (1...1200).map { TXTRecord(name: "_acme-challenge.h\($0).example.test", value: "v\($0)-" + String(repeating: "x", count: 38)) }
+            #expect(records.map(DNSUpdater.wireSize).reduce(0, +) > 65_535)
+            try await DNSUpdater().update(zone: "example.test", server: primary, key: Self.key(lab), add: records, delete: [])
+            for record in [records[0], records[599], records[1199]] {
+                let response = try await DNSClient().query(record.name, type: "TXT", server: primary)
+                #expect(response.answers("TXT", at: record.name).map(\.data) == [record.value])
+            }
+            try await DNSUpdater().update(zone: "example.test", server: primary, key: Self.key(lab), add: [], delete: records)
+            for record in [records[0], records[1199]] {
+                #expect(try await DNSClient().query(record.name, type: "TXT", server: primary).answers("TXT", at: record.name).isEmpty)
+            }
+        }
+    }
+
     @Test func wrongSecretIsATSIGErrorWithoutTheSecret() async throws {
         try await Self.withLab { lab in
             let good = try Self.key(lab)
