@@ -182,6 +182,8 @@ public final class TestLab: @unchecked Sendable {
         // Pebble 2.4's authorization reuse (50 % by default) deadlocks under concurrent
         // newOrders: FindValidAuthorization takes a read lock twice while AddOrder waits for the
         // write lock (seen with goroutine dumps, 100 orders at once). Off unless asked for.
+        // Even off, overlapping newOrders can deadlock once Pebble holds ~1,000 authorizations
+        // (bench/README.md); the tests stay far below that.
         if env["PEBBLE_AUTHZREUSE"] == nil { env["PEBBLE_AUTHZREUSE"] = "0" }
         if options.pebbleVANoSleep { env["PEBBLE_VA_NOSLEEP"] = env["PEBBLE_VA_NOSLEEP"] ?? "1" }
         processes.append(try LabProcess(name: "pebble", executable: pebble,

@@ -8,12 +8,18 @@ struct AccountCommand: AsyncParsableCommand {
         subcommands: [Show.self, Update.self, Rollover.self, Deactivate.self]
     )
 
-    static func report(_ console: Console, _ json: Bool, _ summary: AccountActions.Summary, _ headline: String) {
-        if json {
-            console.printJSON(summary)
-        } else {
+    /// Runs one account action and prints the account as the CA then holds it.
+    static func perform(_ common: CommonOptions, _ headline: String,
+                        _ action: @escaping @Sendable (AccountActions, Configuration) async throws -> AccountActions.Summary) async throws {
+        try await runCommand(common) { console in
+            let config = try common.loadConfiguration()
+            let summary = try await action(AccountActions(config: config), config)
+            if common.json {
+                console.printJSON(summary)
+                return
+            }
             console.result("""
-                \(headline)
+                \(headline) (\(summary.directory))
                   url:        \(summary.url)
                   status:     \(summary.status)
                   contact:    \(summary.contact.isEmpty ? "(none)" : summary.contact.joined(separator: ", "))
@@ -27,10 +33,7 @@ struct AccountCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the account as the CA holds it.")
         @OptionGroup var common: CommonOptions
         func run() async throws {
-            try await runCommand(common) { console in
-                let summary = try await AccountActions(config: common.loadConfiguration()).show()
-                AccountCommand.report(console, common.json, summary, "Account at \(summary.directory)")
-            }
+            try await AccountCommand.perform(common, "Account") { actions, _ in try await actions.show() }
         }
     }
 
@@ -38,10 +41,7 @@ struct AccountCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Send [acme] email to the CA as the account's contact.")
         @OptionGroup var common: CommonOptions
         func run() async throws {
-            try await runCommand(common) { console in
-                let summary = try await AccountActions(config: common.loadConfiguration()).updateContact()
-                AccountCommand.report(console, common.json, summary, "Contact updated")
-            }
+            try await AccountCommand.perform(common, "Contact updated") { actions, _ in try await actions.updateContact() }
         }
     }
 
@@ -58,11 +58,9 @@ struct AccountCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            try await runCommand(common) { console in
-                let config = try common.loadConfiguration()
-                let type = keyType.flatMap(AccountKeyType.init(rawValue:)) ?? config.acme.accountKeyType
-                let summary = try await AccountActions(config: config).rollover(to: type)
-                AccountCommand.report(console, common.json, summary, "Account key replaced")
+            let keyType = self.keyType
+            try await AccountCommand.perform(common, "Account key replaced") { actions, config in
+                try await actions.rollover(to: keyType.flatMap(AccountKeyType.init(rawValue:)) ?? config.acme.accountKeyType)
             }
         }
     }
@@ -78,10 +76,7 @@ struct AccountCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            try await runCommand(common) { console in
-                let summary = try await AccountActions(config: common.loadConfiguration()).deactivate()
-                AccountCommand.report(console, common.json, summary, "Account deactivated")
-            }
+            try await AccountCommand.perform(common, "Account deactivated") { actions, _ in try await actions.deactivate() }
         }
     }
 }

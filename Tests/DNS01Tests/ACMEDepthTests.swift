@@ -152,7 +152,19 @@ struct ACMEDepthTests {
         #expect(again.status == 1)
         #expect(again.stderr.contains("alreadyRevoked") || again.stderr.contains("already revoked"), "\(again.stderr)")
 
+        // A new [acme] email reaches the CA with `account update`, and the account stays the same.
         let before = try await Self.accountSummary(config)
+        #expect(before["contact"] as? [String] == ["mailto:admin@example.test"])
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+        try text.replacingOccurrences(of: "admin@example.test", with: "hostmaster@example.test")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let updated = try await CLIRunner.run(["account", "update", "-c", config])
+        #expect(updated.status == 0, "\(updated.stderr)")
+        #expect(updated.stdout.contains("mailto:hostmaster@example.test"), "\(updated.stdout)")
+        let renamed = try await Self.accountSummary(config)
+        #expect(renamed["contact"] as? [String] == ["mailto:hostmaster@example.test"])
+        #expect(renamed["url"] as? String == before["url"] as? String)
+
         let rolled = try await CLIRunner.run(["account", "rollover", "-c", config, "--key-type", "ec384"])
         #expect(rolled.status == 0, "\(rolled.stderr)")
         let after = try await Self.accountSummary(config)
