@@ -112,6 +112,7 @@ public final class Issuer: Sendable {
         // 2. Every record of every certificate, presented at once: one provider call per zone.
         let allRecords = prepared.compactMap { try? $0.get() }.flatMap { $0.challenges.map(\.record) }
         var presented: [ChallengeRecord] = []
+        var answered: Set<Int> = []
         do {
             let outcomes = try await deployer.presentEach(allRecords)
             presented = outcomes.flatMap(\.records)
@@ -128,24 +129,28 @@ public final class Issuer: Sendable {
             // 3. Wait once for every record of every certificate. After each polling round, a
             //    certificate whose names no server still lacks goes on at once: its challenges
             //    are answered while the wait for slower names goes on.
-            prepared = try await validateAll(prepared, records: presented, client: client, limit: max(limit, 64))
+            (prepared, answered) = try await validateAll(prepared, records: presented, client: client, limit: max(limit, 64))
         } catch {
             await deployer.cleanup(presented)
             throw error
         }
 
         // 4. Records are no longer needed: remove them while the CA issues. Orders given up on
-        //    have their pending authorizations deactivated (RFC 8555 §7.5.2), so they do not
-        //    count against the CA's limit on pending authorizations.
-        let abandoned = zip(ordered, prepared).compactMap { before, after -> Prepared? in
-            guard case .success(let item) = before, case .failure = after else { return nil }
+        //    before their challenges were answered have their pending authorizations deactivated
+        //    (RFC 8555 §7.5.2), so they do not count against the CA's limit on pending
+        //    authorizations. Answered ones are valid or invalid already and stay as they are.
+        let abandoned = ordered.indices.compactMap { index -> Prepared? in
+            guard !answered.contains(index), case .success(let item) = ordered[index], case .failure = prepared[index] else { return nil }
             return item
         }
+        let events = self.events
         let cleanup = Task.detached {
             await deployer.cleanup(presented)
-            for item in abandoned {
-                for challenge in item.challenges { try? await client.deactivateAuthorization(at: challenge.authorization.url) }
-            }
+            guard !abandoned.isEmpty else { return }
+            let urls = Set(abandoned.flatMap { $0.challenges.map(\.authorization.url) })
+            var deactivated = 0
+            for url in urls.sorted() where (try? await client.deactivateAuthorization(at: url)) != nil { deactivated += 1 }
+            events(.step("deactivated \(deactivated) of \(urls.count) pending authorization(s) of \(abandoned.count) abandoned order(s)"))
         }
         let results: [Result<IssueResult, any Error>]
         do {
@@ -238,15 +243,16 @@ public final class Issuer: Sendable {
     /// as all of its names are visible at every nameserver. A wait that fails (timeout) fails
     /// the certificates still waiting, with its message.
     private func validateAll(_ prepared: [Result<Prepared, any Error>], records: [ChallengeRecord], client: ACMEClient,
-                             limit: Int) async throws -> [Result<Prepared, any Error>] {
+                             limit: Int) async throws -> ([Result<Prepared, any Error>], answered: Set<Int>) {
         var results = prepared
+        var answered: Set<Int> = []
         var waiting: [Int: Set<String>] = [:]
         for (index, item) in prepared.enumerated() {
             if case .success(let ready) = item, !ready.challenges.isEmpty {
                 waiting[index] = Set(ready.challenges.map(\.record.target.recordName))
             }
         }
-        guard !waiting.isEmpty else { return results }
+        guard !waiting.isEmpty else { return (results, []) }
         let live = Set(records)
         let waitRecords = prepared.compactMap { try? $0.get() }.flatMap(\.challenges).map(\.record).filter { live.contains($0) }
         let (rounds, continuation) = AsyncStream<Set<String>>.makeStream()
@@ -277,6 +283,7 @@ public final class Issuer: Sendable {
             for await pendingNames in rounds {
                 for (index, names) in waiting where names.isDisjoint(with: pendingNames) {
                     waiting[index] = nil
+                    answered.insert(index)
                     start(index)
                 }
             }
@@ -294,7 +301,7 @@ public final class Issuer: Sendable {
                 }
             }
             try Task.checkCancellation()
-            return results
+            return (results, answered)
         }
     }
 

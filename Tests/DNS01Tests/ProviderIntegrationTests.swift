@@ -167,6 +167,21 @@ struct ProviderIntegrationTests {
         #expect(left.status != 0, "still running: \(left.output)")
     }
 
+    /// A certificate whose records could not be presented is given up before its challenges are
+    /// answered: its pending authorizations are deactivated at the CA (RFC 8555 §7.5.2).
+    @Test func aFailedPresentationDeactivatesTheOrdersAuthorizations() async throws {
+        let lab = try await TestLab.start(.init())
+        defer { lab.stop() }
+        let failing = "\(lab.directory)/failing-hook"
+        try "#!/bin/sh\n[ \"$1\" = cleanup ] && exit 0\necho \"the API said no\" >&2\nexit 1\n".write(toFile: failing, atomically: true, encoding: .utf8)
+        chmod(failing, 0o755)
+        let config = try Self.config(lab, zone: "example.test", provider: Self.shellProvider(lab, command: failing))
+        let result = try await CLIRunner.run(["issue", "-c", config, "-d", "*.example.test", "-d", "example.test", "-v"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("the API said no"), "\(result.stderr)")
+        #expect(result.stderr.contains("deactivated 2 of 2 pending authorization(s) of 1 abandoned order(s)"), "\(result.stderr)")
+    }
+
     @Test(arguments: ["/nonexistent/hook", "not-executable"])
     func aMissingOrNonExecutableCommandIsAConfigError(_ name: String) async throws {
         let lab = try await TestLab.start(.init(startPebble: false))
