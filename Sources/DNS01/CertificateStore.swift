@@ -41,12 +41,22 @@ public struct CertificateStore: Sendable {
         let version = try nextVersion(in: archive)
         let versionDirectory = "\(archive)/\(version)"
         try FileSystem.createDirectory(versionDirectory, mode: 0o755)
-        if let privateKeyPEM {
-            try FileSystem.writeAtomically(privateKeyPEM, to: "\(versionDirectory)/privkey.pem", mode: 0o600)
+        // Nobody reads the new version until the live link points at it: each file is written and
+        // synced in place, the directory synced once, then the link replaced atomically.
+        // A version that could not be written whole is taken away again.
+        var files: [(name: String, text: String, mode: mode_t)] = [
+            ("cert.pem", leaf, 0o644), ("chain.pem", blocks.dropFirst().joined(), 0o644), ("fullchain.pem", blocks.joined(), 0o644),
+        ]
+        if let privateKeyPEM { files.insert(("privkey.pem", privateKeyPEM, 0o600), at: 0) }
+        do {
+            for file in files {
+                try FileSystem.writeSynced(Array(file.text.utf8), toNewFile: "\(versionDirectory)/\(file.name)", mode: file.mode)
+            }
+        } catch {
+            for file in files { unlink("\(versionDirectory)/\(file.name)") }
+            rmdir(versionDirectory)
+            throw error
         }
-        try FileSystem.writeAtomically(leaf, to: "\(versionDirectory)/cert.pem")
-        try FileSystem.writeAtomically(blocks.dropFirst().joined(), to: "\(versionDirectory)/chain.pem")
-        try FileSystem.writeAtomically(blocks.joined(), to: "\(versionDirectory)/fullchain.pem")
         FileSystem.syncDirectory(versionDirectory)
 
         let liveParent = "\(stateDir)/live"

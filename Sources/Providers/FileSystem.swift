@@ -50,31 +50,37 @@ public enum FileSystem {
         let base = (path as NSString).lastPathComponent
         try createDirectory(directory.isEmpty ? "." : directory)
         let temp = (directory.isEmpty ? "." : directory) + "/.\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw systemError(temp, "create") }
         var ok = false
         defer {
             if !ok { unlink(temp) }
         }
-        do {
-            defer { close(fd) }
-            // The umask may have narrowed the mode; set it exactly.
-            guard fchmod(fd, mode) == 0 else { throw systemError(temp, "set the mode of") }
-            if let owner, fchown(fd, owner.uid, owner.gid) != 0 { throw systemError(temp, "set the owner of") }
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw systemError(temp, "write")
-                }
-                offset += written
-            }
-            guard fsync(fd) == 0 else { throw systemError(temp, "sync") }
-        }
+        try writeSynced(bytes, toNewFile: temp, mode: mode, owner: owner)
         guard rename(temp, path) == 0 else { throw systemError(path, "replace") }
         ok = true
         syncDirectory(directory.isEmpty ? "." : directory)
+    }
+
+    /// Creates `path`, which must not exist, with `mode`, writes `bytes` and syncs them. For files
+    /// in a directory no reader looks at yet (a certificate version before it goes live): the
+    /// caller syncs the directory once after all its files, instead of a rename and a directory
+    /// sync per file.
+    public static func writeSynced(_ bytes: [UInt8], toNewFile path: String, mode: mode_t = 0o644, owner: (uid: uid_t, gid: gid_t)? = nil) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw systemError(path, "create") }
+        defer { close(fd) }
+        // The umask may have narrowed the mode; set it exactly.
+        guard fchmod(fd, mode) == 0 else { throw systemError(path, "set the mode of") }
+        if let owner, fchown(fd, owner.uid, owner.gid) != 0 { throw systemError(path, "set the owner of") }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw systemError(path, "write")
+            }
+            offset += written
+        }
+        guard fsync(fd) == 0 else { throw systemError(path, "sync") }
     }
 
     public static func writeAtomically(_ text: String, to path: String, mode: mode_t = 0o644, owner: (uid: uid_t, gid: gid_t)? = nil) throws {

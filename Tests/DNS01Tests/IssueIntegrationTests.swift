@@ -61,5 +61,21 @@ struct IssueIntegrationTests {
         let mode = try FileManager.default.attributesOfItem(atPath: keyPath)[.posixPermissions] as? Int
         #expect(mode == 0o600)
         #expect(try subjectAlternativeNames(ofCertificateAt: "\(lab.directory)/state/live/ab/cert.pem") == ["a.example.test", "b.example.test"])
+
+        // Issued again: a new version in archive/, live/ points at it, the old one is kept whole.
+        let live = "\(lab.directory)/state/live/a.example.test"
+        let oldKey = try String(contentsOfFile: "\(live)/privkey.pem", encoding: .utf8)
+        let third = try await CLIRunner.run(["issue", "-c", config, "-d", "a.example.test"])
+        #expect(third.status == 0, "stderr: \(third.stderr)")
+        let archive = "\(lab.directory)/state/archive/a.example.test"
+        #expect(try FileManager.default.contentsOfDirectory(atPath: archive).sorted() == ["0001", "0002"])
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: live) == "../archive/a.example.test/0002")
+        #expect(try String(contentsOfFile: "\(archive)/0001/privkey.pem", encoding: .utf8) == oldKey)
+        #expect(try String(contentsOfFile: "\(live)/privkey.pem", encoding: .utf8) != oldKey)
+        for file in ["privkey.pem", "cert.pem", "chain.pem", "fullchain.pem"] {
+            #expect(FileManager.default.fileExists(atPath: "\(archive)/0001/\(file)"), "\(file)")
+        }
+        let newKeyMode = try FileManager.default.attributesOfItem(atPath: "\(archive)/0002/privkey.pem")[.posixPermissions] as? Int
+        #expect(newKeyMode == 0o600)
     }
 }
