@@ -85,7 +85,9 @@ public struct PropagationWaiter: Sendable {
                     pending[key] = record
                 }
             }
-            let list = pending.values.sorted { ($0.name, $0.nameserver.description) < ($1.name, $1.nameserver.description) }
+            // Sorted by name, then server; each server's text made once, not per comparison.
+            let list = pending.values.map { ($0, $0.nameserver.description) }
+                .sorted { ($0.0.name, $0.1) < ($1.0.name, $1.1) }.map(\.0)
             progress?(.round(pending: list, satisfied: total - pending.count, total: total))
             if pending.isEmpty { return }
             let now = ContinuousClock.now

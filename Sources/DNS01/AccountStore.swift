@@ -122,7 +122,7 @@ public struct AccountStore: Sendable {
 
     private func writeRecord(url: String, contact: [String], key: AccountKey) throws {
         let record = Record(url: url, directory: config.directory, contact: contact,
-                            created: ISO8601DateFormatter().string(from: Date()), thumbprint: key.thumbprint())
+                            created: Date().formatted(.iso8601), thumbprint: key.thumbprint())
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileSystem.writeAtomically(Array(try encoder.encode(record)), to: recordPath, mode: 0o600)

@@ -87,16 +87,23 @@ public struct CertificateStore: Sendable {
         return String(format: "%04d", highest + 1)
     }
 
-    /// The PEM blocks of a text, each with its trailing newline.
+    /// The PEM blocks of a text, each with its trailing newline; lines are split on LF and
+    /// stripped of spaces, tabs and CR (bytes, so "\r\n" is not one Character here).
     static func pemBlocks(_ text: String) -> [String] {
         var blocks: [String] = []
-        var current: [Substring] = []
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.hasPrefix("-----BEGIN ") { current = [] }
-            current.append(Substring(trimmed))
-            if trimmed.hasPrefix("-----END ") {
-                blocks.append(current.joined(separator: "\n") + "\n")
+        var current: [UInt8] = []
+        let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
+        for raw in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            guard let first = raw.firstIndex(where: { !blank($0) }), let last = raw.lastIndex(where: { !blank($0) }) else {
+                current.append(0x0A)
+                continue
+            }
+            let line = raw[first...last]
+            if line.starts(with: "-----BEGIN ".utf8) { current = [] }
+            current.append(contentsOf: line)
+            current.append(0x0A)
+            if line.starts(with: "-----END ".utf8) {
+                blocks.append(String(decoding: current, as: UTF8.self))
                 current = []
             }
         }

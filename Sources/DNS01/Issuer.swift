@@ -345,7 +345,7 @@ public final class Issuer: Sendable {
             let store = CertificateStore(stateDir: config.acme.stateDir)
             let live = try store.save(name: request.certName, privateKeyPEM: keyPEM, chainPEM: chain.pem)
             let notAfter = try store.currentCertificate(request.certName)?.notValidAfter ?? Date()
-            events(.step("\(request.certName): certificate stored in \(live) (valid until \(ISO8601DateFormatter().string(from: notAfter)))"))
+            events(.step("\(request.certName): certificate stored in \(live) (valid until \(notAfter.formatted(.iso8601)))"))
             var result = IssueResult(certName: request.certName, domains: request.domains, live: live,
                                      notAfter: notAfter, recordsPresented: ready.challenges.count,
                                      authorizationsReused: ready.reused, seconds: seconds(ContinuousClock.now - start),
