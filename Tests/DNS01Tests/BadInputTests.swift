@@ -21,12 +21,16 @@ struct BadInputTests {
         server = "127.0.0.1:9"
         """
 
-    static func writeTemp(_ text: String, name: String = "dns01.toml") throws -> String {
+    /// Writes `text` as a config in a fresh directory (its `state_dir` placed there too) and
+    /// passes the config's path to `body`; the directory is removed afterwards.
+    static func withTempConfig(_ text: String, _ body: (String) async throws -> Void) async throws {
         let directory = NSTemporaryDirectory() + "dns01-test-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let path = "\(directory)/\(name)"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = "\(directory)/dns01.toml"
+        try text.replacingOccurrences(of: "/nonexistent/dns01-state", with: "\(directory)/state")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        try await body(path)
     }
 
     @Test(arguments: [
@@ -36,18 +40,20 @@ struct BadInputTests {
         ("ex ample.test", "ex ample.test"),
     ])
     func invalidNameExitsTwoBeforeContact(name: String, mentioned: String) async throws {
-        let config = try Self.writeTemp(Self.unreachableCAConfig)
-        let result = try await CLIRunner.run(["issue", "-c", config, "-d", name])
-        #expect(result.status == 2, "stderr: \(result.stderr)")
-        #expect(result.stderr.contains(mentioned))
-        #expect(result.stderr.split(separator: "\n").count == 1, "one sentence: \(result.stderr)")
+        try await Self.withTempConfig(Self.unreachableCAConfig) { config in
+            let result = try await CLIRunner.run(["issue", "-c", config, "-d", name])
+            #expect(result.status == 2, "stderr: \(result.stderr)")
+            #expect(result.stderr.contains(mentioned))
+            #expect(result.stderr.split(separator: "\n").count == 1, "one sentence: \(result.stderr)")
+        }
     }
 
     @Test func unreachableCAExitsOneNamingIt() async throws {
-        let config = try Self.writeTemp(Self.unreachableCAConfig.replacingOccurrences(of: "/nonexistent/dns01-state", with: NSTemporaryDirectory() + "dns01-state-\(UUID().uuidString)"))
-        let result = try await CLIRunner.run(["issue", "-c", config, "-d", "example.test"])
-        #expect(result.status == 1, "stderr: \(result.stderr)")
-        #expect(result.stderr.contains("127.0.0.1"), "names the CA: \(result.stderr)")
+        try await Self.withTempConfig(Self.unreachableCAConfig) { config in
+            let result = try await CLIRunner.run(["issue", "-c", config, "-d", "example.test"])
+            #expect(result.status == 1, "stderr: \(result.stderr)")
+            #expect(result.stderr.contains("127.0.0.1"), "names the CA: \(result.stderr)")
+        }
     }
 
     @Test func missingConfigExitsTwo() async throws {
