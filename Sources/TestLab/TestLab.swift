@@ -179,11 +179,14 @@ public final class TestLab: @unchecked Sendable {
         }
         try write("{\"pebble\": {\n  " + members.joined(separator: ",\n  ") + "\n}}\n", to: "\(dir)/pebble-config.json", mode: 0o644)
         var env = options.pebbleEnv
-        // Pebble 2.4's authorization reuse (50 % by default) deadlocks under concurrent
-        // newOrders: FindValidAuthorization takes a read lock twice while AddOrder waits for the
-        // write lock (seen with goroutine dumps, 100 orders at once). Off unless asked for.
-        // Even off, overlapping newOrders can deadlock once Pebble holds ~1,000 authorizations
-        // (bench/README.md); the tests stay far below that.
+        // Pebble 2.4 can deadlock when newOrders of one account overlap: makeAuthorizations
+        // calls FindValidAuthorization, which holds the store's read lock while it read-locks
+        // every stored authorization, while another newOrder holds its new authorization's lock
+        // and waits in AddChallenge for the store's write lock (goroutine dumps in
+        // bench/README.md). The search runs whatever PEBBLE_AUTHZREUSE says, so the odds grow
+        // with the authorizations Pebble holds; the tests stay small (at most 20 certificates
+        // per run) and a hang ends in dns01's HTTP timeouts (30 s per request), not a stuck test. Reuse is
+        // off unless asked for, so each test writes the records it expects.
         if env["PEBBLE_AUTHZREUSE"] == nil { env["PEBBLE_AUTHZREUSE"] = "0" }
         if options.pebbleVANoSleep { env["PEBBLE_VA_NOSLEEP"] = env["PEBBLE_VA_NOSLEEP"] ?? "1" }
         processes.append(try LabProcess(name: "pebble", executable: pebble,
