@@ -2,15 +2,32 @@ import Foundation
 
 /// Free loopback ports, checked by binding.
 enum FreePort {
-    /// A port free for both UDP and TCP on every one of `hosts`.
+    /// A port free for both UDP and TCP on every one of `hosts`, and not handed out before by
+    /// this process: the kernel may offer a port again as soon as the probe closes it, before
+    /// the server it was meant for binds it (Pebble once got one port for both its listeners).
     static func find(on hosts: [String]) throws -> UInt16 {
         for _ in 0..<200 {
             guard let candidate = bindAny(host: hosts[0]) else { continue }
-            if hosts.allSatisfy({ canBind($0, port: candidate, type: SOCK_STREAM) && canBind($0, port: candidate, type: SOCK_DGRAM) }) {
+            if hosts.allSatisfy({ canBind($0, port: candidate, type: SOCK_STREAM) && canBind($0, port: candidate, type: SOCK_DGRAM) }),
+               handedOut.claim(candidate) {
                 return candidate
             }
         }
         throw LabError("no free port on \(hosts.joined(separator: ", "))")
+    }
+
+    private static let handedOut = Claims()
+
+    private final class Claims: @unchecked Sendable {
+        private let lock = NSLock()
+        private var ports: Set<UInt16> = []
+
+        /// True the first time `port` is claimed in this process.
+        func claim(_ port: UInt16) -> Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            return ports.insert(port).inserted
+        }
     }
 
     private static func bindAny(host: String) -> UInt16? {
