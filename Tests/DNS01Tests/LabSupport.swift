@@ -19,15 +19,7 @@ extension TestLab {
 
 /// The SAN DNS names of a PEM certificate, read with openssl (independent of dns01's own code).
 func subjectAlternativeNames(ofCertificateAt path: String) throws -> [String] {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-    process.arguments = ["x509", "-noout", "-ext", "subjectAltName", "-in", path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
+    let text = try runProcess("/usr/bin/openssl", ["x509", "-noout", "-ext", "subjectAltName", "-in", path]).stdout
     return text.components(separatedBy: CharacterSet(charactersIn: ", \n"))
         .filter { $0.hasPrefix("DNS:") }
         .map { String($0.dropFirst(4)) }

@@ -10,22 +10,9 @@ struct ProviderScriptTests {
 
     /// Runs a provider script with the contract's environment; `stdin` for batch mode.
     static func call(_ script: String, _ arguments: [String], env: [String: String], stdin: String? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "\(providers)/\(script)")
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        for (key, value) in env { environment[key] = value }
-        process.environment = environment
-        let out = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try runProcess("\(providers)/\(script)", arguments,
+                                    environment: ProcessInfo.processInfo.environment.merging(env) { $1 }, stdin: stdin)
+        return (result.status, result.stdout + result.stderr)
     }
 
     static let values = ["evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA", "Qq0xm5ABVR2Bz2RvxQ6cRzRSv_JWQ0-Pa0G3h6KuJSQ"]
