@@ -293,8 +293,9 @@ public actor ACMEClient {
         let body = payload.map { Array($0) }
         var headers = [("Content-Type", "application/jose+json")]
         if let accept { headers.append(("Accept", accept)) }
-        var waits = 0
-        for attempt in 1...(ACMEClient.nonceAttempts + ACMEClient.busyRetries) {
+        // Each kind of retry has its own bound: badNonce re-signs at once, a busy CA is waited for.
+        var rejectedNonces = 0, waits = 0
+        while true {
             let nonce = try await nextNonce()
             let kid = useJWK ? nil : accountURL
             let header = JWS.protectedHeader(algorithm: accountKey.algorithm.rawValue, jwk: kid == nil ? accountKey.jwk : nil,
@@ -305,8 +306,13 @@ public actor ACMEClient {
             remember(response)
             guard response.status >= 400 else { return response }
             let problem = try? JSONDecoder().decode(Problem.self, from: Data(response.body))
-            if problem?.type == .badNonce && attempt < ACMEClient.nonceAttempts {
-                logger.debug("badNonce from \(host), retrying with a fresh nonce (attempt \(attempt))")
+            if problem?.type == .badNonce {
+                rejectedNonces += 1
+                guard rejectedNonces < ACMEClient.nonceAttempts else {
+                    throw ACMEError(.problem, "The CA at \(host) rejected \(ACMEClient.nonceAttempts) nonces in a row while trying to \(what).",
+                                    problem: problem)
+                }
+                logger.debug("badNonce from \(host), retrying with a fresh nonce (attempt \(rejectedNonces))")
                 continue
             }
             // 503 or rateLimited with a short Retry-After: wait it out, a few times at most.
@@ -319,7 +325,6 @@ public actor ACMEClient {
             }
             throw failure(response, problem: problem, what: what)
         }
-        throw ACMEError(.problem, "The CA at \(host) rejected \(ACMEClient.nonceAttempts) nonces in a row while trying to \(what).")
     }
 
     private func failure(_ response: HTTPResponse, problem: Problem?, what: String) -> ACMEError {

@@ -88,8 +88,7 @@ public struct AccountKey: Sendable {
     public var jwk: JWK {
         switch storage {
         case .p256(let raw):
-            let point = (try! P256.Signing.PrivateKey(rawRepresentation: raw)).publicKey.rawRepresentation
-            return JWK.ec(curve: "P-256", x: point.prefix(32), y: point.suffix(32))
+            return JWK.ec((try! P256.Signing.PrivateKey(rawRepresentation: raw)).publicKey)
         case .p384(let raw):
             let point = (try! P384.Signing.PrivateKey(rawRepresentation: raw)).publicKey.rawRepresentation
             return JWK.ec(curve: "P-384", x: point.prefix(48), y: point.suffix(48))
@@ -107,7 +106,7 @@ public struct AccountKey: Sendable {
     public func sign(_ input: [UInt8]) throws -> [UInt8] {
         switch storage {
         case .p256(let raw):
-            Array(try P256.Signing.PrivateKey(rawRepresentation: raw).signature(for: input).rawRepresentation)
+            try JWS.signES256(input, key: P256.Signing.PrivateKey(rawRepresentation: raw))
         case .p384(let raw):
             Array(try P384.Signing.PrivateKey(rawRepresentation: raw).signature(for: input).rawRepresentation)
         case .rsa(let key):

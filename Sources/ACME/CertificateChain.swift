@@ -14,10 +14,30 @@ public struct CertificateChain: Sendable {
 
     /// The certificates of the chain, leaf first; unparsable blocks are skipped.
     public var certificates: [Certificate] {
-        pem.components(separatedBy: "-----END CERTIFICATE-----").compactMap { part in
-            guard let start = part.range(of: "-----BEGIN CERTIFICATE-----") else { return nil }
-            return try? Certificate(pemEncoded: String(part[start.lowerBound...]) + "-----END CERTIFICATE-----")
+        Self.pemBlocks(pem).compactMap { try? Certificate(pemEncoded: $0) }
+    }
+
+    /// The PEM blocks of a text, each with its trailing newline; lines are split on LF and
+    /// stripped of spaces, tabs and CR (bytes, so "\r\n" is not one Character here).
+    public static func pemBlocks(_ text: String) -> [String] {
+        var blocks: [String] = []
+        var current: [UInt8] = []
+        let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
+        for raw in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            guard let first = raw.firstIndex(where: { !blank($0) }), let last = raw.lastIndex(where: { !blank($0) }) else {
+                current.append(0x0A)
+                continue
+            }
+            let line = raw[first...last]
+            if line.starts(with: "-----BEGIN ".utf8) { current = [] }
+            current.append(contentsOf: line)
+            current.append(0x0A)
+            if line.starts(with: "-----END ".utf8) {
+                blocks.append(String(decoding: current, as: UTF8.self))
+                current = []
+            }
         }
+        return blocks
     }
 
     /// Whether any certificate of the chain was issued by a CA with this common name — the

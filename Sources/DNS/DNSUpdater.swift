@@ -25,14 +25,14 @@ public struct DNSUpdater: Sendable {
         for item in delete.map({ ($0, true) }) + add.map({ ($0, false) }) {
             let cost = Self.wireSize(item.0)
             if !chunk.isEmpty && size + cost > Self.messageBudget {
-                try await send(zone: zone, server: server, key: key, chunk)
+                try await send(zone: zone, server: server, key: key, chunk, size: size)
                 chunk = []
                 size = 0
             }
             chunk.append(item)
             size += cost
         }
-        try await send(zone: zone, server: server, key: key, chunk)
+        try await send(zone: zone, server: server, key: key, chunk, size: size)
     }
 
     /// Octets of update records per message, well below the 65,535 limit (room for the header,
@@ -46,11 +46,12 @@ public struct DNSUpdater: Sendable {
         return record.name.utf8.count + 2 + 10 + value + max(1, (value + 254) / 255)
     }
 
-    private func send(zone: String, server: DNSServer, key: TSIGKey?, _ records: [(record: TXTRecord, deleting: Bool)]) async throws {
+    /// One UPDATE message; `size` is the records' wire size.
+    private func send(zone: String, server: DNSServer, key: TSIGKey?, _ records: [(record: TXTRecord, deleting: Bool)], size: Int) async throws {
         let timeout = self.timeout
         let add = records.filter { !$0.deleting }.map(\.record), delete = records.filter(\.deleting).map(\.record)
         // Like nsupdate: TCP once the message outgrows a classic 512-octet UDP datagram.
-        let tcp = records.reduce(12 + zone.utf8.count + 6) { $0 + Self.wireSize($1.record) } > 512
+        let tcp = 12 + zone.utf8.count + 6 + size > 512
         let exchange = await BlockingPool.shared.run {
             LDNS.update(zone: zone, server: server, key: key, add: add, delete: delete, timeout: timeout, tcp: tcp)
         }

@@ -36,14 +36,9 @@ public struct AccountStore: Sendable {
         let imported = config.accountKeyFile != nil
         if imported || FileSystem.exists(keyPath) {
             key = try readKey(keyPath)
-            if let record = readRecord(), record.thumbprint == nil || record.thumbprint == key.thumbprint() {
-                return ACMEClient(directoryURL: config.directory, transport: transport, accountKey: key,
-                                  accountURL: record.url, logger: logger)
-            }
+            if let record = readRecord(), let client = client(of: record, key: key, transport: transport, logger: logger) { return client }
         } else {
-            do { key = try AccountKey.generate(config.accountKeyType) } catch {
-                throw OperationError("Cannot generate a \(config.accountKeyType.rawValue) account key: \(error).")
-            }
+            key = try generateKey(config.accountKeyType)
             // The key is stored before the CA hears of it: a crash after registration must not
             // leave an account nobody holds the key of.
             try FileSystem.writeAtomically(key.pemRepresentation, to: keyPath, mode: 0o600)
@@ -73,9 +68,19 @@ public struct AccountStore: Sendable {
     /// A client for the account already registered, or nil when there is none yet.
     public func existingClient(transport: any HTTPTransport, logger: Logger) throws -> ACMEClient? {
         guard FileSystem.exists(keyPath), let record = readRecord() else { return nil }
-        let key = try readKey(keyPath)
+        return client(of: record, key: try readKey(keyPath), transport: transport, logger: logger)
+    }
+
+    /// A client for the recorded account, when the record was made with `key`.
+    private func client(of record: Record, key: AccountKey, transport: any HTTPTransport, logger: Logger) -> ACMEClient? {
         guard record.thumbprint == nil || record.thumbprint == key.thumbprint() else { return nil }
         return ACMEClient(directoryURL: config.directory, transport: transport, accountKey: key, accountURL: record.url, logger: logger)
+    }
+
+    private func generateKey(_ type: AccountKeyType) throws -> AccountKey {
+        do { return try AccountKey.generate(type) } catch {
+            throw OperationError("Cannot generate a \(type.rawValue) account key: \(error).")
+        }
     }
 
     /// `dns01 account rollover`: a new key of `type` at the CA (RFC 8555 §7.3.5), then on disk.
@@ -85,10 +90,7 @@ public struct AccountStore: Sendable {
         guard config.accountKeyFile == nil else {
             throw ConfigError("[acme] account_key_file is set; roll that key over with the tool that made it, or remove account_key_file to let dns01 manage the key.")
         }
-        let newKey: AccountKey
-        do { newKey = try AccountKey.generate(type) } catch {
-            throw OperationError("Cannot generate a \(type.rawValue) account key: \(error).")
-        }
+        let newKey = try generateKey(type)
         let pending = keyPath + ".new"
         try FileSystem.writeAtomically(newKey.pemRepresentation, to: pending, mode: 0o600)
         try await client.changeKey(to: newKey)

@@ -76,7 +76,7 @@ public struct BatchRun: Sendable {
                 locks.append(try CertificateLock(stateDir: config.acme.stateDir, name: spec.name))
                 requests.append((index, try IssueRequest(certName: spec.name, domains: spec.domains, keyType: spec.keyType,
                                                          provider: spec.provider, deployHook: spec.deployHook, profile: spec.profile,
-                                                         replaces: decision.reason == .namesChanged ? nil : decision.certificateID)))
+                                                         replaces: decision.certificateID)))
             } catch {
                 items[index].status = "failed"
                 items[index].error = describe(error)

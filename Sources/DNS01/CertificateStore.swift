@@ -1,3 +1,4 @@
+import ACME
 import Foundation
 import Providers
 import X509
@@ -32,7 +33,7 @@ public struct CertificateStore: Sendable {
     /// `privateKeyPEM` is nil when the certificate came from the user's own CSR (`--csr`): its
     /// key never passes through dns01.
     public func save(name: String, privateKeyPEM: String?, chainPEM: String) throws -> String {
-        let blocks = CertificateStore.pemBlocks(chainPEM)
+        let blocks = CertificateChain.pemBlocks(chainPEM)
         guard let leaf = blocks.first else {
             throw FileSystemError(path: liveDirectory(name), operation: "store the certificate in", reason: "the CA's chain holds no certificate")
         }
@@ -85,28 +86,5 @@ public struct CertificateStore: Sendable {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: archive)) ?? []
         let highest = entries.compactMap { Int($0) }.max() ?? 0
         return String(format: "%04d", highest + 1)
-    }
-
-    /// The PEM blocks of a text, each with its trailing newline; lines are split on LF and
-    /// stripped of spaces, tabs and CR (bytes, so "\r\n" is not one Character here).
-    static func pemBlocks(_ text: String) -> [String] {
-        var blocks: [String] = []
-        var current: [UInt8] = []
-        let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
-        for raw in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false) {
-            guard let first = raw.firstIndex(where: { !blank($0) }), let last = raw.lastIndex(where: { !blank($0) }) else {
-                current.append(0x0A)
-                continue
-            }
-            let line = raw[first...last]
-            if line.starts(with: "-----BEGIN ".utf8) { current = [] }
-            current.append(contentsOf: line)
-            current.append(0x0A)
-            if line.starts(with: "-----END ".utf8) {
-                blocks.append(String(decoding: current, as: UTF8.self))
-                current = []
-            }
-        }
-        return blocks
     }
 }

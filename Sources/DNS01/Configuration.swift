@@ -123,32 +123,33 @@ public struct Configuration: Sendable {
         guard let url = URL(string: directory), url.scheme == "https" || url.scheme == "http", url.host != nil else {
             throw ConfigError("[acme]: directory '\(directory)' is not an http(s) URL.")
         }
-        let caBundle = try settings.string("ca_bundle")
-        if let caBundle, !FileManager.default.isReadableFile(atPath: caBundle) {
-            throw ConfigError("[acme]: ca_bundle '\(caBundle)' is not a readable file.")
-        }
+        let caBundle = try readableFile(settings, "ca_bundle")
         let concurrency = try settings.integer("concurrency") ?? 16
         guard (1...256).contains(concurrency) else { throw ConfigError("[acme]: concurrency \(concurrency) is out of range (1 to 256).") }
         let keyText = try settings.string("account_key_type") ?? AccountKeyType.ec256.rawValue
         guard let accountKeyType = AccountKeyType(rawValue: keyText) else {
             throw ConfigError("[acme]: account_key_type '\(keyText)' is not one of \(AccountKeyType.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
-        let accountKeyFile = try settings.string("account_key_file")
-        if let accountKeyFile, !FileManager.default.isReadableFile(atPath: accountKeyFile) {
-            throw ConfigError("[acme]: account_key_file '\(accountKeyFile)' is not a readable file.")
-        }
+        let accountKeyFile = try readableFile(settings, "account_key_file")
         let eabKeyID = try settings.string("eab_kid"), eabHMACKeyFile = try settings.string("eab_hmac_key_file")
         if (eabKeyID == nil) != (eabHMACKeyFile == nil) {
             throw ConfigError("[acme]: eab_kid and eab_hmac_key_file go together; set both or neither.")
         }
-        if let eabHMACKeyFile, !FileManager.default.isReadableFile(atPath: eabHMACKeyFile) {
-            throw ConfigError("[acme]: eab_hmac_key_file '\(eabHMACKeyFile)' is not a readable file.")
-        }
+        _ = try readableFile(settings, "eab_hmac_key_file")
         return ACME(directory: directory, caBundle: caBundle, email: try settings.string("email"),
                     agreeTOS: try settings.bool("agree_tos") ?? false,
                     stateDir: try settings.string("state_dir") ?? "/var/lib/dns01",
                     concurrency: concurrency, accountKeyType: accountKeyType, accountKeyFile: accountKeyFile,
                     eabKeyID: eabKeyID, eabHMACKeyFile: eabHMACKeyFile, preferredChain: try settings.string("preferred_chain"))
+    }
+
+    /// An [acme] key naming a file dns01 must be able to read, or nil when unset.
+    private static func readableFile(_ settings: Settings, _ key: String) throws -> String? {
+        guard let path = try settings.string(key) else { return nil }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw ConfigError("[acme]: \(key) '\(path)' is not a readable file.")
+        }
+        return path
     }
 
     private static func parseDNS(_ settings: Settings) throws -> DNSSettings {

@@ -17,7 +17,8 @@ public enum RenewalPlan {
         /// nil: the live certificate is fine until `notAfter - renew_before`.
         public var reason: Reason?
         public var notAfter: Date?
-        /// ARI certificate ID of the live certificate, for renewalInfo and `replaces`.
+        /// ARI certificate ID of the live certificate, for renewalInfo and `replaces`; nil when
+        /// the names changed (the new certificate replaces nothing).
         public var certificateID: String?
     }
 

@@ -185,8 +185,8 @@ public final class TestLab: @unchecked Sendable {
         // and waits in AddChallenge for the store's write lock (goroutine dumps in
         // bench/README.md). The search runs whatever PEBBLE_AUTHZREUSE says, so the odds grow
         // with the authorizations Pebble holds; the tests stay small (at most 20 certificates
-        // per run) and a hang ends in dns01's HTTP timeouts (30 s per request), not a stuck test. Reuse is
-        // off unless asked for, so each test writes the records it expects.
+        // per run), and a hang ends in dns01's HTTP timeouts (30 s per request), not a stuck
+        // test. Reuse is off unless asked for, so each test writes the records it expects.
         if env["PEBBLE_AUTHZREUSE"] == nil { env["PEBBLE_AUTHZREUSE"] = "0" }
         if options.pebbleVANoSleep { env["PEBBLE_VA_NOSLEEP"] = env["PEBBLE_VA_NOSLEEP"] ?? "1" }
         processes.append(try LabProcess(name: "pebble", executable: pebble,

@@ -99,4 +99,15 @@ import X509
         #expect(authorization.status == .invalid && authorization.wildcard == true)
         #expect(authorization.challenges[0].error?.type == .dns)
     }
+
+    @Test func pemBlocksSplitLFAndCRLFChainsAndSkipTextBetween() {
+        let lf = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n"
+        let expected = ["-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                        "-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n"]
+        #expect(CertificateChain.pemBlocks(lf) == expected)
+        #expect(CertificateChain.pemBlocks(lf.replacingOccurrences(of: "\n", with: "\r\n")) == expected)
+        let messy = "issuer text\n  -----BEGIN CERTIFICATE-----  \n\tAAAA\n-----END CERTIFICATE-----\r\n\nbetween\n-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----"
+        #expect(CertificateChain.pemBlocks(messy) == expected)
+        #expect(CertificateChain.pemBlocks("no certificate here\n").isEmpty)
+    }
 }

@@ -2,20 +2,9 @@
 import Foundation
 import Testing
 
-/// Splitting the CA's chain into leaf and issuers, and the files a stored version holds.
+/// The files a stored certificate version holds, and the live link.
 @Suite("certificate store")
 struct CertificateStoreTests {
-    @Test func pemBlocksSplitLFAndCRLFChainsAndSkipTextBetween() {
-        let lf = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n"
-        let expected = ["-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-                        "-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n"]
-        #expect(CertificateStore.pemBlocks(lf) == expected)
-        #expect(CertificateStore.pemBlocks(lf.replacingOccurrences(of: "\n", with: "\r\n")) == expected)
-        let messy = "issuer text\n  -----BEGIN CERTIFICATE-----  \n\tAAAA\n-----END CERTIFICATE-----\r\n\nbetween\n-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----"
-        #expect(CertificateStore.pemBlocks(messy) == expected)
-        #expect(CertificateStore.pemBlocks("no certificate here\n").isEmpty)
-    }
-
     @Test func storedVersionsAndTheLiveLink() throws {
         let directory = NSTemporaryDirectory() + "dns01-store-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
