@@ -1,12 +1,18 @@
 # Shared by scripts/test, scripts/demo and bench/run. Source it; do not run it.
 
-# Debian packages dns01 builds against and tests with.
+# Debian packages dns01 builds against and tests with. procps gives pgrep/pkill to the scripts;
+# libncurses6, libxml2 and friends are Swift's own runtime needs, missing from minimal images.
 DNS01_PACKAGES=(libldns-dev libcurl4-openssl-dev libssl-dev pkg-config bind9 bind9-dnsutils bind9-utils
-                pebble certbot openssl curl time ca-certificates python3 bc
-                knot-dnsutils pdns-server pdns-backend-sqlite3 sqlite3)
+                pebble certbot openssl curl time ca-certificates python3 python3-venv bc procps
+                knot-dnsutils pdns-server pdns-backend-sqlite3 sqlite3
+                libncurses6 libxml2 libedit2 libsqlite3-0 libstdc++-12-dev libgcc-12-dev libc6-dev
+                binutils git tzdata zlib1g-dev)
 
 # Installs whichever of the packages (and any given as arguments) are missing. Idempotent:
-# apt-get runs only when something is missing.
+# apt-get runs only when something is missing. The lab runs its own servers on free loopback
+# ports, so no service a package brings may start or stay enabled: while apt runs, a
+# policy-rc.d answers "not now" to every start request (invoke-rc.d and deb-systemd-invoke
+# honour it), and afterwards every unit that the install enabled is disabled again.
 ensure_packages() {
   local wanted=("${DNS01_PACKAGES[@]}" "$@") missing=() pkg
   for pkg in "${wanted[@]}"; do
@@ -17,10 +23,33 @@ ensure_packages() {
     local sudo=()
     [[ $(id -u) == 0 ]] || sudo=(sudo)
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    local before after policy=/usr/sbin/policy-rc.d placed=0
+    before=$(enabled_units)
+    if [[ ! -e $policy ]]; then
+      printf '#!/bin/sh\n# placed by dns01 scripts/lib.sh while it installs packages\nexit 101\n' \
+        | "${sudo[@]}" tee "$policy" >/dev/null
+      "${sudo[@]}" chmod 755 "$policy"
+      placed=1
+    fi
+    local status=0
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" || status=$?
+    ((placed)) && "${sudo[@]}" rm -f "$policy"
+    ((status == 0)) || { echo "apt-get install failed (exit $status)" >&2; exit 1; }
+    after=$(enabled_units)
+    local unit
+    for unit in $(comm -13 <(echo "$before") <(echo "$after")); do
+      echo "disabling $unit (installed for the lab, which starts its own servers)"
+      "${sudo[@]}" systemctl disable --quiet "$unit" 2>/dev/null \
+        || "${sudo[@]}" find /etc/systemd/system -name "$unit" -type l -delete
+    done
   fi
-  # The distro's own named (port 53) is not used; the lab runs its own on free ports.
   ensure_swift
+}
+
+# The unit names linked into any *.wants folder under /etc/systemd/system, sorted.
+enabled_units() {
+  find /etc/systemd/system -path '*.wants/*' -printf '%f\n' 2>/dev/null | sort -u
 }
 
 ensure_swift() {
