@@ -1,13 +1,18 @@
-/// What must be visible: all `values` at `name` on every one of `nameservers`.
+/// What must be visible: all `values` at `name` on every one of `nameservers` (authoritative,
+/// asked with recursion off) and then through every one of `resolvers` (recursive, asked with
+/// recursion on, once every nameserver serves the values: a resolver asked earlier would cache
+/// the negative answer for the zone's negative TTL, RFC 2308 §5).
 public struct PropagationCheck: Sendable, Hashable {
     public var name: String
     public var values: Set<String>
     public var nameservers: [Nameserver]
+    public var resolvers: [DNSServer]
 
-    public init(name: String, values: Set<String>, nameservers: [Nameserver]) {
+    public init(name: String, values: Set<String>, nameservers: [Nameserver], resolvers: [DNSServer] = []) {
         self.name = DomainName.canonical(name)
         self.values = values
         self.nameservers = nameservers
+        self.resolvers = resolvers
     }
 }
 
@@ -20,6 +25,20 @@ public struct PendingRecord: Sendable, Hashable {
     public var served: [String]
     /// Why the last query failed (no answer, REFUSED, SERVFAIL …), if it did.
     public var lastError: String?
+    /// The rcode of the last answer ("NOERROR", "NXDOMAIN").
+    public var rcode: String?
+    /// A recursive resolver (`also_check_resolvers`), not an authoritative server.
+    public var recursive: Bool = false
+
+    /// What the server said last, for progress lines: "answered NXDOMAIN", "served 1 of 2
+    /// values", "no answer within 2 s"; nil before its first answer.
+    public var lastAnswer: String? {
+        if let lastError { return lastError }
+        guard let rcode else { return nil }
+        if rcode != "NOERROR" { return "answered \(rcode)" }
+        if served.isEmpty { return "answered with no TXT" }
+        return "served \(served.count) TXT value(s), \(missing.count) still missing"
+    }
 }
 
 /// Progress of a wait, for the CLI to show.
@@ -53,10 +72,12 @@ public struct PropagationWaiter: Sendable {
         var pending: [PairKey: PendingRecord] = [:]
         var expected: [PairKey: Set<String>] = [:]
         for check in checks {
-            for server in check.nameservers {
-                let key = PairKey(nameserver: server, name: check.name)
+            let servers = check.nameservers.map { ($0, false) } + check.resolvers.map { (Nameserver(name: "resolver", address: $0), true) }
+            for (server, recursive) in servers {
+                let key = PairKey(nameserver: server, name: check.name, recursive: recursive)
                 expected[key, default: []].formUnion(check.values)
-                pending[key] = PendingRecord(nameserver: server, name: check.name, missing: expected[key]!, served: [], lastError: nil)
+                pending[key] = PendingRecord(nameserver: server, name: check.name, missing: expected[key] ?? [], served: [],
+                                             lastError: nil, recursive: recursive)
             }
         }
         let total = pending.count
@@ -66,15 +87,19 @@ public struct PropagationWaiter: Sendable {
             var queryOptions = options
             let left = deadline - roundStart
             if left < queryOptions.timeout { queryOptions.timeout = max(left, .milliseconds(200)) }
-            let results = await poll(Array(pending.keys), options: queryOptions)
+            // Resolvers only for names that every authoritative server serves already.
+            let waitingAtAuthority = Set(pending.keys.filter { !$0.recursive }.map(\.name))
+            let due = pending.keys.filter { !$0.recursive || !waitingAtAuthority.contains($0.name) }
+            let results = await poll(due, options: queryOptions)
             try Task.checkCancellation()
             for (key, outcome) in results {
                 guard var record = pending[key], let wanted = expected[key] else { continue }
                 switch outcome {
-                case .served(let values):
+                case .served(let rcode, let values):
                     record.served = values
                     record.missing = wanted.subtracting(values)
                     record.lastError = nil
+                    record.rcode = rcode
                 case .failed(let reason):
                     record.lastError = reason
                 }
@@ -87,7 +112,7 @@ public struct PropagationWaiter: Sendable {
             }
             // Sorted by name, then server; each server's text made once, not per comparison.
             let list = pending.values.map { ($0, $0.nameserver.description) }
-                .sorted { ($0.0.name, $0.1) < ($1.0.name, $1.1) }.map(\.0)
+                .sorted { ($0.0.name, $0.0.recursive ? 1 : 0, $0.1) < ($1.0.name, $1.0.recursive ? 1 : 0, $1.1) }.map(\.0)
             progress?(.round(pending: list, satisfied: total - pending.count, total: total))
             if pending.isEmpty { return }
             let now = ContinuousClock.now
@@ -100,10 +125,11 @@ public struct PropagationWaiter: Sendable {
     struct PairKey: Hashable, Sendable {
         var nameserver: Nameserver
         var name: String
+        var recursive: Bool
     }
 
     enum Outcome: Sendable {
-        case served([String])
+        case served(rcode: String, [String])
         case failed(String)
     }
 
@@ -112,14 +138,16 @@ public struct PropagationWaiter: Sendable {
             for key in keys {
                 group.addTask {
                     do {
+                        var options = options
+                        options.recursionDesired = key.recursive
                         let response = try await client.query(key.name, type: "TXT", server: key.nameserver.address, options: options)
                         switch response.rcode {
                         case "NOERROR", "NXDOMAIN":
-                            if response.rcode == "NOERROR" && !response.authoritative && response.answer.isEmpty
+                            if !key.recursive && response.rcode == "NOERROR" && !response.authoritative && response.answer.isEmpty
                                 && response.authority.contains(where: { $0.type == "NS" }) {
                                 return (key, .failed("a referral instead of an authoritative answer (not authoritative for the zone)"))
                             }
-                            return (key, .served(response.answers("TXT", at: key.name).map(\.data)))
+                            return (key, .served(rcode: response.rcode, response.answers("TXT", at: key.name).map(\.data)))
                         default:
                             return (key, .failed("answered \(response.rcode)"))
                         }
@@ -142,6 +170,10 @@ public struct PropagationWaiter: Sendable {
             let got: String
             if let error = record.lastError {
                 got = error
+            } else if record.rcode == nil {
+                got = "not asked: the authoritative servers did not all serve the values"
+            } else if record.rcode != "NOERROR" {
+                got = "answered \(record.rcode ?? "")"
             } else if record.served.isEmpty {
                 got = "served no TXT there"
             } else {

@@ -22,21 +22,69 @@ public actor ZoneFinder {
         self.overrides = Dictionary(overrides.map { (DomainName.canonical($0.key), $0.value) }, uniquingKeysWith: { $1 })
     }
 
-    /// Follows a CNAME chain from `name` (up to 16 links) and returns where it ends.
-    public func followCNAMEs(_ name: String) async throws -> String {
-        var chain = [DomainName.canonical(name)]
+    /// Where a challenge record goes: the end of the CNAME chain from `name` (up to 16 links) and
+    /// the zone that holds it.
+    ///
+    /// A name that dns01 is about to write is never looked up through the resolvers: a shared
+    /// recursive resolver would cache the NXDOMAIN for the zone's negative TTL (RFC 2308 §5), and
+    /// a CA asking the same resolver would then see no TXT although every authoritative server
+    /// serves it. So the zone is found by walking SOA from the name's *parent* through the
+    /// resolvers, and the name itself (its CNAME, or a delegation to a deeper zone) is asked of
+    /// that zone's authoritative servers, with recursion off.
+    public func locate(_ name: String) async throws -> (recordName: String, zone: String) {
+        let start = DomainName.canonical(name)
+        var chain = [start]
+        var zone = try await zone(containing: DomainName.parent(of: start))
+        var cuts = 0
         while true {
             let current = chain[chain.count - 1]
-            let response = try await ask(current, type: "CNAME")
-            guard let target = response.answers("CNAME", at: current).first?.data else { return current }
+            let response = try await askAuthoritative(current, type: "CNAME", zone: zone)
+            // A delegation below the zone's apex (RFC 1034 §4.3.2): the name lives in the child.
+            if let cut = referral(in: response, for: current), cut.count > zone.count, DomainName.isSubdomain(cut, of: zone) {
+                cuts += 1
+                guard cuts <= 16 else {
+                    throw DNSError(.zoneNotFound, "The delegations below \(zone) towards \(current) go more than 16 levels deep.", name: current)
+                }
+                zone = cut
+                continue
+            }
+            // One server may serve the parent and the child zone: its negative answer names the
+            // child's SOA (RFC 2308 §3).
+            if let soa = response.authority.first(where: { $0.type == "SOA" }), soa.name.count > zone.count,
+               DomainName.isSubdomain(soa.name, of: zone), DomainName.isSubdomain(current, of: soa.name) {
+                zone = soa.name
+            }
+            guard let target = response.answers("CNAME", at: current).first?.data else { return (current, zone) }
             if chain.contains(target) {
-                throw DNSError(.cnameLoop, "The CNAME chain from \(chain[0]) loops: \((chain + [target]).joined(separator: " → ")).", name: chain[0])
+                throw DNSError(.cnameLoop, "The CNAME chain from \(start) loops: \((chain + [target]).joined(separator: " → ")).", name: start)
             }
             chain.append(target)
             if chain.count > 17 {
-                throw DNSError(.cnameLoop, "The CNAME chain from \(chain[0]) is longer than 16 links.", name: chain[0])
+                throw DNSError(.cnameLoop, "The CNAME chain from \(start) is longer than 16 links.", name: start)
+            }
+            if !DomainName.isSubdomain(target, of: zone) {
+                zone = try await self.zone(containing: DomainName.parent(of: target))
             }
         }
+    }
+
+    /// Asks the authoritative servers of `zone` directly (recursion off); the first answer that
+    /// is not a server failure counts.
+    func askAuthoritative(_ name: String, type: String, zone: String) async throws -> DNSResponse {
+        let servers = try await nameservers(of: zone)
+        var authoritative = options
+        authoritative.recursionDesired = false
+        var failures: [String] = []
+        for server in servers {
+            do {
+                let response = try await client.query(name, type: type, server: server.address, options: authoritative)
+                if response.rcode == "NOERROR" || response.rcode == "NXDOMAIN" { return response }
+                failures.append("\(server) answered \(response.rcode)")
+            } catch let error as DNSError {
+                failures.append(error.message)
+            }
+        }
+        throw DNSError(.network, "No nameserver of zone \(zone) could be asked for \(name) \(type): \(failures.joined(separator: "; ")).", name: name)
     }
 
     /// The apex of the zone holding `name`: the closest enclosing name with an SOA, taken from

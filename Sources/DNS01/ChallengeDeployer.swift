@@ -24,8 +24,7 @@ public final class ChallengeDeployer: Sendable {
     public func target(for identifier: String, provider preferred: String? = nil) async throws -> ChallengeTarget {
         let domain = identifier.hasPrefix("*.") ? String(identifier.dropFirst(2)) : identifier
         let challengeName = DomainName.challengeName(for: domain)
-        let recordName = try await zoneFinder.followCNAMEs(challengeName)
-        let zone = try await zoneFinder.zone(containing: recordName)
+        let (recordName, zone) = try await zoneFinder.locate(challengeName)
         guard let provider = config.provider(for: recordName, preferred: preferred) else {
             let via = recordName == challengeName ? "" : " (a CNAME of \(challengeName))"
             throw OperationError("No [[provider]] serves \(recordName)\(via) in zone \(zone): add the zone to a provider's zones.")
@@ -130,14 +129,12 @@ public final class ChallengeDeployer: Sendable {
         }
         var checks: [PropagationCheck] = []
         for (name, entry) in valuesByName.sorted(by: { $0.key < $1.key }) {
-            var servers = try await zoneFinder.nameservers(of: entry.zone)
-            if config.dns.alsoCheckResolvers {
-                servers += config.dns.resolvers.map { Nameserver(name: "resolver", address: $0) }
-            }
-            checks.append(PropagationCheck(name: name, values: entry.values, nameservers: servers))
+            let servers = try await zoneFinder.nameservers(of: entry.zone)
+            checks.append(PropagationCheck(name: name, values: entry.values, nameservers: servers,
+                                           resolvers: config.dns.alsoCheckResolvers ? config.dns.resolvers : []))
         }
         guard !checks.isEmpty else { return }
-        let serverCount = Set(checks.flatMap { $0.nameservers }).count
+        let serverCount = Set(checks.flatMap { $0.nameservers.map(\.address) + $0.resolvers }).count
         events(.step("waiting for \(records.count) value(s) at \(checks.count) name(s) on \(serverCount) nameserver address(es)"))
         let start = ContinuousClock.now
         let waiter = PropagationWaiter(pollInterval: config.dns.pollInterval)

@@ -26,12 +26,18 @@ public final class TestLab: @unchecked Sendable {
         /// A fixed port for the secondary (53 lets clients that assume port 53, like lego's
         /// authoritative check, ask it); a free one when nil.
         public var secondaryPort: UInt16?
+        /// A third BIND, a caching recursive resolver that forwards the lab's zones to the
+        /// secondary; Pebble then asks it instead of the secondary, as a private CA that shares
+        /// the user's resolver does.
+        public var resolver: Bool
+        /// The zones' negative-caching TTL (RFC 2308 §5: the SOA record's TTL and MINIMUM field).
+        public var negativeTTL: Int
 
         public init(zones: [String] = ["example.test"], fileZones: [String] = [], secondaryLag: Int = 0,
                     pebbleEnv: [String: String] = [:], pebbleVANoSleep: Bool = true,
                     pebbleConfigExtra: [String: String] = [:], extraRecords: [String: [String]] = [:],
                     tsigAlgorithm: String = "hmac-sha256", startPebble: Bool = true,
-                    secondaryPort: UInt16? = nil) {
+                    secondaryPort: UInt16? = nil, resolver: Bool = false, negativeTTL: Int = 60) {
             self.zones = zones
             self.fileZones = fileZones
             self.secondaryLag = secondaryLag
@@ -42,6 +48,8 @@ public final class TestLab: @unchecked Sendable {
             self.tsigAlgorithm = tsigAlgorithm
             self.startPebble = startPebble
             self.secondaryPort = secondaryPort
+            self.resolver = resolver
+            self.negativeTTL = negativeTTL
         }
     }
 
@@ -52,6 +60,8 @@ public final class TestLab: @unchecked Sendable {
     public let secondaryPort: UInt16
     public var primary: String { "127.0.0.1:\(port)" }
     public var secondary: String { "127.0.0.1:\(secondaryPort)" }
+    /// The caching resolver ("127.0.0.1:PORT") with `Options.resolver`, nil without.
+    public private(set) var resolver: String?
     public let tsigKeyName = "dns01-lab-key"
     public var tsigKeyFile: String { "\(directory)/tsig.key" }
     public var rndcConfigFile: String? { "\(directory)/rndc.conf" }
@@ -98,7 +108,7 @@ public final class TestLab: @unchecked Sendable {
             throw LabError("BIND is not installed (named, tsig-keygen): apt-get install bind9 bind9-utils")
         }
         let fm = FileManager.default
-        for sub in ["primary", "secondary", "pebble"] {
+        for sub in ["primary", "secondary", "resolver", "pebble"] {
             try fm.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true)
         }
         let tsig = try runCommand(keygen, ["-a", options.tsigAlgorithm, tsigKeyName])
@@ -125,6 +135,14 @@ public final class TestLab: @unchecked Sendable {
         processes.append(try LabProcess(name: "named-secondary", executable: named,
                                         arguments: ["-g", "-n", "1", "-c", "\(directory)/secondary/named.conf"],
                                         directory: "\(directory)/secondary"))
+        if options.resolver {
+            let resolverPort = try FreePort.find(on: ["127.0.0.1"])
+            try write(resolverConf(port: resolverPort), to: "\(directory)/resolver/named.conf", mode: 0o644)
+            processes.append(try LabProcess(name: "named-resolver", executable: named,
+                                            arguments: ["-g", "-n", "1", "-c", "\(directory)/resolver/named.conf"],
+                                            directory: "\(directory)/resolver"))
+            resolver = "127.0.0.1:\(resolverPort)"
+        }
         if options.startPebble { try startPebble() }
         if options.secondaryLag > 0 {
             let follower = LagFollower(lag: options.secondaryLag, zones: allZones.map { ($0, zoneFile($0)) },
@@ -135,10 +153,20 @@ public final class TestLab: @unchecked Sendable {
 
         let deadline = Date().addingTimeInterval(60)
         for zone in allZones {
+            // Not the resolver: a query through it before the test's own would be cached.
             for server in [primary, secondary] {
                 try await poll(until: deadline, "\(server) to serve \(zone)") { [self] in
                     try self.answersSOA(zone, at: server)
                 }
+            }
+        }
+        if let resolver {
+            // Up when it answers a CHAOS query, which asks nothing of the lab's zones.
+            try await poll(until: deadline, "the resolver at \(resolver) to answer") { [self] in
+                let parts = resolver.split(separator: ":")
+                let result = try runCommand(which("dig") ?? "/usr/bin/dig",
+                                            ["+time=1", "+tries=1", "@\(parts[0])", "-p", String(parts[1]), "version.bind", "CH", "TXT"])
+                return result.output.contains("status: NOERROR")
             }
         }
         if options.startPebble {
@@ -190,14 +218,14 @@ public final class TestLab: @unchecked Sendable {
         if env["PEBBLE_AUTHZREUSE"] == nil { env["PEBBLE_AUTHZREUSE"] = "0" }
         if options.pebbleVANoSleep { env["PEBBLE_VA_NOSLEEP"] = env["PEBBLE_VA_NOSLEEP"] ?? "1" }
         processes.append(try LabProcess(name: "pebble", executable: pebble,
-                                        arguments: ["-config", "\(dir)/pebble-config.json", "-dnsserver", secondary],
+                                        arguments: ["-config", "\(dir)/pebble-config.json", "-dnsserver", resolver ?? secondary],
                                         environment: env, directory: dir))
     }
 
     private func zoneText(_ zone: String) -> String {
         var lines = [
             "$TTL 60",
-            "@ IN SOA ns1.\(zone). hostmaster.\(zone). ( 1 3600 600 86400 60 )",
+            "@ \(options.negativeTTL) IN SOA ns1.\(zone). hostmaster.\(zone). ( 1 3600 600 86400 \(options.negativeTTL) )",
             "@ IN NS ns1.\(zone).",
             "@ IN NS ns2.\(zone).",
             "ns1 IN A 127.0.0.1",
@@ -269,6 +297,34 @@ public final class TestLab: @unchecked Sendable {
         return text
     }
 
+    /// A caching recursive resolver: the lab's zones are forwarded to the secondary (the server
+    /// Pebble asks without a resolver), everything else fails; answers, negative ones included
+    /// (RFC 2308), are cached as any resolver caches them.
+    private func resolverConf(port: UInt16) -> String {
+        let dir = "\(directory)/resolver"
+        var text = """
+        options {
+            directory "\(dir)";
+            listen-on port \(port) { 127.0.0.1; };
+            listen-on-v6 { none; };
+            pid-file "\(dir)/named.pid";
+            session-keyfile "\(dir)/session.key";
+            managed-keys-directory "\(dir)";
+            recursion yes;
+            allow-recursion { 127.0.0.1; };
+            allow-query { 127.0.0.1; };
+            allow-query-cache { 127.0.0.1; };
+            dnssec-validation no;
+            qname-minimization off;
+        };
+
+        """
+        for zone in options.zones + options.fileZones {
+            text += "zone \"\(zone)\" { type forward; forward only; forwarders { 127.0.0.1 port \(secondaryPort); }; };\n"
+        }
+        return text
+    }
+
     /// A complete dns01.toml for this lab.
     public func configTOML(stateDir: String) -> String {
         let zones = options.zones.map { "\"\($0)\"" }.joined(separator: ", ")
@@ -281,7 +337,7 @@ public final class TestLab: @unchecked Sendable {
         state_dir = "\(stateDir)"
 
         [dns]
-        resolvers = ["\(primary)"]
+        resolvers = ["\(resolver ?? primary)"]
         poll_interval = "250ms"
         propagation_timeout = "60s"
 
@@ -399,6 +455,7 @@ extension LabProcess {
         switch name {
         case "named-primary": "primary"
         case "named-secondary": "secondary"
+        case "named-resolver": "resolver"
         default: "pebble"
         }
     }

@@ -31,7 +31,7 @@ final class Console: Sendable {
             // Which server still lacks which name: at most one line every 2 s, and only when
             // the picture changed.
             let others = pending.count > 1 ? " and \(pending.count - 1) more" : ""
-            let why = first.lastError.map { " (\($0))" } ?? ""
+            let why = first.lastAnswer.map { " (\($0))" } ?? ""
             let text = "\(satisfied)/\(total) visible; \(first.nameserver) still lacks \(first.name)\(why)\(others)"
             let now = ContinuousClock.now
             let due = lastWait.withLock { last -> Bool in

@@ -120,10 +120,11 @@ import TestLab
             #expect(try await finder.zone(containing: "_acme-challenge.deep.sub.example.test") == "sub.example.test")
             await #expect(throws: DNSError.self) { try await finder.zone(containing: "nothing.invalid") }
 
-            #expect(try await finder.followCNAMEs("_acme-challenge.www.example.test") == "_acme-challenge.target.sub.example.test")
-            #expect(try await finder.followCNAMEs("_acme-challenge.plain.example.test") == "_acme-challenge.plain.example.test")
+            #expect(try await finder.locate("_acme-challenge.www.example.test") == ("_acme-challenge.target.sub.example.test", "sub.example.test"))
+            #expect(try await finder.locate("_acme-challenge.plain.example.test") == ("_acme-challenge.plain.example.test", "example.test"))
+            #expect(try await finder.locate("_acme-challenge.deep.sub.example.test") == ("_acme-challenge.deep.sub.example.test", "sub.example.test"))
             do {
-                _ = try await finder.followCNAMEs("_acme-challenge.loop.example.test")
+                _ = try await finder.locate("_acme-challenge.loop.example.test")
                 Issue.record("loop not detected")
             } catch let error as DNSError {
                 #expect(error.code == .cnameLoop && error.message.contains("loop2.example.test"))
