@@ -37,4 +37,9 @@ public struct DNSError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// The message without its final period, to stand inside another sentence.
+    public var clause: String {
+        message.hasSuffix(".") ? String(message.dropLast()) : message
+    }
 }

@@ -56,39 +56,21 @@ public struct DNSUpdater: Sendable {
             LDNS.update(zone: zone, server: server, key: key, add: add, delete: delete, timeout: timeout, tcp: tcp)
         }
         let subject = "an update of zone \(zone)"
-        let keyText = key.map { " of key '\($0.name)'" } ?? ""
         guard let response = exchange.response else {
             if exchange.timedOut {
                 throw DNSError(.timeout, "DNS server \(server) did not answer \(subject) within \(timeout).", server: server, name: zone)
             }
             throw DNSError(.network, "Could not send \(subject) to DNS server \(server): \(exchange.failure ?? "no response").", server: server, name: zone)
         }
-        if let tsigError = exchange.tsigError, tsigError != 0 {
-            let reason: String
-            switch tsigError {
-            case 16: reason = "refused the TSIG signature\(keyText) (BADSIG): the secret does not match the server's"
-            case 17: reason = "does not know the TSIG key\(keyText) (BADKEY): check the key name and algorithm"
-            case 18: reason = "rejected the TSIG time\(keyText) (BADTIME): the clocks differ by more than 5 minutes"
-            default: reason = "rejected the TSIG signature\(keyText) (error \(tsigError))"
-            }
-            throw DNSError(.tsig, "DNS server \(server) \(reason), for \(subject).", server: server, name: zone, rcode: response.rcode)
-        }
-        switch response.rcode {
-        case "NOERROR":
+        if response.rcode == "NOERROR" && (exchange.tsigError ?? 0) == 0 {
             guard exchange.signatureValid else {
                 throw DNSError(.tsig, "The answer of DNS server \(server) to \(subject) carries a TSIG signature that does not verify with key '\(key?.name ?? "")'.",
                                server: server, name: zone, rcode: response.rcode)
             }
             return
-        case "REFUSED":
-            let hint = key == nil ? "no TSIG key is configured" : "the key\(keyText) may not update this zone (check allow-update / update-policy)"
-            throw DNSError(.rcode, "DNS server \(server) refused \(subject) (REFUSED): \(hint).", server: server, name: zone, rcode: response.rcode)
-        case "NOTAUTH":
-            throw DNSError(.rcode, "DNS server \(server) is not authoritative for zone \(zone) (NOTAUTH), so it refused \(subject).", server: server, name: zone, rcode: response.rcode)
-        case "NOTZONE":
-            throw DNSError(.rcode, "DNS server \(server) says a record lies outside zone \(zone) (NOTZONE).", server: server, name: zone, rcode: response.rcode)
-        default:
-            throw DNSError(.rcode, "DNS server \(server) answered \(subject) with \(response.rcode).", server: server, name: zone, rcode: response.rcode)
         }
+        let code: DNSError.Code = (exchange.tsigError ?? 0) != 0 ? .tsig : .rcode
+        let reason = UpdateRefusal.reason(rcode: response.rcode, tsigError: exchange.tsigError, zone: zone, keyName: key?.name)
+        throw DNSError(code, "DNS server \(server) \(reason).", server: server, name: zone, rcode: response.rcode)
     }
 }

@@ -152,7 +152,7 @@ public struct PropagationWaiter: Sendable {
                             return (key, .failed("answered \(response.rcode)"))
                         }
                     } catch let error as DNSError {
-                        return (key, .failed(error.code == .timeout ? "no answer within \(options.timeout)" : error.message))
+                        return (key, .failed(error.code == .timeout ? "no answer within \(options.timeout)" : error.clause))
                     } catch {
                         return (key, .failed("\(error)"))
                     }

@@ -81,7 +81,7 @@ public actor ZoneFinder {
                 if response.rcode == "NOERROR" || response.rcode == "NXDOMAIN" { return response }
                 failures.append("\(server) answered \(response.rcode)")
             } catch let error as DNSError {
-                failures.append(error.message)
+                failures.append(error.clause)
             }
         }
         throw DNSError(.network, "No nameserver of zone \(zone) could be asked for \(name) \(type): \(failures.joined(separator: "; ")).", name: name)
@@ -185,7 +185,7 @@ public actor ZoneFinder {
                 if response.rcode == "NOERROR" || response.rcode == "NXDOMAIN" { return response }
                 failures.append("\(resolver) answered \(response.rcode)")
             } catch let error as DNSError {
-                failures.append(error.message)
+                failures.append(error.clause)
             }
         }
         if resolvers.isEmpty {
