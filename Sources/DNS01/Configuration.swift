@@ -66,22 +66,24 @@ public struct Configuration: Sendable {
         throw ConfigError("No configuration file: give -c FILE, set DNS01_CONFIG, or create ./dns01.toml or /etc/dns01/dns01.toml.")
     }
 
-    public static func load(path: String) throws -> Configuration {
+    /// `requiresCA`: false for the commands that only touch DNS (certbot hooks, `check`), which
+    /// need no `[acme] directory`; `[acme] state_dir` still says where their state goes.
+    public static func load(path: String, requiresCA: Bool = true) throws -> Configuration {
         let text: String
         do {
             text = try FileSystem.readText(path)
         } catch let error as FileSystemError {
             throw ConfigError("Cannot read the configuration file \(path): \(error.reason).")
         }
-        return try parse(text, path: path)
+        return try parse(text, path: path, requiresCA: requiresCA)
     }
 
-    public static func parse(_ text: String, path: String) throws -> Configuration {
+    public static func parse(_ text: String, path: String, requiresCA: Bool = true) throws -> Configuration {
         let root = try TOMLReader.read(text, path: path)
         let top = Settings(context: path, values: root)
         try top.rejectUnknownKeys(allowed: ["acme", "dns", "provider", "zone", "certificate"])
 
-        let acme = try parseACME(section(top, "acme", required: true), path: path)
+        let acme = try parseACME(section(top, "acme", required: requiresCA), path: path, requiresCA: requiresCA)
         let dns = try parseDNS(section(top, "dns", required: false))
         var providers: [any DNSProvider] = []
         for settings in try arrayOfTables(top, "provider") {
@@ -115,13 +117,16 @@ public struct Configuration: Sendable {
                              zoneNameservers: zoneNameservers, certificates: certificates)
     }
 
-    private static func parseACME(_ settings: Settings, path: String) throws -> ACME {
+    private static func parseACME(_ settings: Settings, path: String, requiresCA: Bool) throws -> ACME {
         try settings.rejectUnknownKeys(allowed: ["directory", "ca_bundle", "email", "agree_tos", "state_dir", "concurrency",
                                                  "account_key_type", "account_key_file", "eab_kid", "eab_hmac_key_file",
                                                  "preferred_chain"])
-        let directory = try settings.requiredString("directory")
-        guard let url = URL(string: directory), url.scheme == "https" || url.scheme == "http", url.host != nil else {
-            throw ConfigError("[acme]: directory '\(directory)' is not an http(s) URL.")
+        // Without a CA to talk to (hook modes), an absent directory is never used.
+        let directory = requiresCA || settings.has("directory") ? try settings.requiredString("directory") : ""
+        if requiresCA || !directory.isEmpty {
+            guard let url = URL(string: directory), url.scheme == "https" || url.scheme == "http", url.host != nil else {
+                throw ConfigError("[acme]: directory '\(directory)' is not an http(s) URL.")
+            }
         }
         let caBundle = try readableFile(settings, "ca_bundle")
         let concurrency = try settings.integer("concurrency") ?? 16

@@ -18,7 +18,7 @@ struct CertbotCommand: AsyncParsableCommand {
         func run() async throws {
             try await runCommand(common, quiet: true) { console in
                 let call = try CertbotHook.Call(environment: ProcessInfo.processInfo.environment, cleanup: false)
-                let config = try common.loadConfiguration()
+                let config = try common.loadConfiguration(requiresCA: false)
                 try await CertbotHook(config: config, events: console.sink).auth(call)
             }
         }
@@ -31,7 +31,7 @@ struct CertbotCommand: AsyncParsableCommand {
         func run() async throws {
             try await runCommand(common, quiet: true) { console in
                 let call = try CertbotHook.Call(environment: ProcessInfo.processInfo.environment, cleanup: true)
-                let config = try common.loadConfiguration()
+                let config = try common.loadConfiguration(requiresCA: false)
                 try await CertbotHook(config: config, events: console.sink).cleanup(call)
             }
         }

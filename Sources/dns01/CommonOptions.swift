@@ -15,8 +15,9 @@ struct CommonOptions: ParsableArguments {
     @Flag(name: [.short, .long], help: "Log protocol details to stderr.")
     var verbose = false
 
-    func loadConfiguration() throws -> Configuration {
-        try Configuration.load(path: Configuration.locate(explicit: config))
+    /// `requiresCA`: false for commands that touch only DNS (no `[acme] directory` needed).
+    func loadConfiguration(requiresCA: Bool = true) throws -> Configuration {
+        try Configuration.load(path: Configuration.locate(explicit: config), requiresCA: requiresCA)
     }
 }
 
