@@ -25,10 +25,13 @@ let package = Package(
         // Runs blocking C calls (ldns, curl) on threads of its own, never on the cooperative pool.
         .target(name: "Blocking"),
 
+        // HTTPS through libcurl, for the CA and for DNS host APIs.
+        .target(name: "HTTP", dependencies: ["CCurl", "Blocking"]),
+
         .target(
             name: "ACME",
             dependencies: [
-                "CCurl", "Blocking",
+                "HTTP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -42,7 +45,11 @@ let package = Package(
         ),
         .target(
             name: "Providers",
-            dependencies: ["DNS", "Blocking", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "DNS", "HTTP", "Blocking",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "DNS01",
@@ -69,6 +76,7 @@ let package = Package(
 
         .testTarget(name: "ACMETests", dependencies: ["ACME"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "TestLab"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "HTTP"]),
         .testTarget(name: "DNS01Tests", dependencies: ["DNS01", "ACME", "DNS", "Providers", "TestLab"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 import Logging
 
 /// An RFC 8555 client for one account at one CA. Every POST is a JWS signed with the account

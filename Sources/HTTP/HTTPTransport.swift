@@ -1,4 +1,4 @@
-/// One HTTP request, as the ACME client sends it.
+/// One HTTP request.
 public struct HTTPRequest: Sendable {
     public var method: String
     public var url: String
@@ -32,7 +32,8 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-/// Sends HTTP requests; `CurlTransport` in production.
+/// Sends HTTP requests; `CurlTransport` in production. The ACME client and the DNS host API
+/// providers both send through it.
 public protocol HTTPTransport: Sendable {
     func send(_ request: HTTPRequest) async throws -> HTTPResponse
 }

@@ -6,6 +6,8 @@ import Synchronization
 /// HTTPS through libcurl. Easy handles are pooled so connections stay alive between requests;
 /// each transfer runs on the blocking pool. Redirects are never followed (RFC 8555 gives none).
 public final class CurlTransport: HTTPTransport, @unchecked Sendable {
+    /// Who the transport talks to, for messages: "the CA", "the Cloudflare API".
+    public let peer: String
     private let caBundle: String?
     private let timeout: Duration
     private let userAgent: String
@@ -27,8 +29,9 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     /// the system's roots: the file is CURLOPT_CAINFO and the system's hashed certificate
     /// directory CURLOPT_CAPATH, which OpenSSL reads lazily (parsing the whole system bundle
     /// for every connection cost more CPU than everything else dns01 does).
-    public init(caBundle: String? = nil, timeout: Duration = .seconds(30), userAgent: String = "dns01") {
+    public init(peer: String = "the CA", caBundle: String? = nil, timeout: Duration = .seconds(30), userAgent: String = "dns01") {
         CurlTransport.globalInit
+        self.peer = peer
         self.timeout = timeout
         self.userAgent = userAgent
         self.caBundle = caBundle
@@ -43,7 +46,8 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         if let setupError {
-            throw ACMEError(.network, "Cannot reach \(CurlTransport.host(of: request.url)): \(setupError).")
+            let host = CurlTransport.host(of: request.url)
+            throw HTTPError(.network, "Cannot reach \(peer) at \(host): \(setupError).", host: host)
         }
         let handle = await acquire()
         let result = await BlockingPool.shared.run { [self] in self.perform(request, on: handle) }
@@ -86,8 +90,9 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         waiter?.resume(returning: handle)
     }
 
-    private func perform(_ request: HTTPRequest, on handle: Handle) -> Result<HTTPResponse, ACMEError> {
-        guard let curl = handle.curl else { return .failure(ACMEError(.network, "libcurl could not start.")) }
+    private func perform(_ request: HTTPRequest, on handle: Handle) -> Result<HTTPResponse, HTTPError> {
+        let host = CurlTransport.host(of: request.url)
+        guard let curl = handle.curl else { return .failure(HTTPError(.network, "libcurl could not start.", host: host)) }
         curl_easy_reset(curl)
         let sink = Sink()
         let box = Unmanaged.passRetained(sink)
@@ -140,15 +145,15 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         }
         guard code == CURLE_OK else {
             let text = String(cString: curl_easy_strerror(code))
-            let what = code == CURLE_OPERATION_TIMEDOUT ? ACMEError.Code.timeout : .network
-            return .failure(ACMEError(what, "Cannot reach the CA at \(CurlTransport.host(of: request.url)): \(text) (\(request.method) \(request.url))."))
+            let what = code == CURLE_OPERATION_TIMEDOUT ? HTTPError.Code.timeout : .network
+            return .failure(HTTPError(what, "Cannot reach \(peer) at \(host): \(text) (\(request.method) \(request.url)).", host: host))
         }
         var status = 0
         _ = dns01_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
         return .success(HTTPResponse(status: status, headers: sink.headers, body: sink.body))
     }
 
-    static func host(of url: String) -> String {
+    public static func host(of url: String) -> String {
         URL(string: url)?.host.map { host in URL(string: url)?.port.map { "\(host):\($0)" } ?? host } ?? url
     }
 

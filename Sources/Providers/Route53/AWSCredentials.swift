@@ -1,0 +1,76 @@
+import Foundation
+
+/// AWS credentials, found the way AWS's own tools find them: `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`) in the environment first; else the profile
+/// (`profile` setting, `AWS_PROFILE`, or "default") of the shared credentials file
+/// (`credentials_file` setting, `AWS_SHARED_CREDENTIALS_FILE`, or ~/.aws/credentials). The
+/// secret never appears in a message.
+public struct AWSCredentials: Sendable, CustomStringConvertible {
+    public var accessKeyID: String
+    public var secretAccessKey: String
+    public var sessionToken: String?
+
+    public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil) {
+        self.accessKeyID = accessKeyID
+        self.secretAccessKey = secretAccessKey
+        self.sessionToken = sessionToken
+    }
+
+    /// Only the key id: a log line or error that prints credentials shows nothing secret.
+    public var description: String { "AWS access key \(accessKeyID)" }
+
+    /// `context` prefixes errors ("[[provider]] 'aws'").
+    public static func resolve(context: String, credentialsFile: String?, profile: String?,
+                               environment: [String: String]) throws -> AWSCredentials {
+        if credentialsFile == nil, profile == nil,
+           let id = environment["AWS_ACCESS_KEY_ID"], !id.isEmpty {
+            guard let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty else {
+                throw ConfigError("\(context): AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not.")
+            }
+            let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+            return AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: token)
+        }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        let path = credentialsFile ?? environment["AWS_SHARED_CREDENTIALS_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "\(home)/.aws/credentials"
+        let name = profile ?? environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+        let text: String
+        do {
+            text = try FileSystem.readText(path)
+        } catch {
+            throw ConfigError("\(context): no AWS credentials: AWS_ACCESS_KEY_ID is not set and the credentials file \(path) cannot be read.")
+        }
+        guard let section = parseINI(text)[name] else {
+            throw ConfigError("\(context): the credentials file \(path) has no profile [\(name)].")
+        }
+        guard let id = section["aws_access_key_id"], !id.isEmpty,
+              let secret = section["aws_secret_access_key"], !secret.isEmpty else {
+            throw ConfigError("\(context): profile [\(name)] of \(path) lacks aws_access_key_id or aws_secret_access_key.")
+        }
+        return AWSCredentials(accessKeyID: id, secretAccessKey: secret,
+                              sessionToken: section["aws_session_token"].flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    /// The shared credentials file: `[profile]` headers and `key = value` lines; `#` and `;`
+    /// start comments. Values are kept as written (no quoting rules in this format).
+    static func parseINI(_ text: String) -> [String: [String: String]] {
+        var sections: [String: [String: String]] = [:]
+        var current: String?
+        for raw in text.split(whereSeparator: \.isNewline) {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if line.hasPrefix("["), line.hasSuffix("]") {
+                var name = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+                if name.hasPrefix("profile ") { name = String(name.dropFirst(8)).trimmingCharacters(in: .whitespaces) }
+                current = name
+                sections[name, default: [:]] = sections[name, default: [:]]
+                continue
+            }
+            guard let current, let equals = line.firstIndex(of: "=") else { continue }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            sections[current, default: [:]][key] = value
+        }
+        return sections
+    }
+}
