@@ -12,6 +12,9 @@ public enum ProviderRegistry {
         ZoneFileProvider.typeName: { name, zones, settings in
             ZoneFileProvider(name: name, zones: zones, config: try ZoneFileProvider.Config(settings))
         },
+        CloudflareProvider.typeName: { name, zones, settings in
+            CloudflareProvider(name: name, zones: zones, config: try CloudflareProvider.Config(settings))
+        },
     ]
 
     /// Builds a provider from its `[[provider]]` table. `type`, `name` and `zones` are read here;

@@ -70,7 +70,7 @@ public final class TestLab: @unchecked Sendable {
     public var pebbleDirectory: String { "https://127.0.0.1:\(pebblePort)/dir" }
     public var pebbleManagement: String { "https://127.0.0.1:\(pebbleManagementPort)" }
     public var pebbleCAFile: String { "\(directory)/pebble/cert.pem" }
-    private var processes: [LabProcess] = []
+    var processes: [LabProcess] = []
     private var follower: LagFollower?
     private let lock = NSLock()
     private var stopped = false
@@ -421,7 +421,7 @@ public final class TestLab: @unchecked Sendable {
         return result.output.contains("status: NOERROR") && result.output.contains(" aa")
     }
 
-    private func poll(until deadline: Date, _ what: String, _ check: @escaping @Sendable () throws -> Bool) async throws {
+    func poll(until deadline: Date, _ what: String, _ check: @escaping @Sendable () throws -> Bool) async throws {
         while true {
             for process in processes where !process.isRunning {
                 throw LabError("\(process.name) exited while waiting for \(what)")
@@ -444,7 +444,7 @@ public final class TestLab: @unchecked Sendable {
         }.joined()
     }
 
-    private func write(_ text: String, to path: String, mode: Int) throws {
+    func write(_ text: String, to path: String, mode: Int) throws {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
     }
@@ -453,6 +453,8 @@ public final class TestLab: @unchecked Sendable {
 extension LabProcess {
     var directoryName: String {
         switch name {
+        case "cloudflare-api": "cloudflare"
+        case "moto", "route53-mirror": "route53"
         case "named-primary": "primary"
         case "named-secondary": "secondary"
         case "named-resolver": "resolver"

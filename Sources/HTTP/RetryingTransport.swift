@@ -1,0 +1,53 @@
+import Foundation
+
+/// Sends through another transport and, on HTTP 429 or a 5xx answer (or no answer at all), tries
+/// again after the server's Retry-After (RFC 9110 §10.2.3) or an exponential back-off, a bounded
+/// number of times and never past a deadline. The last answer (or error) is the caller's to
+/// judge. The wait is injected, so tests need no real sleep.
+public struct RetryingTransport: HTTPTransport {
+    public let base: any HTTPTransport
+    /// Attempts in all, the first included.
+    public let attempts: Int
+    /// The longest single wait; a longer Retry-After ends the retries at once.
+    public let longestWait: Duration
+    /// How long all attempts together may take.
+    public let budget: Duration
+    let sleep: @Sendable (Duration) async throws -> Void
+
+    public init(_ base: any HTTPTransport, attempts: Int = 5, longestWait: Duration = .seconds(30), budget: Duration = .seconds(120),
+                sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
+        self.base = base
+        self.attempts = max(1, attempts)
+        self.longestWait = longestWait
+        self.budget = budget
+        self.sleep = sleep
+    }
+
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        var spent = Duration.zero
+        var backoff = Duration.milliseconds(500)
+        var attempt = 1
+        while true {
+            let outcome: Result<HTTPResponse, any Error>
+            do {
+                outcome = .success(try await base.send(request))
+            } catch let error as HTTPError where error.code == .network || error.code == .timeout {
+                outcome = .failure(error)
+            }
+            let wait: Duration
+            switch outcome {
+            case .success(let response) where response.status == 429 || (500...599).contains(response.status):
+                wait = RetryAfter.parse(response.header("Retry-After")) ?? backoff
+            case .success(let response):
+                return response
+            case .failure:
+                wait = backoff
+            }
+            guard attempt < attempts, wait <= longestWait, spent + wait <= budget else { return try outcome.get() }
+            try await sleep(wait)
+            spent += wait
+            backoff = min(backoff * 2, .seconds(8))
+            attempt += 1
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+extension CloudflareProvider {
+    /// `[[provider]] type = "cloudflare"`, validated (STYLE.md 7). The token comes from
+    /// `api_token_file` (a 0600 file) or from the environment variable `api_token_env` names;
+    /// never from the config itself.
+    public struct Config: Sendable {
+        public var apiURL: String
+        public var token: String
+        public var zoneID: String?
+        public var ttl: UInt32
+        public var timeout: Duration
+
+        public static let defaultAPIURL = "https://api.cloudflare.com/client/v4"
+        public static let keys: Set<String> = ["name", "type", "zones", "api_token_file", "api_token_env", "zone_id", "api_url", "ttl", "timeout"]
+
+        public init(_ settings: Settings, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+            if settings.has("api_token") || settings.has("token") {
+                throw ConfigError("\(settings.context): the API token never goes in the config: put it in a 0600 file named by api_token_file, or an environment variable named by api_token_env.")
+            }
+            try settings.rejectUnknownKeys(allowed: Self.keys)
+            let file = try settings.string("api_token_file"), variable = try settings.string("api_token_env")
+            switch (file, variable) {
+            case (let file?, nil):
+                token = try SecretFile.read(file, context: settings.context, what: "API token")
+            case (nil, let variable?):
+                guard let value = environment[variable]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
+                    throw ConfigError("\(settings.context): the environment variable \(variable) (api_token_env) is not set.")
+                }
+                token = value
+            case (nil, nil):
+                throw ConfigError("\(settings.context): set api_token_file (a 0600 file holding a Cloudflare API token with Zone.DNS edit) or api_token_env.")
+            case (_?, _?):
+                throw ConfigError("\(settings.context): api_token_file and api_token_env both name a token; keep one.")
+            }
+            guard token.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) else {
+                throw ConfigError("\(settings.context): the API token holds characters no Cloudflare token has.")
+            }
+            apiURL = try settings.string("api_url") ?? Self.defaultAPIURL
+            while apiURL.hasSuffix("/") { apiURL.removeLast() }
+            guard let url = URL(string: apiURL), url.scheme == "https" || url.scheme == "http", url.host != nil else {
+                throw ConfigError("\(settings.context): api_url '\(apiURL)' is not an http(s) URL.")
+            }
+            zoneID = try settings.string("zone_id")
+            if let zoneID, zoneID.isEmpty || !zoneID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) {
+                throw ConfigError("\(settings.context): zone_id '\(zoneID)' is not a Cloudflare zone ID (letters and digits).")
+            }
+            if zoneID != nil, (try settings.strings("zones") ?? []).count != 1 {
+                throw ConfigError("\(settings.context): zone_id names one zone, so zones must list exactly that one.")
+            }
+            let ttl = try settings.integer("ttl") ?? 60
+            // Cloudflare: 1 means automatic; otherwise 60 to 86400 seconds.
+            guard ttl == 1 || (60...86400).contains(ttl) else {
+                throw ConfigError("\(settings.context): ttl \(ttl) is out of Cloudflare's range (1 for automatic, or 60 to 86400 seconds).")
+            }
+            self.ttl = UInt32(ttl)
+            timeout = try settings.duration("timeout") ?? .seconds(30)
+            guard timeout > .zero else { throw ConfigError("\(settings.context): timeout must be more than 0s.") }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+import TestLab
+
+/// Issue 16: `type = "cloudflare"` against the Cloudflare API stand-in (Tests/Support), which
+/// writes every record into the lab's BIND, so Pebble validates through real DNS.
+@Suite("Cloudflare provider") struct CloudflareProviderTests {
+    /// The lab's config with its rfc2136 provider replaced by a cloudflare one.
+    static func config(_ lab: TestLab, _ api: TestLab.CloudflareAPI, zones: [String] = ["example.test"],
+                       tokenLine: String? = nil, extra: String = "") throws -> String {
+        try lab.writeConfig("cloudflare-\(UUID().uuidString.prefix(6)).toml") { text in
+            let start = text.range(of: "[[provider]]")!.lowerBound
+            let end = text.range(of: "[[zone]]")!.lowerBound
+            let provider = """
+            [[provider]]
+            name = "cf"
+            type = "cloudflare"
+            zones = [\(zones.map { "\"\($0)\"" }.joined(separator: ", "))]
+            \(tokenLine ?? "api_token_file = \"\(api.tokenFile)\"")
+            api_url = "\(api.baseURL)"
+            \(extra)
+
+            """
+            return String(text[..<start]) + provider + String(text[end...])
+        }
+    }
+
+    @Test func wildcardAndApexInOneBatchEach() async throws {
+        let lab = try await TestLab.start(.init(secondaryLag: 1))
+        defer { lab.stop() }
+        let api = try await lab.startCloudflareAPI()
+        let result = try await CLIRunner.run(["issue", "-c", try Self.config(lab, api), "-d", "*.example.test", "-d", "example.test"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(try subjectAlternativeNames(ofCertificateAt: "\(lab.directory)/state/live/example.test/cert.pem")
+                == ["*.example.test", "example.test"])
+        #expect(try lab.leftoverChallengeValues(["example.test"]).isEmpty)
+        let requests = try api.requests()
+        // One zone lookup, one batch to create both values, one to delete them; before each
+        // create, one look at what the name already holds.
+        #expect(requests["GET /client/v4/zones"] == 1, "\(requests)")
+        #expect(requests["POST /client/v4/zones/{id}/dns_records/batch"] == 2, "\(requests)")
+        #expect(requests.values.reduce(0, +) <= 4, "\(requests)")
+        #expect(!result.stderr.contains(try String(contentsOfFile: api.tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
+    @Test func twentyCertificatesTakeAHandfulOfRequests() async throws {
+        let lab = try await TestLab.start(.init(secondaryLag: 1))
+        defer { lab.stop() }
+        let api = try await lab.startCloudflareAPI()
+        var config = try String(contentsOfFile: try Self.config(lab, api), encoding: .utf8)
+        for index in 1...20 {
+            config += "\n[[certificate]]\nname = \"c\(index)\"\ndomains = [\"*.c\(index).example.test\", \"c\(index).example.test\"]\n"
+        }
+        let path = "\(lab.directory)/cloudflare-20.toml"
+        try config.write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try await CLIRunner.run(["run", "-c", path, "--json"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let requests = try api.requests()
+        let total = requests.values.reduce(0, +)
+        // 40 values: one zone lookup, 20 look-ups of the names, one batch in, one batch out.
+        #expect(requests["POST /client/v4/zones/{id}/dns_records/batch"] == 2, "\(requests)")
+        #expect(total <= 24, "\(total) requests: \(requests)")
+        #expect(try lab.leftoverChallengeValues((1...20).map { "c\($0).example.test" }).isEmpty)
+    }
+
+    @Test func badInputIsOneSentenceAndLeavesNothing() async throws {
+        let lab = try await TestLab.start(.init(zones: ["example.test", "other.test"], startPebble: true))
+        defer { lab.stop() }
+        let api = try await lab.startCloudflareAPI(zones: ["example.test"])
+        let token = try String(contentsOfFile: api.tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+
+        // A token file that is missing, or that others can read: exit 2 naming the file.
+        let missing = try await CLIRunner.run(["check", "-c", try Self.config(lab, api, tokenLine: "api_token_file = \"/nonexistent/token\""),
+                                               "-d", "example.test"])
+        #expect(missing.status == 2 && missing.stderr.contains("/nonexistent/token"), "\(missing.stderr)")
+        let open = "\(lab.directory)/open-token"
+        try token.write(toFile: open, atomically: true, encoding: .utf8)
+        chmod(open, 0o644)
+        let readable = try await CLIRunner.run(["check", "-c", try Self.config(lab, api, tokenLine: "api_token_file = \"\(open)\""),
+                                                "-d", "example.test"])
+        #expect(readable.status == 2 && readable.stderr.contains("readable by others"), "\(readable.stderr)")
+        #expect(!readable.stderr.contains(token))
+        let inline = try await CLIRunner.run(["check", "-c", try Self.config(lab, api, tokenLine: "api_token = \"\(token)\""), "-d", "example.test"])
+        #expect(inline.status == 2 && inline.stderr.contains("never goes in the config") && !inline.stderr.contains(token), "\(inline.stderr)")
+
+        // A wrong token: Cloudflare's message, the provider and the zone; no token printed.
+        let wrong = "\(lab.directory)/wrong-token"
+        try "not-the-token\n".write(toFile: wrong, atomically: true, encoding: .utf8)
+        chmod(wrong, 0o600)
+        let denied = try await CLIRunner.run(["check", "-c", try Self.config(lab, api, tokenLine: "api_token_file = \"\(wrong)\""), "-d", "example.test"])
+        #expect(denied.status == 1, "\(denied.stderr)")
+        #expect(denied.stderr.contains("provider 'cf' (cloudflare)") && denied.stderr.contains("example.test")
+                && denied.stderr.contains("Authentication error"), "\(denied.stderr)")
+        #expect(!denied.stderr.contains("not-the-token"))
+
+        // A zone the account does not have: the records already written in the other zone are
+        // removed again.
+        let both = try Self.config(lab, api, zones: ["example.test", "other.test"])
+        let unknown = try await CLIRunner.run(["issue", "-c", both, "-d", "example.test", "-d", "other.test"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("Cloudflare has no zone other.test"), "\(unknown.stderr)")
+        #expect(try lab.leftoverChallengeValues(["example.test", "other.test"]).isEmpty)
+
+        // A 429 storm: the provider retries as asked, then gives up with one sentence.
+        try api.throttle(1000)
+        let storm = try await CLIRunner.run(["check", "-c", try Self.config(lab, api, extra: "timeout = \"2s\""), "-d", "example.test"])
+        #expect(storm.status == 1)
+        #expect(storm.stderr.contains("429") && storm.stderr.contains("example.test"), "\(storm.stderr)")
+        try api.throttle(0)
+        #expect(try lab.leftoverChallengeValues(["example.test"]).isEmpty)
+    }
+}
