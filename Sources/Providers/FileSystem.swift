@@ -99,6 +99,15 @@ public enum FileSystem {
         if mkdir(path, mode) != 0 && errno != EEXIST { throw systemError(path, "create the directory") }
     }
 
+    /// Creates the directory `path`, which must not exist yet: true when this call created it,
+    /// false when something of that name was there already. A directory made this way is this
+    /// process's alone (mkdir(2) is atomic), unlike `createDirectory`, which accepts an existing one.
+    public static func claimDirectory(_ path: String, mode: mode_t = 0o700) throws -> Bool {
+        if mkdir(path, mode) == 0 { return true }
+        if errno == EEXIST { return false }
+        throw systemError(path, "create the directory")
+    }
+
     /// Mode (permission bits) and owner of an existing file, to keep them when replacing it.
     public static func attributes(_ path: String) throws -> (mode: mode_t, uid: uid_t, gid: gid_t) {
         var info = stat()
