@@ -85,6 +85,7 @@ public final class Issuer: Sendable {
         if let provider = request.provider, !config.providers.contains(where: { $0.name == provider }) {
             throw UsageError("Provider '\(provider)' is not a configured [[provider]].")
         }
+        try await deployer.checkStateDirectory()
         // The lock `dns01 run` takes too: two processes never work on (and store) one certificate.
         let lock = try CertificateLock(stateDir: config.acme.stateDir, name: request.certName)
         defer { lock.release() }

@@ -39,6 +39,139 @@ struct JournalIntegrationTests {
         return (process, log)
     }
 
+    /// A journal entry as a killed run would leave it, by a process that is gone.
+    static func plantOrphan(_ records: [ChallengeRecord], lab: TestLab) throws {
+        let gone = ProcessIdentity(bootID: "00000000-0000-0000-0000-000000000000", pid: Int32.max - 1, startTime: 1)
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let entry = Journal.Entry(pid: gone.pid, owner: gone, created: Date(), records: records)
+        try FileSystem.createDirectory("\(lab.directory)/state/journal")
+        try FileSystem.writeAtomically(Array(try encoder.encode(entry)), to: "\(lab.directory)/state/journal/\(gone.pid)-1.json", mode: 0o600)
+    }
+
+    static func record(_ name: String, value: String = value) -> ChallengeRecord {
+        let domain = String(name.dropFirst("_acme-challenge.".count))
+        return ChallengeRecord(target: ChallengeTarget(domain: domain, challengeName: name, recordName: name, zone: "example.test", provider: "lab"),
+                               value: value)
+    }
+
+    /// Adds a value at the primary the way another tool would (nsupdate with the lab key).
+    static func addAtPrimary(_ name: String, _ value: String, lab: TestLab) throws {
+        let host = lab.primary.split(separator: ":")
+        let script = "server \(host[0]) \(host[1])\nzone example.test\nupdate add \(name) 60 TXT \"\(value)\"\nsend\n"
+        let result = try runProcess("/usr/bin/nsupdate", ["-k", lab.tsigKeyFile], stdin: script)
+        try #require(result.status == 0, "\(result.stderr)")
+    }
+
+    // MARK: Item 2: certbot's hooks are separate processes
+
+    @Test func certbotHooksInSeparateProcessesLeaveNothingJournaled() async throws {
+        let lab = try await TestLab.start(.init(startPebble: false))
+        defer { lab.stop() }
+        let config = try Self.configWithoutCA(lab)
+        let environment = ["CERTBOT_DOMAIN": "www.example.test", "CERTBOT_VALIDATION": Self.value,
+                           "CERTBOT_REMAINING_CHALLENGES": "0", "CERTBOT_ALL_DOMAINS": "www.example.test"]
+        for round in 1...2 {
+            let auth = try await CLIRunner.run(["certbot", "auth", "-v", "-c", config], environment: environment)
+            #expect(auth.status == 0, "\(auth.stderr)")
+            #expect(!auth.stderr.contains("left by process"), "round \(round): \(auth.stderr)")
+            #expect(try lab.txtValues("_acme-challenge.www.example.test", at: lab.primary) == [Self.value])
+            let cleanup = try await CLIRunner.run(["certbot", "cleanup", "-v", "-c", config], environment: environment)
+            #expect(cleanup.status == 0, "\(cleanup.stderr)")
+            #expect(try lab.txtValues("_acme-challenge.www.example.test", at: lab.primary).isEmpty)
+            #expect(Self.journalEntries(lab).isEmpty, "round \(round)")
+        }
+    }
+
+    // MARK: Item 3: refused records, failing cleanups
+
+    @Test func aRecordTheServerRefusedIsNotJournaled() async throws {
+        let lab = try await TestLab.start(.init(startPebble: false))
+        defer { lab.stop() }
+        // The secondary takes no updates: it answers REFUSED, nothing is written.
+        let config = try Self.configWithoutCA(lab) { $0.replacingOccurrences(of: "server = \"\(lab.primary)\"", with: "server = \"\(lab.secondary)\"") }
+        let result = try await CLIRunner.run(["check", "-c", config, "-d", "www.example.test"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("REFUSED"), "\(result.stdout)")
+        #expect(!result.stderr.contains("cleanup failed"), "\(result.stderr)")
+        #expect(Self.journalEntries(lab).isEmpty)
+    }
+
+    @Test func aCleanupThatKeepsFailingIsReportedOnceAndBacksOff() async throws {
+        let lab = try await TestLab.start(.init(startPebble: false))
+        defer { lab.stop() }
+        let config = try Self.configWithoutCA(lab) { $0.replacingOccurrences(of: "server = \"\(lab.primary)\"", with: "server = \"\(lab.secondary)\"") }
+        try Self.plantOrphan([Self.record("_acme-challenge.old.example.test")], lab: lab)
+        let first = try await CLIRunner.run(["check", "-c", config, "-d", "www.example.test"])
+        #expect(first.stderr.contains("warning: cannot remove 1 record(s)"), "\(first.stderr)")
+        #expect(first.stderr.contains("_acme-challenge.old.example.test in zone example.test"), "\(first.stderr)")
+        #expect(first.stderr.contains("REFUSED"), "\(first.stderr)")
+        let second = try await CLIRunner.run(["check", "-c", config, "-d", "www.example.test"])
+        #expect(!second.stderr.contains("cannot remove"), "\(second.stderr)")
+        #expect(!second.stderr.contains("left by process"), "\(second.stderr)")
+        #expect(second.stderr.contains("wait for their next cleanup attempt"), "\(second.stderr)")
+        let entries = Self.journalEntries(lab)
+        #expect(entries.count == 1)
+        let text = try String(contentsOfFile: "\(lab.directory)/state/journal/\(entries.first ?? "")", encoding: .utf8)
+        #expect(text.contains("\"failures\":1") && text.contains("retryAfter"), "\(text)")
+    }
+
+    // MARK: Item 4: the writer is known by more than its pid
+
+    /// An entry written before a reboot names a pid that a live process (here: this test) has
+    /// now; its boot id tells it apart, and the entry is cleaned.
+    @Test func anEntryFromAnEarlierBootIsCleanedAlthoughItsPidIsAlive() async throws {
+        let lab = try await TestLab.start(.init(startPebble: false))
+        defer { lab.stop() }
+        let config = try Self.configWithoutCA(lab)
+        let name = "_acme-challenge.old.example.test"
+        try Self.addAtPrimary(name, Self.value, lab: lab)
+        let current = try #require(ProcessIdentity.current())
+        let earlierBoot = ProcessIdentity(bootID: "00000000-0000-0000-0000-000000000000", pid: current.pid, startTime: current.startTime)
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let entry = Journal.Entry(pid: current.pid, owner: earlierBoot, created: Date(), records: [Self.record(name)])
+        try FileSystem.createDirectory("\(lab.directory)/state/journal")
+        try FileSystem.writeAtomically(Array(try encoder.encode(entry)), to: "\(lab.directory)/state/journal/\(current.pid)-1.json", mode: 0o600)
+        let result = try await CLIRunner.run(["check", "-c", config, "-d", "www.example.test"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try lab.txtValues(name, at: lab.primary).isEmpty)
+        #expect(Self.journalEntries(lab).isEmpty)
+    }
+
+    // MARK: Item 7: what the journal may name
+
+    /// A planted entry naming an SPF record (a value the lab key may delete) removes nothing.
+    @Test func aPlantedEntryCannotDeleteOtherTXTValues() async throws {
+        let spf = "v=spf1 ip4:192.0.2.0/24 -all"
+        let lab = try await TestLab.start(.init(extraRecords: ["example.test": ["@ IN TXT \"\(spf)\""]], startPebble: false))
+        defer { lab.stop() }
+        let config = try Self.configWithoutCA(lab)
+        let target = ChallengeTarget(domain: "example.test", challengeName: "_acme-challenge.example.test", recordName: "example.test",
+                                     zone: "example.test", provider: "lab")
+        try Self.plantOrphan([ChallengeRecord(target: target, value: spf)], lab: lab)
+        let result = try await CLIRunner.run(["check", "-c", config, "-d", "www.example.test"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("was not written by dns01"), "\(result.stderr)")
+        #expect(try lab.txtValues("example.test", at: lab.primary) == [spf])
+    }
+
+    /// A valid orphan removes exactly its own value; another tool's value at the name stays.
+    @Test func anOrphanRemovesOnlyItsOwnValue() async throws {
+        let lab = try await TestLab.start(.init(startPebble: false))
+        defer { lab.stop() }
+        let config = try Self.configWithoutCA(lab)
+        let name = "_acme-challenge.old.example.test"
+        let other = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+        try Self.addAtPrimary(name, Self.value, lab: lab)
+        try Self.addAtPrimary(name, other, lab: lab)
+        try Self.plantOrphan([Self.record(name)], lab: lab)
+        let result = try await CLIRunner.run(["check", "-c", config, "-d", "www.example.test"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try lab.txtValues(name, at: lab.primary) == [other])
+        #expect(Self.journalEntries(lab).isEmpty)
+    }
+
     // MARK: Item 1: `dns01 issue` takes the certificate lock
 
     @Test func issueRefusesACertificateAnotherProcessHolds() async throws {
