@@ -139,6 +139,33 @@ struct JournalIntegrationTests {
         #expect(Self.journalEntries(lab).isEmpty)
     }
 
+    // MARK: Item 5: every command cleans orphans first
+
+    @Test func aKilledRunsRecordIsRemovedByARunWithNothingDue() async throws {
+        let lab = try await TestLab.start(.init(secondaryLag: 60, startPebble: false))
+        defer { lab.stop() }
+        let config = try Self.configWithoutCA(lab) { $0 + "\n[[certificate]]\nname = \"kept\"\ndomains = [\"kept.example.test\"]\n" }
+        // A live certificate that is not due, made with openssl.
+        let live = "\(lab.directory)/state/live/kept"
+        try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
+        let made = try runProcess("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                                        "-subj", "/CN=kept.example.test", "-addext", "subjectAltName=DNS:kept.example.test",
+                                                        "-days", "365", "-keyout", "\(live)/privkey.pem", "-out", "\(live)/cert.pem"])
+        try #require(made.status == 0, "\(made.stderr)")
+
+        let name = "_acme-challenge.www.example.test"
+        let (process, _) = try await Self.start(["check", "-c", config, "-d", "www.example.test"], lab: lab, name: name, count: 1)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(Self.journalEntries(lab).count == 1)
+
+        let run = try await CLIRunner.run(["run", "-c", config])
+        #expect(run.stdout.contains("0 issued, 1 not due"), "\(run.stdout)\(run.stderr)")
+        #expect(run.stderr.contains("cleaning up 1 record(s)"), "\(run.stderr)")
+        #expect(try lab.txtValues(name, at: lab.primary).isEmpty)
+        #expect(Self.journalEntries(lab).isEmpty)
+    }
+
     // MARK: Item 7: what the journal may name
 
     /// A planted entry naming an SPF record (a value the lab key may delete) removes nothing.
