@@ -166,6 +166,63 @@ struct JournalIntegrationTests {
         #expect(Self.journalEntries(lab).isEmpty)
     }
 
+    // MARK: Item 6: signals
+
+    /// SIGTERM with the primary stopped: the removal fails, and the last line says what stays.
+    @Test func sigtermWhileThePrimaryIsDownSaysWhatWasNotRemoved() async throws {
+        let lab = try await TestLab.start(.init(secondaryLag: 60))
+        defer { lab.stop() }
+        let config = try lab.writeConfig { $0.replacingOccurrences(of: "tsig_key_file =", with: "timeout = \"1s\"\ntsig_key_file =") }
+        let name = "_acme-challenge.example.test"
+        let (process, log) = try await Self.start(["issue", "-c", config, "-d", "*.example.test", "-d", "example.test"],
+                                                  lab: lab, name: name, count: 2)
+        let primary = try #require(lab.pids["named-primary"])
+        kill(primary, SIGSTOP)
+        defer { kill(primary, SIGCONT) }
+        kill(process.processIdentifier, SIGTERM)
+        let status = try await BatchRunTests.waitForExit(process)
+        kill(primary, SIGCONT)
+        let stderr = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(status == 1)
+        #expect(!stderr.contains("every record presented was removed"), "\(stderr)")
+        #expect(stderr.contains("2 record(s) could not be removed and stay in the journal for the next run: _acme-challenge.example.test in zone example.test."), "\(stderr)")
+        #expect(Self.journalEntries(lab).count == 1)
+    }
+
+    /// A dropped ssh session (SIGHUP) under `dns01 issue` cleans up like SIGTERM.
+    @Test func sighupRemovesEveryRecord() async throws {
+        let lab = try await TestLab.start(.init(secondaryLag: 60))
+        defer { lab.stop() }
+        let config = try lab.writeConfig()
+        let name = "_acme-challenge.example.test"
+        let (process, log) = try await Self.start(["issue", "-c", config, "-d", "*.example.test", "-d", "example.test"],
+                                                  lab: lab, name: name, count: 2)
+        kill(process.processIdentifier, SIGHUP)
+        let status = try await BatchRunTests.waitForExit(process)
+        #expect(status == 1)
+        #expect(process.terminationReason == .exit)
+        #expect(try String(contentsOfFile: log, encoding: .utf8).contains("every record presented was removed"))
+        #expect(try lab.txtValues(name, at: lab.primary).isEmpty)
+        #expect(Self.journalEntries(lab).isEmpty)
+    }
+
+    // MARK: Item 7: the state directory
+
+    @Test func aStateDirOthersMayWriteIsRefused() async throws {
+        let lab = try await TestLab.start(.init(startPebble: false))
+        defer { lab.stop() }
+        let config = try Self.configWithoutCA(lab)
+        let state = "\(lab.directory)/state"
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        chmod(state, 0o777)
+        for arguments in [["check", "-c", config, "-d", "www.example.test"], ["issue", "-c", config, "-d", "www.example.test"]] {
+            let result = try await CLIRunner.run(arguments)
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("state_dir \(state) is writable by group and others (mode 0777)"), "\(result.stderr)")
+        }
+        #expect(try lab.txtValues("_acme-challenge.www.example.test", at: lab.primary).isEmpty)
+    }
+
     // MARK: Item 7: what the journal may name
 
     /// A planted entry naming an SPF record (a value the lab key may delete) removes nothing.
