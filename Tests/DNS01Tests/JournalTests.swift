@@ -76,18 +76,18 @@ struct JournalTests {
     }
 
     /// A state or journal directory another user may write to is refused, naming it and its mode.
-    @Test(arguments: [(0o700, nil), (0o755, nil), (0o777, "group and others"), (0o770, "its group"), (0o703, "others")] as [(Int, String?)])
-    func aDirectoryOthersMayWriteIsRefused(mode: Int, refusal: String?) throws {
+    @Test(arguments: [("0700", nil), ("0755", nil), ("0777", "group and others"), ("0770", "its group"), ("0703", "others")] as [(String, String?)])
+    func aDirectoryOthersMayWriteIsRefused(mode: String, refusal: String?) throws {
         let stateDir = try Self.temporaryStateDir()
         defer { try? FileManager.default.removeItem(atPath: stateDir) }
         for (directory, role) in [(stateDir, "state_dir"), (stateDir + "/journal", "The journal directory")] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             chmod(stateDir, 0o700)
-            chmod(directory, mode_t(mode))
+            chmod(directory, try #require(mode_t(mode, radix: 8)))
             let journal = Journal(stateDir: stateDir)
             if let refusal {
                 let error = try #require(throws: ConfigError.self) { try journal.checkDirectories() }
-                #expect(error.message.hasPrefix("\(role) \(directory) is writable by \(refusal) (mode \(String(format: "%04o", mode)))"), "\(error.message)")
+                #expect(error.message.hasPrefix("\(role) \(directory) is writable by \(refusal) (mode \(mode))"), "\(error.message)")
                 #expect(throws: ConfigError.self) { try journal.add([Self.record()]) }
                 #expect(throws: ConfigError.self) { try journal.scan() }
             } else {
