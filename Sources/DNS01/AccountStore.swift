@@ -1,4 +1,5 @@
 import ACME
+import Blocking
 import Foundation
 import Logging
 import Providers
@@ -41,7 +42,8 @@ public struct AccountStore: Sendable {
             key = try generateKey(config.accountKeyType)
             // The key is stored before the CA hears of it: a crash after registration must not
             // leave an account nobody holds the key of.
-            try FileSystem.writeAtomically(key.pemRepresentation, to: keyPath, mode: 0o600)
+            let path = keyPath, pem = key.pemRepresentation
+            try await BlockingPool.shared.run { try FileSystem.writeAtomically(pem, to: path, mode: 0o600) }
         }
         let client = ACMEClient(directoryURL: config.directory, transport: transport, accountKey: key, logger: logger)
         let directory = try await client.directory()
@@ -50,7 +52,7 @@ public struct AccountStore: Sendable {
             // A key from certbot or acme-tiny usually has an account already.
             do {
                 let (url, _) = try await client.newAccount(contact: [], termsOfServiceAgreed: false, onlyReturnExisting: true)
-                try writeRecord(url: url, contact: contact, key: key)
+                try await writeRecord(url: url, contact: contact, key: key)
                 return client
             } catch let error as ACMEError where error.problem?.type == .accountDoesNotExist {
                 logger.info("No account exists for \(keyPath) at the CA yet; creating one")
@@ -61,7 +63,7 @@ public struct AccountStore: Sendable {
         }
         let (url, _) = try await client.newAccount(contact: contact, termsOfServiceAgreed: config.agreeTOS,
                                                    externalAccountBinding: try externalAccountBinding())
-        try writeRecord(url: url, contact: contact, key: key)
+        try await writeRecord(url: url, contact: contact, key: key)
         return client
     }
 
@@ -92,10 +94,11 @@ public struct AccountStore: Sendable {
         }
         let newKey = try generateKey(type)
         let pending = keyPath + ".new"
-        try FileSystem.writeAtomically(newKey.pemRepresentation, to: pending, mode: 0o600)
+        let pem = newKey.pemRepresentation, keyPath = keyPath
+        try await BlockingPool.shared.run { try FileSystem.writeAtomically(pem, to: pending, mode: 0o600) }
         try await client.changeKey(to: newKey)
-        try FileSystem.move(pending, to: keyPath)
-        if let record = readRecord() { try writeRecord(url: record.url, contact: record.contact, key: newKey) }
+        try await BlockingPool.shared.run { try FileSystem.move(pending, to: keyPath) }
+        if let record = readRecord() { try await writeRecord(url: record.url, contact: record.contact, key: newKey) }
         return newKey
     }
 
@@ -122,12 +125,14 @@ public struct AccountStore: Sendable {
         return record
     }
 
-    private func writeRecord(url: String, contact: [String], key: AccountKey) throws {
+    /// Writes `account.json` on the `BlockingPool` (the write is fsynced).
+    private func writeRecord(url: String, contact: [String], key: AccountKey) async throws {
         let record = Record(url: url, directory: config.directory, contact: contact,
                             created: Date().formatted(.iso8601), thumbprint: key.thumbprint())
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try FileSystem.writeAtomically(Array(try encoder.encode(record)), to: recordPath, mode: 0o600)
+        let bytes = Array(try encoder.encode(record)), path = recordPath
+        try await BlockingPool.shared.run { try FileSystem.writeAtomically(bytes, to: path, mode: 0o600) }
     }
 
     private func externalAccountBinding() throws -> ExternalAccountBinding? {

@@ -54,8 +54,11 @@ public struct BatchRun: Sendable {
 
     public func run(force: Bool) async throws -> Summary {
         let start = ContinuousClock.now
-        var decisions = RenewalPlan.decide(config, force: force)
         let issuer = Issuer(config: config, events: events)
+        // Records a killed run left behind are removed first, whether or not anything is due.
+        try await issuer.deployer.checkStateDirectory()
+        await issuer.deployer.cleanupOrphans()
+        var decisions = RenewalPlan.decide(config, force: force)
         if decisions.contains(where: { $0.reason == nil && $0.certificateID != nil }) {
             do {
                 decisions = await RenewalPlan.consultRenewalInfo(decisions, client: try await issuer.client(), logger: issuer.logger)

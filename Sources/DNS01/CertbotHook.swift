@@ -1,3 +1,4 @@
+import Blocking
 import DNS
 import Foundation
 import Providers
@@ -27,8 +28,10 @@ public struct CertbotHook: Sendable {
             }
             domain = try DomainName.normalize(try required("CERTBOT_DOMAIN"), allowWildcard: true)
             validation = try required("CERTBOT_VALIDATION")
-            guard validation.utf8.count <= 255, validation.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
-                throw UsageError("CERTBOT_VALIDATION is not a dns-01 value (base64url text).")
+            // RFC 8555 §8.4: base64url of a SHA-256 digest. Only such values are journaled and
+            // ever removed by a later run.
+            guard Journal.isChallengeValue(validation) else {
+                throw UsageError("CERTBOT_VALIDATION is not a dns-01 value (43 base64url characters).")
             }
             if cleanup {
                 remaining = Int(environment["CERTBOT_REMAINING_CHALLENGES"] ?? "") ?? 0
@@ -44,46 +47,59 @@ public struct CertbotHook: Sendable {
     }
 
     /// The per-run state: every challenge of one certbot run for one certificate.
-    struct State: Codable {
+    struct State: Codable, Sendable {
         var challenges: [Challenge]
         var presented: [ChallengeRecord]
-        struct Challenge: Codable, Equatable {
+        struct Challenge: Codable, Equatable, Sendable {
             var domain: String
             var validation: String
         }
     }
 
     public let config: Configuration
-    let deployer: ChallengeDeployer
     let events: EventSink
 
     public init(config: Configuration, events: @escaping EventSink) {
         self.config = config
         self.events = events
-        deployer = ChallengeDeployer(config: config, events: events)
+    }
+
+    /// A deployer whose journal entries belong to the certbot process: they outlive each hook
+    /// process (the cleanup hook takes the records out again), and become orphans for a later
+    /// run only once certbot itself is gone.
+    func deployer(certbotProcess: Int32) -> ChallengeDeployer {
+        ChallengeDeployer(config: config, events: events, owner: ProcessIdentity.of(pid: certbotProcess))
     }
 
     /// The auth hook. Returns the number of records presented (0 while challenges remain).
+    /// Like every command that may touch DNS, it first removes what killed runs left behind.
     @discardableResult
     public func auth(_ call: Call, certbotProcess: Int32 = CertbotHook.certbotProcess()) async throws -> Int {
+        let deployer = deployer(certbotProcess: certbotProcess)
+        try await deployer.checkStateDirectory()
+        await deployer.cleanupOrphans()
         let path = statePath(call, certbotProcess: certbotProcess)
         // Find the target now, so a name no provider serves fails on its own call.
         _ = try await deployer.target(for: call.domain)
-        let state = try update(path) { state in
+        let state = try await update(path) { state in
             let challenge = State.Challenge(domain: call.domain, validation: call.validation)
             if !state.challenges.contains(challenge) { state.challenges.append(challenge) }
-        }
+        }.after
         guard call.remaining == 0 else {
             events(.step("recorded the challenge for \(call.domain); \(call.remaining) to come"))
             return 0
         }
-        await deployer.cleanupOrphans()
         let identifiers = state.challenges.map(\.domain)
         let targets = try await deployer.targets(for: identifiers)
-        let records = state.challenges.map { ChallengeRecord(target: targets[$0.domain]!, value: $0.validation) }
+        let records = try state.challenges.map { challenge in
+            guard let target = targets[challenge.domain] else {
+                throw OperationError("No challenge target was found for \(challenge.domain).")
+            }
+            return ChallengeRecord(target: target, value: challenge.validation)
+        }
         do {
             try await deployer.present(records)
-            _ = try update(path) { $0.presented = records }
+            _ = try await update(path) { $0.presented = records }
             try await deployer.waitUntilVisible(records)
         } catch {
             await deployer.cleanup(records)
@@ -96,13 +112,17 @@ public struct CertbotHook: Sendable {
     /// The cleanup hook: removes this call's value. The last cleanup of the run removes the
     /// state file.
     public func cleanup(_ call: Call, certbotProcess: Int32 = CertbotHook.certbotProcess()) async throws {
+        let deployer = deployer(certbotProcess: certbotProcess)
+        try await deployer.checkStateDirectory()
+        await deployer.cleanupOrphans()
         let path = statePath(call, certbotProcess: certbotProcess)
-        var mine: [ChallengeRecord] = []
-        let state = try update(path) { state in
-            mine = state.presented.filter { $0.value == call.validation && ($0.target.domain == Self.base(call.domain)) }
-            state.presented.removeAll { mine.contains($0) }
-            state.challenges.removeAll { $0.validation == call.validation }
+        let base = Self.base(call.domain)
+        let validation = call.validation
+        let (before, state) = try await update(path) { state in
+            state.presented.removeAll { $0.value == validation && $0.target.domain == base }
+            state.challenges.removeAll { $0.validation == validation }
         }
+        var mine = before.presented.filter { $0.value == validation && $0.target.domain == base }
         if mine.isEmpty {
             // Not presented by a state file of this run (e.g. auth failed, or a different
             // process layout): remove the value where it would be.
@@ -127,22 +147,37 @@ public struct CertbotHook: Sendable {
         return "\(config.acme.stateDir)/certbot/\(certbotProcess)-\(String(hash, radix: 16)).json"
     }
 
-    /// Read-modify-write of the state file under an exclusive lock.
-    func update(_ path: String, _ change: (inout State) -> Void) throws -> State {
+    /// Read-modify-write of the state file under an exclusive lock; returns the state before
+    /// and after `change`. On the `BlockingPool`: flock waits for the other hook processes, and
+    /// the write is fsynced.
+    func update(_ path: String, _ change: @escaping @Sendable (inout State) -> Void) async throws -> (before: State, after: State) {
+        try await BlockingPool.shared.run { try Self.updateNow(path, change) }
+    }
+
+    static func updateNow(_ path: String, _ change: (inout State) -> Void) throws -> (before: State, after: State) {
         let directory = (path as NSString).deletingLastPathComponent
         try FileSystem.createDirectory(directory)
         let lockPath = directory + "/.lock"
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FileSystemError(path: lockPath, operation: "open", reason: String(cString: strerror(errno))) }
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw FileSystem.systemError(lockPath, "open") }
         defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw FileSystem.systemError(lockPath, "lock") }
+        }
         var state = State(challenges: [], presented: [])
         if FileSystem.exists(path) {
-            state = try JSONDecoder().decode(State.self, from: Data(try FileSystem.readBytes(path)))
+            do {
+                state = try JSONDecoder().decode(State.self, from: Data(try FileSystem.readBytes(path)))
+            } catch let error as FileSystemError {
+                throw error
+            } catch {
+                throw FileSystemError(path: path, operation: "read the certbot run state", reason: "it is not a state file dns01 wrote")
+            }
         }
+        let before = state
         change(&state)
         try FileSystem.writeAtomically(Array(try JSONEncoder().encode(state)), to: path, mode: 0o600)
-        return state
+        return (before, state)
     }
 
     /// The pid of the certbot process that runs this hook: the nearest ancestor whose command

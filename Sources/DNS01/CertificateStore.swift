@@ -1,4 +1,5 @@
 import ACME
+import Blocking
 import Foundation
 import Providers
 import X509
@@ -28,33 +29,42 @@ public struct CertificateStore: Sendable {
         }
     }
 
-    /// Stores a new version and makes it live. `chainPEM` is the chain as the CA served it, leaf first.
+    /// Stores a new version and makes it live, on the `BlockingPool` (every file is fsynced).
+    /// `chainPEM` is the chain as the CA served it, leaf first. `privateKeyPEM` is nil when the
+    /// certificate came from the user's own CSR (`--csr`): its key never passes through dns01.
+    /// Callers hold the certificate's `CertificateLock`.
     @discardableResult
-    /// `privateKeyPEM` is nil when the certificate came from the user's own CSR (`--csr`): its
-    /// key never passes through dns01.
-    public func save(name: String, privateKeyPEM: String?, chainPEM: String) throws -> String {
+    public func save(name: String, privateKeyPEM: String?, chainPEM: String) async throws -> String {
+        try await BlockingPool.shared.run { try self.saveNow(name: name, privateKeyPEM: privateKeyPEM, chainPEM: chainPEM) }
+    }
+
+    /// `save`, on the calling thread.
+    func saveNow(name: String, privateKeyPEM: String?, chainPEM: String) throws -> String {
         let blocks = CertificateChain.pemBlocks(chainPEM)
         guard let leaf = blocks.first else {
             throw FileSystemError(path: liveDirectory(name), operation: "store the certificate in", reason: "the CA's chain holds no certificate")
         }
         let archive = archiveDirectory(name)
         try FileSystem.createDirectory(archive)
-        let version = try nextVersion(in: archive)
+        let version = try claimVersion(in: archive)
         let versionDirectory = "\(archive)/\(version)"
-        try FileSystem.createDirectory(versionDirectory, mode: 0o755)
         // Nobody reads the new version until the live link points at it: each file is written and
         // synced in place, the directory synced once, then the link replaced atomically.
-        // A version that could not be written whole is taken away again.
+        // A version that could not be written whole is taken away again: the files this call
+        // created and the directory it claimed, nothing else.
         var files: [(name: String, text: String, mode: mode_t)] = [
             ("cert.pem", leaf, 0o644), ("chain.pem", blocks.dropFirst().joined(), 0o644), ("fullchain.pem", blocks.joined(), 0o644),
         ]
         if let privateKeyPEM { files.insert(("privkey.pem", privateKeyPEM, 0o600), at: 0) }
+        var written: [String] = []
         do {
             for file in files {
-                try FileSystem.writeSynced(Array(file.text.utf8), toNewFile: "\(versionDirectory)/\(file.name)", mode: file.mode)
+                let path = "\(versionDirectory)/\(file.name)"
+                try FileSystem.writeSynced(Array(file.text.utf8), toNewFile: path, mode: file.mode)
+                written.append(path)
             }
         } catch {
-            for file in files { unlink("\(versionDirectory)/\(file.name)") }
+            for path in written { unlink(path) }
             rmdir(versionDirectory)
             throw error
         }
@@ -63,8 +73,7 @@ public struct CertificateStore: Sendable {
         let liveParent = "\(stateDir)/live"
         try FileSystem.createDirectory(liveParent, mode: 0o755)
         let live = liveDirectory(name)
-        let temp = "\(liveParent)/.\(name).tmp-\(getpid())"
-        unlink(temp)
+        let temp = "\(liveParent)/.\(name).tmp-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
         guard symlink("../archive/\(name)/\(version)", temp) == 0 else { throw FileSystem.systemError(temp, "create the symlink") }
         guard rename(temp, live) == 0 else {
             let error = FileSystem.systemError(live, "replace")
@@ -82,9 +91,23 @@ public struct CertificateStore: Sendable {
         return try Certificate(pemEncoded: FileSystem.readText(path))
     }
 
-    private func nextVersion(in archive: String) throws -> String {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: archive)) ?? []
-        let highest = entries.compactMap { Int($0) }.max() ?? 0
-        return String(format: "%04d", highest + 1)
+    /// Claims the next version directory: one past the highest, created with mkdir(2), which
+    /// fails when another writer got there first; then the number after that is tried. The
+    /// directory this returns was created by this call and belongs to it alone.
+    private func claimVersion(in archive: String) throws -> String {
+        let entries: [String]
+        do {
+            entries = try FileManager.default.contentsOfDirectory(atPath: archive)
+        } catch {
+            throw FileSystemError(path: archive, operation: "list", reason: error.localizedDescription)
+        }
+        // Bounded, so a number in a planted directory name cannot overflow.
+        var number = entries.compactMap { Int($0) }.filter { (0..<9_999_000).contains($0) }.max() ?? 0
+        for _ in 0..<1000 {
+            number += 1
+            let version = String(format: "%04d", number)
+            if try FileSystem.claimDirectory("\(archive)/\(version)", mode: 0o755) { return version }
+        }
+        throw FileSystemError(path: archive, operation: "add a version to", reason: "1,000 version numbers in a row were taken")
     }
 }

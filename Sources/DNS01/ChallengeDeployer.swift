@@ -1,4 +1,6 @@
+import Blocking
 import DNS
+import Foundation
 import Providers
 import Synchronization
 
@@ -10,14 +12,19 @@ public final class ChallengeDeployer: Sendable {
     let zoneFinder: ZoneFinder
     let events: EventSink
     let journal: Journal
-    private let journaled = Mutex<[ChallengeRecord: String]>([:])
+    /// Records a provider refused whole: never written, so never cleaned up.
+    private let unwritten = Mutex<Set<ChallengeRecord>>([])
+    /// Orphans are cleaned once per deployer, by the first command step that asks.
+    private let orphansDone = Mutex(false)
 
-    public init(config: Configuration, events: @escaping EventSink) {
+    /// `owner`: the process whose lifetime the presented records share (certbot for its
+    /// hooks); this process when nil.
+    public init(config: Configuration, events: @escaping EventSink, owner: ProcessIdentity? = nil) {
         self.config = config
         self.events = events
         zoneFinder = ZoneFinder(client: DNSClient(), resolvers: config.dns.resolvers,
                                 nameserverPort: config.dns.port, overrides: config.zoneNameservers)
-        journal = Journal(stateDir: config.acme.stateDir)
+        journal = Journal(stateDir: config.acme.stateDir, owner: owner)
     }
 
     /// The target for one identifier ("*.example.test" and "example.test" share one).
@@ -62,18 +69,30 @@ public final class ChallengeDeployer: Sendable {
 
     /// Like `present`, but reports each (provider, zone) group's outcome, so a batch can fail
     /// only the certificates whose group failed. Throws only if the journal cannot be written.
+    /// Records of a group the provider refused whole leave the journal at once: nothing of
+    /// theirs is published, so no later run has anything to clean.
     public func presentEach(_ records: [ChallengeRecord]) async throws -> [Outcome] {
         guard !records.isEmpty else { return [] }
-        let path = try journal.add(records)
-        journaled.withLock { map in for record in records { map[record] = path } }
-        return await forEachGroup(of: records, verb: "presented") { provider, zone, txt in
+        let journal = self.journal
+        let path = try await BlockingPool.shared.run { try journal.add(records) }
+        let outcomes = await forEachGroup(of: records, verb: "presented") { provider, zone, txt in
             try await provider.present(txt, zone: zone)
         }
+        let refused = Set(outcomes.filter { ($0.error as? ProviderError)?.wroteNothing == true }.flatMap(\.records))
+        if !refused.isEmpty {
+            unwritten.withLock { $0.formUnion(refused) }
+            do {
+                try await BlockingPool.shared.run { try journal.remove(refused, from: path) }
+            } catch {
+                events(.warning("the journal still lists records that were never written: \(describe(error))"))
+            }
+        }
+        return outcomes
     }
 
     /// Removes every record, even when the calling task is cancelled (SIGINT/SIGTERM); returns
-    /// the failures (cleanup goes on past one). Records that were removed leave the journal;
-    /// the others stay there for the next run.
+    /// the failures (cleanup goes on past one). Records that were removed leave the journal,
+    /// whichever process journaled them; the others stay there for the next run.
     @discardableResult
     public func cleanup(_ records: [ChallengeRecord]) async -> [any Error] {
         guard !records.isEmpty else { return [] }
@@ -81,28 +100,58 @@ public final class ChallengeDeployer: Sendable {
     }
 
     private func cleanupNow(_ records: [ChallengeRecord]) async -> [any Error] {
-        let outcomes = await forEachGroup(of: records, verb: "removed") { provider, zone, txt in
+        let refused = unwritten.withLock { $0 }
+        let outcomes = await forEachGroup(of: records.filter { !refused.contains($0) }, verb: "removed") { provider, zone, txt in
             try await provider.cleanup(txt, zone: zone)
         }
-        let cleaned = Set(outcomes.filter { $0.error == nil }.flatMap(\.records))
-        let paths = journaled.withLock { map -> Set<String> in
-            var paths = Set<String>()
-            for record in cleaned { if let path = map.removeValue(forKey: record) { paths.insert(path) } }
-            return paths
-        }
-        for path in paths { journal.remove(cleaned, from: path) }
+        await forget(Set(outcomes.filter { $0.error == nil }.flatMap(\.records)))
         let errors = outcomes.compactMap(\.error)
-        for failure in errors { events(.warning("cleanup failed: \(describe(failure))")) }
+        for failure in errors {
+            events(.warning("cleanup failed, so the record(s) stay in the journal for the next run: \(describe(failure))"))
+        }
         return errors
     }
 
-    /// Cleans up records that a crashed or killed run left behind (its journal entries).
-    /// Returns how many records were removed.
+    /// Takes removed records out of the journal.
+    private func forget(_ cleaned: Set<ChallengeRecord>) async {
+        guard !cleaned.isEmpty else { return }
+        let journal = self.journal
+        do {
+            try await BlockingPool.shared.run { try journal.forget(cleaned) }
+        } catch {
+            events(.warning("the records were removed but the journal still lists them: \(describe(error))"))
+        }
+    }
+
+    /// Refuses a state or journal directory that another user could write to (ConfigError).
+    public func checkStateDirectory() async throws {
+        let journal = self.journal
+        try await BlockingPool.shared.run { try journal.checkDirectories() }
+    }
+
+    /// Cleans up records that a crashed or killed run left behind (its journal entries), once
+    /// per deployer: every command that may touch DNS calls it first. An entry whose cleanup
+    /// fails is reported once, with the reason, and retried with back-off
+    /// (`Journal.retryDelay`), not on every run. Returns how many records were removed.
     @discardableResult
-    public func cleanupOrphans() async -> Int {
+    public func cleanupOrphans(now: Date = Date()) async -> Int {
+        let first = orphansDone.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return 0 }
+        let journal = self.journal
+        let scan: Journal.Scan
+        do {
+            scan = try await BlockingPool.shared.run { try journal.scan(now: now) }
+        } catch {
+            events(.warning("records left by earlier runs were not cleaned up: \(describe(error))"))
+            return 0
+        }
+        for rejected in scan.rejected { events(.warning(rejected.reason)) }
         var removed = 0
-        for (path, entry) in journal.orphans() {
-            events(.step("cleaning up \(entry.records.count) record(s) left by process \(entry.pid)"))
+        for (path, entry) in scan.orphans {
+            events(.step("cleaning up \(entry.records.count) record(s) left by process \(entry.pid), which is no longer running"))
             let outcomes = await Task.detached {
                 await self.forEachGroup(of: entry.records, verb: "removed") { provider, zone, txt in
                     try await provider.cleanup(txt, zone: zone)
@@ -110,12 +159,35 @@ public final class ChallengeDeployer: Sendable {
             }.value
             let cleaned = Set(outcomes.filter { $0.error == nil }.flatMap(\.records))
             removed += cleaned.count
-            for failure in outcomes.compactMap(\.error) {
-                events(.warning("cleanup of a previous run's records failed: \(describe(failure))"))
+            await forget(cleaned)
+            let failures = outcomes.compactMap(\.error)
+            guard !failures.isEmpty else { continue }
+            let reason = failures.map(describe).joined(separator: " ")
+            let failed = outcomes.filter { $0.error != nil }.flatMap(\.records)
+            let names = Self.places(failed)
+            let updated = try? await BlockingPool.shared.run { try journal.recordFailure(at: path, reason: reason, now: now) }
+            let next = updated?.retryAfter.map { " after \($0.formatted(.iso8601))" } ?? ""
+            if (updated?.failures ?? 1) <= 1 {
+                events(.warning("cannot remove \(failed.count) record(s) left by process \(entry.pid) (\(names)); they stay in the journal and are retried\(next): \(reason)"))
+            } else {
+                events(.step("removing \(failed.count) record(s) left by process \(entry.pid) failed again (\(updated?.failures ?? 0) times); next attempt\(next)"))
             }
-            journal.remove(cleaned, from: path)
+        }
+        if !scan.deferred.isEmpty {
+            let count = scan.deferred.reduce(0) { $0 + $1.entry.records.count }
+            events(.step("\(count) record(s) left by earlier runs wait for their next cleanup attempt"))
         }
         return removed
+    }
+
+    /// "NAME in zone ZONE, …": where records live, for messages.
+    public static func places(_ records: [ChallengeRecord]) -> String {
+        var seen: [String] = []
+        for record in records {
+            let place = "\(record.target.recordName) in zone \(record.target.zone)"
+            if !seen.contains(place) { seen.append(place) }
+        }
+        return seen.joined(separator: ", ")
     }
 
     /// Waits until every authoritative nameserver of every record's zone serves all of the

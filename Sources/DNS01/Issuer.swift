@@ -85,6 +85,10 @@ public final class Issuer: Sendable {
         if let provider = request.provider, !config.providers.contains(where: { $0.name == provider }) {
             throw UsageError("Provider '\(provider)' is not a configured [[provider]].")
         }
+        try await deployer.checkStateDirectory()
+        // The lock `dns01 run` takes too: two processes never work on (and store) one certificate.
+        let lock = try CertificateLock(stateDir: config.acme.stateDir, name: request.certName)
+        defer { lock.release() }
         return try await issueAll([request])[0].get()
     }
 
@@ -343,7 +347,7 @@ public final class Issuer: Sendable {
             }
             let chain = try await client.downloadCertificate(at: certificateURL, preferredChain: config.acme.preferredChain)
             let store = CertificateStore(stateDir: config.acme.stateDir)
-            let live = try store.save(name: request.certName, privateKeyPEM: keyPEM, chainPEM: chain.pem)
+            let live = try await store.save(name: request.certName, privateKeyPEM: keyPEM, chainPEM: chain.pem)
             let notAfter = try store.currentCertificate(request.certName)?.notValidAfter ?? Date()
             events(.step("\(request.certName): certificate stored in \(live) (valid until \(notAfter.formatted(.iso8601)))"))
             var result = IssueResult(certName: request.certName, domains: request.domains, live: live,

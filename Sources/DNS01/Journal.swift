@@ -1,79 +1,263 @@
+import DNS
 import Foundation
 import Providers
+import Synchronization
 
 /// Records presented and not yet cleaned up (DESIGN.md: `state_dir/journal/`). An entry is
-/// written, synced, before its records are presented and removed once they are cleaned up, so a
-/// crash (even SIGKILL) leaves a list the next run can clean.
+/// written, synced, before its records are presented; records leave it once they are cleaned
+/// up, by whichever process cleans them (certbot's cleanup hook runs in another process than its
+/// auth hook), and an entry left empty is deleted. A crash (even SIGKILL) leaves a list the next
+/// run can clean.
 ///
-/// One file per `present` call: `journal/<pid>-<n>.json`, 0600. The pid tells a later run
-/// whether the writer is still alive (a live process's entries are not touched).
+/// One file per `present` call: `journal/<pid>-<random>-<n>.json`, 0600. Its `owner` is the
+/// process whose lifetime the records share (dns01 itself, or certbot for the certbot hooks),
+/// named by boot id, pid and start time: a later run touches an entry only once that process is
+/// gone, and a pid reused after a reboot does not keep an entry alive.
+///
+/// The journal tells a root process which TXT values to delete, so it trusts only what dns01
+/// could have written: the state and journal directories must be writable by their owner only
+/// (`FileSystem.checkPrivateDirectory`), entry files too, and every value must have the dns-01
+/// shape (RFC 8555 §8.4: base64url of a SHA-256 digest, 43 characters; `dns01 check`'s probe
+/// values have it too) at an `_acme-challenge` name.
+///
+/// Every method does file I/O (fsync, flock): callers run it on the `BlockingPool`.
 public final class Journal: Sendable {
     public struct Entry: Codable, Sendable {
         public var pid: Int32
+        /// The process whose lifetime the records share; nil in entries of older versions,
+        /// which only have `pid`.
+        public var owner: ProcessIdentity?
         public var created: Date
         public var records: [ChallengeRecord]
+        /// Cleanups of this entry that failed, the last one's reason, and when to try again.
+        public var failures: Int?
+        public var lastError: String?
+        public var retryAfter: Date?
     }
 
-    public let directory: String
-    private let counter = Counter()
+    /// What `scan` found: entries to clean now, entries whose writer is gone but whose next
+    /// attempt is not due yet, and files set aside because dns01 did not write them.
+    public struct Scan: Sendable {
+        public var orphans: [(path: String, entry: Entry)] = []
+        public var deferred: [(path: String, entry: Entry)] = []
+        public var rejected: [(path: String, reason: String)] = []
+    }
 
-    public init(stateDir: String) {
+    public let stateDir: String
+    public let directory: String
+    /// The process the entries written through this journal belong to.
+    let owner: ProcessIdentity?
+    private let counter = Mutex(0)
+    /// Entry files this process wrote, to tell at exit what is still journaled.
+    private static let written = Mutex<Set<String>>([])
+
+    /// `owner`: the process whose lifetime the records share; this process when nil.
+    public init(stateDir: String, owner: ProcessIdentity? = nil) {
+        self.stateDir = stateDir
         directory = stateDir + "/journal"
+        self.owner = owner ?? ProcessIdentity.current()
+    }
+
+    /// Refuses a state or journal directory that another user could write to.
+    public func checkDirectories() throws {
+        try FileSystem.checkPrivateDirectory(stateDir, role: "state_dir")
+        try FileSystem.checkPrivateDirectory(directory, role: "The journal directory")
     }
 
     /// Writes an entry for `records`; returns its path.
     public func add(_ records: [ChallengeRecord]) throws -> String {
+        try checkDirectories()
         try FileSystem.createDirectory(directory)
-        let path = "\(directory)/\(getpid())-\(counter.next()).json"
-        let entry = Entry(pid: getpid(), created: Date(), records: records)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        try FileSystem.writeAtomically(Array(try encoder.encode(entry)), to: path, mode: 0o600)
+        let number = counter.withLock { value in
+            value += 1
+            return value
+        }
+        // The random part keeps a pid reused after a reboot from writing over an orphan.
+        let path = "\(directory)/\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))-\(number).json"
+        let entry = Entry(pid: owner?.pid ?? getpid(), owner: owner, created: Date(), records: records)
+        try write(entry, to: path)
+        Self.written.withLock { _ = $0.insert(path) }
         return path
     }
 
-    /// Rewrites the entry at `path` without `cleaned`; removes it when nothing is left.
-    public func remove(_ cleaned: Set<ChallengeRecord>, from path: String) {
-        guard var entry = read(path) else { return }
-        entry.records.removeAll { cleaned.contains($0) }
-        if entry.records.isEmpty {
-            try? FileSystem.remove(path)
-        } else {
-            let encoder = JSONEncoder()
-            encoder.dateEncodingStrategy = .iso8601
-            if let data = try? encoder.encode(entry) {
-                try? FileSystem.writeAtomically(Array(data), to: path, mode: 0o600)
+    /// Takes `records` out of every entry, whoever wrote it: they are no longer published.
+    /// Entries left empty are deleted.
+    public func forget(_ records: Set<ChallengeRecord>) throws {
+        guard !records.isEmpty, FileSystem.exists(directory) else { return }
+        try withLock {
+            for path in try entryPaths() {
+                guard var entry = try? read(path), entry.records.contains(where: records.contains) else { continue }
+                entry.records.removeAll { records.contains($0) }
+                try save(entry, at: path)
             }
         }
     }
 
-    /// Entries left by processes that are no longer running.
-    public func orphans() -> [(path: String, entry: Entry)] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
-        return names.sorted().filter { $0.hasSuffix(".json") }.compactMap { name in
-            let path = "\(directory)/\(name)"
-            guard let entry = read(path) else { return nil }
-            if entry.pid != getpid() && (kill(entry.pid, 0) == 0 || errno == EPERM) { return nil }
-            if entry.pid == getpid() { return nil }
-            return (path, entry)
+    /// Takes `records` out of the entry at `path`; deletes it when nothing is left.
+    public func remove(_ records: Set<ChallengeRecord>, from path: String) throws {
+        guard !records.isEmpty else { return }
+        try withLock {
+            guard var entry = try? read(path) else { return }
+            entry.records.removeAll { records.contains($0) }
+            try save(entry, at: path)
         }
     }
 
-    private func read(_ path: String) -> Entry? {
-        guard let bytes = try? FileSystem.readBytes(path) else { return nil }
+    /// Notes a failed cleanup of the entry at `path`: one more failure, its reason, and the
+    /// time before which no run tries again. Returns the entry as written.
+    @discardableResult
+    public func recordFailure(at path: String, reason: String, now: Date = Date()) throws -> Entry? {
+        try withLock {
+            guard var entry = try? read(path) else { return nil }
+            let failures = (entry.failures ?? 0) + 1
+            entry.failures = failures
+            entry.lastError = reason
+            entry.retryAfter = now.addingTimeInterval(Self.retryDelay(afterFailures: failures))
+            try save(entry, at: path)
+            return entry
+        }
+    }
+
+    /// Back-off between cleanups of an entry that keeps failing: 1 h after the first failure,
+    /// doubling, at most a week.
+    public static func retryDelay(afterFailures failures: Int) -> TimeInterval {
+        let doublings = min(max(failures, 1), 9) - 1
+        return min(3600 * Double(1 << doublings), 7 * 86400)
+    }
+
+    /// Entries whose writer is gone, split into those due for cleanup and those waiting for
+    /// their back-off; files dns01 did not write are renamed to `NAME.rejected` and reported.
+    public func scan(now: Date = Date()) throws -> Scan {
+        try checkDirectories()
+        guard FileSystem.exists(directory) else { return Scan() }
+        return try withLock {
+            var scan = Scan()
+            for path in try entryPaths() {
+                let entry: Entry
+                do {
+                    entry = try read(path)
+                    try Self.validate(entry, file: path)
+                } catch {
+                    let aside = path + ".rejected"
+                    let moved = rename(path, aside) == 0
+                    scan.rejected.append((path, "journal entry \(path) was not written by dns01 (\(Self.reason(error))), so nothing it names is removed; \(moved ? "it is set aside as \(aside)" : "remove it")."))
+                    continue
+                }
+                guard isOrphan(entry) else { continue }
+                if let retryAfter = entry.retryAfter, retryAfter > now {
+                    scan.deferred.append((path, entry))
+                } else {
+                    scan.orphans.append((path, entry))
+                }
+            }
+            return scan
+        }
+    }
+
+    /// Records in entries this process wrote that are still journaled (not removed).
+    public static func unremovedByThisProcess() -> [ChallengeRecord] {
+        let paths = written.withLock { $0 }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        return try? decoder.decode(Entry.self, from: Data(bytes))
+        return paths.sorted().flatMap { path -> [ChallengeRecord] in
+            guard let bytes = try? FileSystem.readBytes(path), let entry = try? decoder.decode(Entry.self, from: Data(bytes)) else { return [] }
+            return entry.records
+        }
     }
 
-    private final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = 0
-        func next() -> Int {
-            lock.lock(); defer { lock.unlock() }
-            value += 1
-            return value
+    /// Whether the entry's writer is gone.
+    func isOrphan(_ entry: Entry) -> Bool {
+        if let owner = entry.owner { return !owner.isRunning }
+        // An entry of an older version names a pid only: its writer is gone when no process has
+        // that pid, or when the one that has it started after the entry was written.
+        guard ProcessIdentity.pidExists(entry.pid) else { return true }
+        guard let started = ProcessIdentity.startDate(of: entry.pid) else { return entry.pid == getpid() }
+        return started > entry.created.addingTimeInterval(1)
+    }
+
+    /// A value dns01 writes: RFC 8555 §8.4's base64url SHA-256 digest, 43 characters.
+    public static func isChallengeValue(_ value: String) -> Bool {
+        value.utf8.count == 43 && value.utf8.allSatisfy { byte in
+            (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D || byte == 0x5F
         }
+    }
+
+    /// Throws unless the file and every record in it are what dns01 writes.
+    static func validate(_ entry: Entry, file path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw FileSystem.systemError(path, "read the attributes of") }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw JournalError(.untrusted, "it is not a regular file") }
+        guard info.st_uid == geteuid() || info.st_uid == 0 else { throw JournalError(.untrusted, "it is owned by uid \(info.st_uid)") }
+        guard info.st_mode & 0o022 == 0 else { throw JournalError(.untrusted, "others may write to it") }
+        for record in entry.records {
+            guard isChallengeValue(record.value) else {
+                throw JournalError(.foreignRecord, "it names a TXT value at \(record.target.recordName) that is not a dns-01 value")
+            }
+            guard record.target.challengeName.lowercased().hasPrefix("_acme-challenge."),
+                  !record.target.zone.isEmpty,
+                  DomainName.isSubdomain(record.target.recordName, of: record.target.zone) else {
+                throw JournalError(.foreignRecord, "it names \(record.target.recordName) in zone \(record.target.zone), not an _acme-challenge record of that zone")
+            }
+        }
+    }
+
+    /// An error as a clause inside a sentence: without its final period.
+    private static func reason(_ error: any Error) -> String {
+        let text = describe(error)
+        return text.hasSuffix(".") ? String(text.dropLast()) : text
+    }
+
+    // MARK: - Files
+
+    private func entryPaths() throws -> [String] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw FileSystemError(path: directory, operation: "list", reason: "\(error.localizedDescription)")
+        }
+        return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted().map { "\(directory)/\($0)" }
+    }
+
+    private func read(_ path: String) throws -> Entry {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        do {
+            return try decoder.decode(Entry.self, from: Data(try FileSystem.readBytes(path)))
+        } catch let error as FileSystemError {
+            throw error
+        } catch {
+            throw JournalError(.unreadable, "it is not a journal entry")
+        }
+    }
+
+    private func write(_ entry: Entry, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        try FileSystem.writeAtomically(Array(try encoder.encode(entry)), to: path, mode: 0o600)
+    }
+
+    /// Rewrites the entry, or deletes it when it holds no record.
+    private func save(_ entry: Entry, at path: String) throws {
+        if entry.records.isEmpty {
+            try FileSystem.remove(path)
+            Self.written.withLock { _ = $0.remove(path) }
+        } else {
+            try write(entry, to: path)
+        }
+    }
+
+    /// Runs `body` holding an exclusive flock on the journal directory itself (no lock file
+    /// among the entries), so concurrent processes never rewrite one entry from two stale copies.
+    private func withLock<T>(_ body: () throws -> T) throws -> T {
+        try FileSystem.createDirectory(directory)
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw FileSystem.systemError(directory, "open") }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw FileSystem.systemError(directory, "lock") }
+        }
+        return try body()
     }
 }

@@ -99,6 +99,36 @@ public enum FileSystem {
         if mkdir(path, mode) != 0 && errno != EEXIST { throw systemError(path, "create the directory") }
     }
 
+    /// Creates the directory `path`, which must not exist yet: true when this call created it,
+    /// false when something of that name was there already. A directory made this way is this
+    /// process's alone (mkdir(2) is atomic), unlike `createDirectory`, which accepts an existing one.
+    public static func claimDirectory(_ path: String, mode: mode_t = 0o700) throws -> Bool {
+        if mkdir(path, mode) == 0 { return true }
+        if errno == EEXIST { return false }
+        throw systemError(path, "create the directory")
+    }
+
+    /// Refuses a directory that someone other than the user running dns01 (or root) could write
+    /// to, as ssh does for its keys: owned by another user, or writable by group or others. A
+    /// directory that does not exist yet passes (it is created 0700). `role` names it in the
+    /// error ("state_dir", "the journal directory").
+    public static func checkPrivateDirectory(_ path: String, role: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw systemError(path, "read the attributes of")
+        }
+        let mode = info.st_mode & 0o7777
+        let user = geteuid()
+        if info.st_uid != user && info.st_uid != 0 {
+            throw ConfigError("\(role) \(path) is owned by uid \(info.st_uid), not by uid \(user) running dns01 or by root, so dns01 refuses to use it (chown it to uid \(user)).")
+        }
+        if mode & 0o022 != 0 {
+            let who = mode & 0o020 != 0 && mode & 0o002 != 0 ? "group and others" : mode & 0o002 != 0 ? "others" : "its group"
+            throw ConfigError("\(role) \(path) is writable by \(who) (mode \(String(format: "%04o", UInt32(mode)))), so dns01 refuses to use it (chmod go-w \(path)).")
+        }
+    }
+
     /// Mode (permission bits) and owner of an existing file, to keep them when replacing it.
     public static func attributes(_ path: String) throws -> (mode: mode_t, uid: uid_t, gid: gid_t) {
         var info = stat()

@@ -13,12 +13,16 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The error the provider's backend raised, when there is one (a `DNSError` for rfc2136).
     public var underlying: (any Error & Sendable)?
+    /// True when the provider knows that nothing was written (the server refused the whole
+    /// change), so there is nothing to clean up: the journal drops such records at once.
+    public var wroteNothing: Bool
 
-    public init(code: Code, provider: String, message: String, underlying: (any Error & Sendable)? = nil) {
+    public init(code: Code, provider: String, message: String, underlying: (any Error & Sendable)? = nil, wroteNothing: Bool = false) {
         self.code = code
         self.provider = provider
         self.message = message
         self.underlying = underlying
+        self.wroteNothing = wroteNothing
     }
 
     public var description: String { message }

@@ -72,7 +72,21 @@ public struct RFC2136Provider: DNSProvider {
             try await DNSUpdater(timeout: config.timeout)
                 .update(zone: zone, server: config.server, key: config.key, add: add, delete: delete)
         } catch let error as DNSError {
-            throw ProviderError(code: code, provider: name, message: "\(label): \(error.message)", underlying: error)
+            throw ProviderError(code: code, provider: name, message: "\(label): \(error.message)", underlying: error,
+                                wroteNothing: Self.wroteNothing(error, records: add + delete))
         }
+    }
+
+    /// Whether a failed update certainly changed nothing: the records were refused before
+    /// sending (not in the zone), or the server answered the one UPDATE message with an error
+    /// rcode (RFC 2136 §3: an update is applied whole or not at all). Silence, or an answer
+    /// whose signature does not verify, may follow an applied update; a batch large enough to
+    /// go as several messages may have had some applied.
+    static func wroteNothing(_ error: DNSError, records: [TXTRecord]) -> Bool {
+        if error.code == .invalidName { return true }
+        guard let rcode = error.rcode, rcode != "NOERROR" else { return false }
+        // Well under the updater's per-message budget (16,000 octets): surely one message.
+        let size = records.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 32 }
+        return size < 4_000
     }
 }

@@ -15,15 +15,20 @@ struct CommonOptions: ParsableArguments {
     @Flag(name: [.short, .long], help: "Log protocol details to stderr.")
     var verbose = false
 
+    /// The config, once its state directory has passed the ownership and mode check (a
+    /// directory others may write to is refused before anything is read from it).
     /// `requiresCA`: false for commands that touch only DNS (no `[acme] directory` needed).
     func loadConfiguration(requiresCA: Bool = true) throws -> Configuration {
-        try Configuration.load(path: Configuration.locate(explicit: config), requiresCA: requiresCA)
+        let configuration = try Configuration.load(path: Configuration.locate(explicit: config), requiresCA: requiresCA)
+        try Journal(stateDir: configuration.acme.stateDir).checkDirectories()
+        return configuration
     }
 }
 
-/// Runs a command body: bootstraps logging, prints progress, turns SIGINT/SIGTERM into task
-/// cancellation (so presented records are cleaned up before exit), and turns errors into one
-/// sentence on stderr and DESIGN.md's exit status.
+/// Runs a command body: bootstraps logging, prints progress, turns SIGINT/SIGTERM/SIGHUP into
+/// task cancellation (so presented records are cleaned up before exit; SIGHUP is a dropped ssh
+/// session under `dns01 issue`), and turns errors into one sentence on stderr and DESIGN.md's
+/// exit status. After a signal it says which records could not be removed, if any.
 /// `quiet` drops progress lines unless -v is given (certbot shows a hook's stderr as a warning).
 func runCommand(_ options: CommonOptions, quiet: Bool = false, _ body: @escaping @Sendable (Console) async throws -> Void) async throws {
     let console = Console(json: options.json, quiet: quiet && !options.verbose)
@@ -36,11 +41,12 @@ func runCommand(_ options: CommonOptions, quiet: Bool = false, _ body: @escaping
     // A hook that closes its stdin early must not kill dns01.
     signal(SIGPIPE, SIG_IGN)
     let task = Task { try await body(console) }
-    let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
+    let sources = [SIGINT, SIGTERM, SIGHUP].map { number -> any DispatchSourceSignal in
         signal(number, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        let what = [SIGINT: "interrupted", SIGHUP: "hung up"][number] ?? "terminated"
         source.setEventHandler {
-            console.error("\(number == SIGINT ? "interrupted" : "terminated"); removing the records presented so far")
+            console.error("\(what); removing the records presented so far")
             task.cancel()
         }
         source.resume()
@@ -54,7 +60,12 @@ func runCommand(_ options: CommonOptions, quiet: Bool = false, _ body: @escaping
     } catch let error as CleanExit {
         throw error
     } catch is CancellationError {
-        console.error("Stopped by a signal; every record presented was removed.")
+        let left = Journal.unremovedByThisProcess()
+        if left.isEmpty {
+            console.error("Stopped by a signal; every record presented was removed.")
+        } else {
+            console.error("Stopped by a signal; \(left.count) record(s) could not be removed and stay in the journal for the next run: \(ChallengeDeployer.places(left)).")
+        }
         throw ExitCode(1)
     } catch {
         console.error(describe(error))

@@ -53,6 +53,8 @@ struct CertbotHookTests {
         #expect(try subjectAlternativeNames(ofCertificateAt: cert) == names.sorted())
         #expect(try lab.leftoverChallengeValues(names).isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(lab.directory)/state/certbot").filter { !$0.hasPrefix(".") }.isEmpty)
+        // The cleanup hooks (other processes than the auth hook) took every record out of the journal.
+        #expect(JournalIntegrationTests.journalEntries(lab).isEmpty)
         // Quiet hooks: certbot shows a hook's stderr as a warning.
         #expect(!first.stdout.contains("ran with error output"), "\(first.stdout)")
 
@@ -64,6 +66,8 @@ struct CertbotHookTests {
         #expect(renew.status == 0, "\(renew.stdout)")
         #expect(try String(contentsOfFile: "\(lab.directory)/certbot/config/live/six/cert.pem", encoding: .utf8) != before)
         #expect(try lab.leftoverChallengeValues(names).isEmpty)
+        #expect(!renew.stdout.contains("left by process"), "\(renew.stdout)")
+        #expect(JournalIntegrationTests.journalEntries(lab).isEmpty)
     }
 
     @Test func withoutCertbotVariablesExitsTwoNamingWhatIsMissing() async throws {
