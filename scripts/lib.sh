@@ -47,6 +47,24 @@ ensure_packages() {
   ensure_swift
 }
 
+# Python packages the tests run for real: moto's AWS emulator (Route 53) and dns-lexicon (the
+# lexicon provider's bridge, against the lab's PowerDNS). Pinned, so every run tests the same.
+DNS01_PYTHON_PACKAGES=("moto[server]==5.2.5" "dns-lexicon==3.25.2")
+
+# Creates (or reuses) the virtualenv at .venv with those packages, from PyPI, with Debian's
+# python3. Idempotent: a marker names what was installed.
+ensure_venv() {
+  local venv=.venv marker=.venv/.dns01-packages
+  local wanted="${DNS01_PYTHON_PACKAGES[*]}"
+  if [[ -x $venv/bin/python && -f $marker && $(cat "$marker") == "$wanted" ]]; then
+    return
+  fi
+  echo "creating the Python virtualenv $venv for: $wanted"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "${DNS01_PYTHON_PACKAGES[@]}"
+  echo "$wanted" > "$marker"
+}
+
 # The unit names linked into any *.wants folder under /etc/systemd/system, sorted.
 enabled_units() {
   find /etc/systemd/system -path '*.wants/*' -printf '%f\n' 2>/dev/null | sort -u

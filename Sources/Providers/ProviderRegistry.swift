@@ -15,6 +15,9 @@ public enum ProviderRegistry {
         CloudflareProvider.typeName: { name, zones, settings in
             CloudflareProvider(name: name, zones: zones, config: try CloudflareProvider.Config(settings))
         },
+        Route53Provider.typeName: { name, zones, settings in
+            Route53Provider(name: name, zones: zones, config: try Route53Provider.Config(settings))
+        },
     ]
 
     /// Builds a provider from its `[[provider]]` table. `type`, `name` and `zones` are read here;

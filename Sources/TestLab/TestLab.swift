@@ -454,7 +454,7 @@ extension LabProcess {
     var directoryName: String {
         switch name {
         case "cloudflare-api": "cloudflare"
-        case "moto", "route53-mirror": "route53"
+        case "route53-lab": "route53"
         case "named-primary": "primary"
         case "named-secondary": "secondary"
         case "named-resolver": "resolver"
