@@ -87,7 +87,7 @@ public struct Configuration: Sendable {
         let dns = try parseDNS(section(top, "dns", required: false))
         var providers: [any DNSProvider] = []
         for settings in try arrayOfTables(top, "provider") {
-            let provider = try ProviderRegistry.make(settings)
+            let provider = try ProviderRegistry.make(settings, stateDir: acme.stateDir)
             if providers.contains(where: { $0.name == provider.name }) {
                 throw ConfigError("\(path): two [[provider]] entries are named '\(provider.name)'.")
             }

@@ -17,6 +17,9 @@ public struct ShellProvider: DNSProvider {
 
     public struct Config: Sendable {
         public var command: String
+        /// Runs `command` as this program's first argument (the lexicon bridge under a
+        /// virtualenv's Python); not a config key.
+        public var interpreter: String?
         public var environment: [String: String]
         public var batch: Bool
         public var timeout: Duration
@@ -108,7 +111,8 @@ public struct ShellProvider: DNSProvider {
         let command = config.command
         let output: ProcessRunner.Output
         do {
-            output = try await ProcessRunner.run(command, arguments: arguments, environment: environment, input: input,
+            output = try await ProcessRunner.run(config.interpreter ?? command, arguments: (config.interpreter == nil ? [] : [command]) + arguments,
+                                                 environment: environment, input: input,
                                                  timeout: config.timeout) { stream, line in
                 logger.info("\(line)", metadata: ["stream": "\(stream == .stdout ? "stdout" : "stderr")", "command": "\(command)"])
             }

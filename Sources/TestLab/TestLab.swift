@@ -32,12 +32,16 @@ public final class TestLab: @unchecked Sendable {
         public var resolver: Bool
         /// The zones' negative-caching TTL (RFC 2308 §5: the SOA record's TTL and MINIMUM field).
         public var negativeTTL: Int
+        /// More zones the resolver forwards, to "127.0.0.1:PORT" (servers outside the lab, like
+        /// a PowerDNS a test started).
+        public var resolverForwards: [String: String]
 
         public init(zones: [String] = ["example.test"], fileZones: [String] = [], secondaryLag: Int = 0,
                     pebbleEnv: [String: String] = [:], pebbleVANoSleep: Bool = true,
                     pebbleConfigExtra: [String: String] = [:], extraRecords: [String: [String]] = [:],
                     tsigAlgorithm: String = "hmac-sha256", startPebble: Bool = true,
-                    secondaryPort: UInt16? = nil, resolver: Bool = false, negativeTTL: Int = 60) {
+                    secondaryPort: UInt16? = nil, resolver: Bool = false, negativeTTL: Int = 60,
+                    resolverForwards: [String: String] = [:]) {
             self.zones = zones
             self.fileZones = fileZones
             self.secondaryLag = secondaryLag
@@ -50,6 +54,7 @@ public final class TestLab: @unchecked Sendable {
             self.secondaryPort = secondaryPort
             self.resolver = resolver
             self.negativeTTL = negativeTTL
+            self.resolverForwards = resolverForwards
         }
     }
 
@@ -321,6 +326,10 @@ public final class TestLab: @unchecked Sendable {
         """
         for zone in options.zones + options.fileZones {
             text += "zone \"\(zone)\" { type forward; forward only; forwarders { 127.0.0.1 port \(secondaryPort); }; };\n"
+        }
+        for (zone, server) in options.resolverForwards.sorted(by: { $0.key < $1.key }) {
+            let parts = server.split(separator: ":")
+            text += "zone \"\(zone)\" { type forward; forward only; forwarders { \(parts[0]) port \(parts.count > 1 ? String(parts[1]) : "53"); }; };\n"
         }
         return text
     }
