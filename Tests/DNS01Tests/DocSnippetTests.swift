@@ -138,6 +138,17 @@ import Testing
                     includeFile = moved
                     FileManager.default.createFile(atPath: moved, contents: Data())
                 case "state_dir": break
+                case "api_token_file":
+                    try "documentation-token\n".write(toFile: moved, atomically: true, encoding: .utf8)
+                    chmod(moved, 0o600)
+                case "credentials_file":
+                    let profile = text.firstMatch(of: /(?m)^\s*profile\s*=\s*"([^"]+)"/).map { String($0.1) } ?? "default"
+                    try "[\(profile)]\naws_access_key_id = AKIDDOCS\naws_secret_access_key = docs\n"
+                        .write(toFile: moved, atomically: true, encoding: .utf8)
+                    chmod(moved, 0o600)
+                case "python":
+                    try "#!/bin/sh\nexit 0\n".write(toFile: moved, atomically: true, encoding: .utf8)
+                    chmod(moved, 0o755)
                 default: FileManager.default.createFile(atPath: moved, contents: Data("placeholder\n".utf8))
                 }
                 result = result.replacingOccurrences(of: "\"\(path)\"", with: "\"\(moved)\"")
