@@ -1,11 +1,11 @@
 import Foundation
 import TestLab
 
-// dns01-lab up --dir DIR [--lag N] [--zone Z]... [--nonce-reject PCT]
+// dns01-lab up --dir DIR [--lag N] [--zone Z]... [--nonce-reject PCT] [--cloudflare] [--route53]
 // Starts the lab, writes DIR/dns01.toml, DIR/lab.env and DIR/ready, and runs until SIGTERM/SIGINT.
 
 func usage(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("dns01-lab: \(message)\nusage: dns01-lab up --dir DIR [--lag SECONDS] [--zone ZONE]... [--nonce-reject PERCENT] [--authz-reuse PERCENT] [--secondary-port PORT]\n".utf8))
+    FileHandle.standardError.write(Data("dns01-lab: \(message)\nusage: dns01-lab up --dir DIR [--lag SECONDS] [--zone ZONE]... [--nonce-reject PERCENT] [--authz-reuse PERCENT] [--secondary-port PORT] [--cloudflare] [--route53]\n".utf8))
     exit(2)
 }
 
@@ -15,8 +15,12 @@ arguments.removeFirst()
 var directory: String?
 var options = TestLab.Options()
 var zones: [String] = []
+var cloudflare = false, route53 = false
 while !arguments.isEmpty {
     let flag = arguments.removeFirst()
+    // Flags without a value: the DNS host API stand-ins.
+    if flag == "--cloudflare" { cloudflare = true; continue }
+    if flag == "--route53" { route53 = true; continue }
     guard let value = arguments.first else { usage("\(flag) needs a value") }
     arguments.removeFirst()
     switch flag {
@@ -65,7 +69,16 @@ Task {
         LAB_ZONES='\(lab.options.zones.joined(separator: " "))'
 
         """
-        try env.write(toFile: "\(directory)/lab.env", atomically: true, encoding: .utf8)
+        var extra = ""
+        if cloudflare {
+            let api = try await lab.startCloudflareAPI()
+            extra += "LAB_CLOUDFLARE_URL='\(api.baseURL)'\nLAB_CLOUDFLARE_TOKEN_FILE='\(api.tokenFile)'\n"
+        }
+        if route53 {
+            let r53 = try await lab.startRoute53()
+            extra += "LAB_ROUTE53_ENDPOINT='\(r53.endpoint)'\n"
+        }
+        try (env + extra).write(toFile: "\(directory)/lab.env", atomically: true, encoding: .utf8)
         FileManager.default.createFile(atPath: "\(directory)/ready", contents: Data())
         print("lab ready: primary \(lab.primary), secondary \(lab.secondary), Pebble \(lab.pebbleDirectory)")
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
