@@ -159,6 +159,10 @@ public actor ACMEClient {
             throw ACMEError(.badResponse, "The CA at \(host) created an order but sent no Location for it.")
         }
         order.url = location
+        // RFC 8555 §7.1.3: one authorization per identifier (fewer when some are reused).
+        guard order.authorizations.count <= identifiers.count else {
+            throw ACMEError(.badResponse, "The CA at \(host) sent an order for \(identifiers.count) identifier(s) with \(order.authorizations.count) authorizations.")
+        }
         return order
     }
 
@@ -296,6 +300,8 @@ public actor ACMEClient {
         // Each kind of retry has its own bound: badNonce re-signs at once, a busy CA is waited for.
         var rejectedNonces = 0, waits = 0
         while true {
+            // A cancelled task (SIGINT/SIGTERM) sends nothing more to the CA.
+            try Task.checkCancellation()
             let nonce = try await nextNonce()
             let kid = useJWK ? nil : accountURL
             let header = JWS.protectedHeader(algorithm: accountKey.algorithm.rawValue, jwk: kid == nil ? accountKey.jwk : nil,
@@ -356,7 +362,28 @@ public actor ACMEClient {
         do {
             return try JSONDecoder().decode(T.self, from: Data(response.body))
         } catch {
-            throw ACMEError(.badResponse, "The CA at \(host) sent a malformed \(what) object: \(error).")
+            throw ACMEError(.badResponse, "The CA at \(host) sent a malformed \(what) object (\(Self.summary(of: error))).")
+        }
+    }
+
+    /// What is wrong with a document, in a few words: a decoder's own description is a
+    /// multi-line dump.
+    static func summary(of error: any Error) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            UntrustedText.clip(context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "."), limit: 100)
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let context):
+            let parent = path(context)
+            return "field '\(parent.isEmpty ? key.stringValue : parent + "." + key.stringValue)' is missing"
+        case .valueNotFound(_, let context):
+            return "field '\(path(context))' is null"
+        case .typeMismatch(let type, let context):
+            return context.codingPath.isEmpty ? "it is not a JSON object" : "field '\(path(context))' is not a \(type)"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "it is not valid JSON" : "field '\(path(context))' is invalid"
+        default:
+            return "it cannot be decoded"
         }
     }
 
