@@ -144,9 +144,11 @@ public final class Issuer: Sendable {
             return item
         }
         let events = self.events
+        // On SIGINT/SIGTERM (the task cancelled) the records still go, and the CA hears nothing
+        // more: no deactivations.
         let cleanup = Task.detached {
             await deployer.cleanup(presented)
-            guard !abandoned.isEmpty else { return }
+            guard !abandoned.isEmpty, !Task.isCancelled else { return }
             let urls = Set(abandoned.flatMap { $0.challenges.map(\.authorization.url) })
             var deactivated = 0
             for url in urls.sorted() where (try? await client.deactivateAuthorization(at: url)) != nil { deactivated += 1 }
@@ -167,11 +169,17 @@ public final class Issuer: Sendable {
                 }
             }
         } catch {
-            _ = await cleanup.value
+            await Self.finish(cleanup)
             throw error
         }
-        _ = await cleanup.value
+        await Self.finish(cleanup)
         return results
+    }
+
+    /// Waits for the cleanup task, cancelling it with the caller: its DNS cleanup runs to the
+    /// end all the same (ChallengeDeployer.cleanup is detached), what is left is CA requests.
+    private static func finish(_ cleanup: Task<Void, Never>) async {
+        await withTaskCancellationHandler { await cleanup.value } onCancel: { cleanup.cancel() }
     }
 
     /// A certificate whose order exists and whose records are known.
@@ -357,6 +365,8 @@ public final class Issuer: Sendable {
             return result
         } catch let error as CertificateError {
             throw error
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw CertificateError(request.certName, error)
         }
