@@ -317,11 +317,13 @@ public final class Issuer: Sendable {
     /// validate them.
     private func answer(_ ready: Prepared, client: ACMEClient) async throws {
         do {
-            let deadline = ContinuousClock.now + .seconds(300)
+            let deadline = ContinuousClock.now + config.acme.orderTimeout
             _ = try await concurrentMap(ready.challenges) { item in try await client.respond(to: item.challenge) }
             events(.step("\(ready.request.certName): answered \(ready.challenges.count) challenge(s)"))
-            _ = try await concurrentMap(ready.challenges) { item in
-                try await client.waitForAuthorization(at: item.authorization.url, deadline: deadline)
+            _ = try await withinOrderTimeout(deadline) {
+                try await concurrentMap(ready.challenges) { item in
+                    try await client.waitForAuthorization(at: item.authorization.url, deadline: deadline)
+                }
             }
         } catch is CancellationError {
             throw CancellationError()
@@ -329,6 +331,18 @@ public final class Issuer: Sendable {
             throw CertificateError(ready.request.certName, error)
         }
         events(.step("\(ready.request.certName): all authorizations valid"))
+    }
+
+    /// Runs `body`; a timeout at `deadline` says which setting bounds it.
+    private func withinOrderTimeout<T: Sendable>(_ deadline: ContinuousClock.Instant,
+                                                 _ body: @Sendable () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ACMEError where error.code == .timeout && ContinuousClock.now >= deadline {
+            var named = error
+            named.message = String(error.message.dropLast()) + "; [acme] order_timeout is \(format(config.acme.orderTimeout))."
+            throw named
+        }
     }
 
     private func finalizeAndStore(_ ready: Prepared, client: ACMEClient, start: ContinuousClock.Instant) async throws -> IssueResult {
@@ -341,10 +355,10 @@ public final class Issuer: Sendable {
                 let (key, pem) = try request.keyType.generate()
                 (csr, keyPEM) = (try CSRBuilder.make(names: request.domains, privateKey: key), pem)
             }
-            let deadline = ContinuousClock.now + .seconds(300)
+            let deadline = ContinuousClock.now + config.acme.orderTimeout
             var final = try await client.finalize(ready.order, csrDER: csr)
             if final.status != .valid {
-                final = try await client.waitForOrder(at: ready.order.url, deadline: deadline)
+                final = try await withinOrderTimeout(deadline) { try await client.waitForOrder(at: ready.order.url, deadline: deadline) }
             }
             guard let certificateURL = final.certificate else {
                 throw OperationError("The CA marked the order for \(request.domains.joined(separator: ", ")) valid but gave no certificate URL.")
