@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import X509
 
 /// An RFC 8555 client for one account at one CA. Every POST is a JWS signed with the account
 /// key; nonces come from a pool fed by every response (§7.2); a badNonce problem is retried
@@ -274,12 +275,17 @@ public actor ACMEClient {
     }
 
     /// The certificate chain to keep: the CA's default, unless `preferredChain` names an issuer
-    /// (common name) that the default chain lacks and one of the alternates has.
-    public func downloadCertificate(at url: String, preferredChain: String?) async throws -> CertificateChain {
+    /// (common name) that the default chain lacks and one of the alternates has. Every chain
+    /// fetched, alternates too, must pass `CertificateChain.validate` for `publicKey` (the
+    /// CSR's) and `names` (the order's), or this throws before anything is kept.
+    public func downloadCertificate(at url: String, preferredChain: String?, publicKey: Certificate.PublicKey,
+                                    names: [String]) async throws -> CertificateChain {
         let main = try await downloadCertificate(at: url)
+        try main.validate(publicKey: publicKey, names: names, url: url)
         guard let preferredChain, !main.hasIssuer(commonName: preferredChain) else { return main }
         for alternate in main.alternates {
             let chain = try await downloadCertificate(at: alternate)
+            try chain.validate(publicKey: publicKey, names: names, url: alternate)
             if chain.hasIssuer(commonName: preferredChain) {
                 logger.info("Using the alternate chain issued by \(preferredChain)")
                 return CertificateChain(pem: chain.pem, alternates: main.alternates)

@@ -363,7 +363,14 @@ public final class Issuer: Sendable {
             guard let certificateURL = final.certificate else {
                 throw OperationError("The CA marked the order for \(request.domains.joined(separator: ", ")) valid but gave no certificate URL.")
             }
-            let chain = try await client.downloadCertificate(at: certificateURL, preferredChain: config.acme.preferredChain)
+            // The chain is checked against the CSR's key and the ordered names before anything
+            // is written: a bad chain leaves live/ as it was.
+            let publicKey: Certificate.PublicKey
+            do { publicKey = try CertificateSigningRequest(derEncoded: csr).publicKey } catch {
+                throw OperationError("The certificate request for \(request.domains.joined(separator: ", ")) cannot be read back.")
+            }
+            let chain = try await client.downloadCertificate(at: certificateURL, preferredChain: config.acme.preferredChain,
+                                                             publicKey: publicKey, names: request.domains)
             let store = CertificateStore(stateDir: config.acme.stateDir)
             let live = try store.save(name: request.certName, privateKeyPEM: keyPEM, chainPEM: chain.pem)
             let notAfter = try store.currentCertificate(request.certName)?.notValidAfter ?? Date()
