@@ -10,12 +10,14 @@ public final class HostileCA: @unchecked Sendable {
         case malformedJSON = "malformed-json"
         case directoryMissing = "directory-missing"
         case hugeBody = "huge-body"
+        case endlessHeaders = "endless-headers"
         case endlessBody = "endless-body"
         case redirectLoop = "redirect-loop"
         case badPEM = "bad-pem"
         /// The certificate URL serves the file given as `chainFile`.
         case servedChain = "served-chain"
         case processing
+        case pending
         case hangChallenges = "hang-challenges"
     }
 

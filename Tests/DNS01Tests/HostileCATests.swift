@@ -25,6 +25,7 @@ struct HostileCATests {
         Case(mode: .directoryMissing, fault: "is not an ACME directory"),
         Case(mode: .hugeBody, fault: "sent more than 1 MiB in answer to POST"),
         Case(mode: .endlessBody, fault: "sent more than 1 MiB in answer to POST"),
+        Case(mode: .endlessHeaders, fault: "sent more than 64 KiB of headers in answer to GET"),
         Case(mode: .redirectLoop, fault: "with a redirect (HTTP 307 to https://127.0.0.1:"),
         Case(mode: .badPEM, fault: "is not a parsable X.509 certificate"),
         // The good certificate of the same names: the CA's signature is real, the key is not ours.
@@ -33,6 +34,7 @@ struct HostileCATests {
         Case(mode: .servedChain, servedCertName: "other", sameKeyCSR: true,
              fault: "is for other.example.test, not for the names ordered (example.test)"),
         Case(mode: .processing, fault: "(still processing); [acme] order_timeout is 4.00s."),
+        Case(mode: .pending, fault: "Timed out waiting for the CA to validate example.test; [acme] order_timeout is 4.00s."),
     ]
 
     /// An unbounded case ends at libcurl's 30 s timeout at the earliest.

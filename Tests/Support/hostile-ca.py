@@ -8,11 +8,13 @@ Modes (Pebble's paths: /dir, /order-plz, /authZ/, /chalZ/, /my-order/, /finalize
   malformed-json     newOrder answers with truncated JSON
   directory-missing  the directory lacks newOrder
   huge-body          authorizations declare a 10 GiB body and start sending it
+  endless-headers    the directory's headers never end
   endless-body       the certificate is a chunked body that never ends
   redirect-loop      finalize answers 307 to itself
   bad-pem            the certificate is a CERTIFICATE block of garbage
   served-chain       the certificate URL serves the file given with --chain
   processing         orders stay "processing" forever
+  pending            authorizations stay "pending" forever
   hang-challenges    challenge POSTs are read and never answered
 
 Every request is logged as "METHOD PATH" to --log before it is acted on; --ready is created
@@ -59,6 +61,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.stream(fixed=10 << 30)
         if mode == "endless-body" and path.startswith("/certZ/"):
             return self.stream(fixed=None)
+        if mode == "endless-headers" and path == "/dir":
+            return self.endless_headers()
 
         status, headers, payload = self.forward(body)
         if mode == "malformed-json" and path == "/order-plz":
@@ -76,6 +80,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             document = json.loads(payload)
             document["status"] = "processing"
             document.pop("certificate", None)
+            payload = json.dumps(document).encode()
+        elif mode == "pending" and path.startswith("/authZ/") and status == 200:
+            document = json.loads(payload)
+            document["status"] = "pending"
+            for challenge in document.get("challenges", []):
+                challenge["status"] = "pending"
             payload = json.dumps(document).encode()
         self.answer(status, headers, payload)
 
@@ -99,6 +109,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+    def endless_headers(self):
+        self.send_response(200)
+        line = "x" * 1000
+        try:
+            while True:
+                self.send_header("X-Filler", line)
+                self.flush_headers()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            self.close_connection = True
 
     def stream(self, fixed):
         """A body of `fixed` bytes (declared, then sent until the client gives up), or an
