@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import Logging
+import X509
 
 /// An RFC 8555 client for one account at one CA. Every POST is a JWS signed with the account
 /// key; nonces come from a pool fed by every response (§7.2); a badNonce problem is retried
@@ -160,6 +161,10 @@ public actor ACMEClient {
             throw ACMEError(.badResponse, "The CA at \(host) created an order but sent no Location for it.")
         }
         order.url = location
+        // RFC 8555 §7.1.3: one authorization per identifier (fewer when some are reused).
+        guard order.authorizations.count <= identifiers.count else {
+            throw ACMEError(.badResponse, "The CA at \(host) sent an order for \(identifiers.count) identifier(s) with \(order.authorizations.count) authorizations.")
+        }
         return order
     }
 
@@ -271,12 +276,17 @@ public actor ACMEClient {
     }
 
     /// The certificate chain to keep: the CA's default, unless `preferredChain` names an issuer
-    /// (common name) that the default chain lacks and one of the alternates has.
-    public func downloadCertificate(at url: String, preferredChain: String?) async throws -> CertificateChain {
+    /// (common name) that the default chain lacks and one of the alternates has. Every chain
+    /// fetched, alternates too, must pass `CertificateChain.validate` for `publicKey` (the
+    /// CSR's) and `names` (the order's), or this throws before anything is kept.
+    public func downloadCertificate(at url: String, preferredChain: String?, publicKey: Certificate.PublicKey,
+                                    names: [String]) async throws -> CertificateChain {
         let main = try await downloadCertificate(at: url)
+        try main.validate(publicKey: publicKey, names: names, url: url)
         guard let preferredChain, !main.hasIssuer(commonName: preferredChain) else { return main }
         for alternate in main.alternates {
             let chain = try await downloadCertificate(at: alternate)
+            try chain.validate(publicKey: publicKey, names: names, url: alternate)
             if chain.hasIssuer(commonName: preferredChain) {
                 logger.info("Using the alternate chain issued by \(preferredChain)")
                 return CertificateChain(pem: chain.pem, alternates: main.alternates)
@@ -297,6 +307,8 @@ public actor ACMEClient {
         // Each kind of retry has its own bound: badNonce re-signs at once, a busy CA is waited for.
         var rejectedNonces = 0, waits = 0
         while true {
+            // A cancelled task (SIGINT/SIGTERM) sends nothing more to the CA.
+            try Task.checkCancellation()
             let nonce = try await nextNonce()
             let kid = useJWK ? nil : accountURL
             let header = JWS.protectedHeader(algorithm: accountKey.algorithm.rawValue, jwk: kid == nil ? accountKey.jwk : nil,
@@ -357,7 +369,28 @@ public actor ACMEClient {
         do {
             return try JSONDecoder().decode(T.self, from: Data(response.body))
         } catch {
-            throw ACMEError(.badResponse, "The CA at \(host) sent a malformed \(what) object: \(error).")
+            throw ACMEError(.badResponse, "The CA at \(host) sent a malformed \(what) object (\(Self.summary(of: error))).")
+        }
+    }
+
+    /// What is wrong with a document, in a few words: a decoder's own description is a
+    /// multi-line dump.
+    static func summary(of error: any Error) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            UntrustedText.clip(context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "."), limit: 100)
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let context):
+            let parent = path(context)
+            return "field '\(parent.isEmpty ? key.stringValue : parent + "." + key.stringValue)' is missing"
+        case .valueNotFound(_, let context):
+            return "field '\(path(context))' is null"
+        case .typeMismatch(let type, let context):
+            return context.codingPath.isEmpty ? "it is not a JSON object" : "field '\(path(context))' is not a \(type)"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "it is not valid JSON" : "field '\(path(context))' is invalid"
+        default:
+            return "it cannot be decoded"
         }
     }
 

@@ -20,6 +20,11 @@ public struct ACMEError: Error, Sendable, CustomStringConvertible {
         /// The CA lacks what was asked (key change, revocation, a profile).
         public static let unsupported = Code(rawValue: "unsupported")
         public static let externalAccountRequired = Code(rawValue: "externalAccountRequired")
+        /// A response over CurlTransport's size limits.
+        public static let responseTooLarge = Code(rawValue: "responseTooLarge")
+        /// The certificate chain the CA sent is unfit to store (unparsable, another key, other
+        /// names, a broken signature chain).
+        public static let invalidCertificate = Code(rawValue: "invalidCertificate")
     }
 
     public var code: Code

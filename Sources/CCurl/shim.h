@@ -20,6 +20,10 @@ static inline CURLcode dns01_curl_setopt_write(CURL *handle, CURLoption option,
                                                size_t (*callback)(char *, size_t, size_t, void *)) {
     return curl_easy_setopt(handle, option, callback);
 }
+static inline CURLcode dns01_curl_setopt_xferinfo(CURL *handle, CURLoption option,
+                                                  int (*callback)(void *, curl_off_t, curl_off_t, curl_off_t, curl_off_t)) {
+    return curl_easy_setopt(handle, option, callback);
+}
 static inline CURLcode dns01_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

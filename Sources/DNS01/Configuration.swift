@@ -23,6 +23,10 @@ public struct Configuration: Sendable {
         public var eabHMACKeyFile: String?
         /// Issuer common name of the chain to prefer among the CA's alternates.
         public var preferredChain: String?
+        /// How long the CA may take to validate an order's challenges, and again to issue it
+        /// once finalized (`order_timeout`, default 300 s); an order still pending or
+        /// processing then fails.
+        public var orderTimeout: Duration = .seconds(300)
     }
 
     public struct DNSSettings: Sendable {
@@ -120,7 +124,7 @@ public struct Configuration: Sendable {
     private static func parseACME(_ settings: Settings, path: String, requiresCA: Bool) throws -> ACME {
         try settings.rejectUnknownKeys(allowed: ["directory", "ca_bundle", "email", "agree_tos", "state_dir", "concurrency",
                                                  "account_key_type", "account_key_file", "eab_kid", "eab_hmac_key_file",
-                                                 "preferred_chain"])
+                                                 "preferred_chain", "order_timeout"])
         // Without a CA to talk to (hook modes), an absent directory is never used.
         let directory = requiresCA || settings.has("directory") ? try settings.requiredString("directory") : ""
         if requiresCA || !directory.isEmpty {
@@ -141,11 +145,16 @@ public struct Configuration: Sendable {
             throw ConfigError("[acme]: eab_kid and eab_hmac_key_file go together; set both or neither.")
         }
         _ = try readableFile(settings, "eab_hmac_key_file")
+        let orderTimeout = try settings.duration("order_timeout") ?? .seconds(300)
+        guard orderTimeout >= .seconds(1), orderTimeout <= .seconds(86400) else {
+            throw ConfigError("[acme]: order_timeout must be between 1s and 24h.")
+        }
         return ACME(directory: directory, caBundle: caBundle, email: try settings.string("email"),
                     agreeTOS: try settings.bool("agree_tos") ?? false,
                     stateDir: try settings.string("state_dir") ?? "/var/lib/dns01",
                     concurrency: concurrency, accountKeyType: accountKeyType, accountKeyFile: accountKeyFile,
-                    eabKeyID: eabKeyID, eabHMACKeyFile: eabHMACKeyFile, preferredChain: try settings.string("preferred_chain"))
+                    eabKeyID: eabKeyID, eabHMACKeyFile: eabHMACKeyFile, preferredChain: try settings.string("preferred_chain"),
+                    orderTimeout: orderTimeout)
     }
 
     /// An [acme] key naming a file dns01 must be able to read, or nil when unset.

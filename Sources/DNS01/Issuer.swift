@@ -148,9 +148,11 @@ public final class Issuer: Sendable {
             return item
         }
         let events = self.events
+        // On SIGINT/SIGTERM (the task cancelled) the records still go, and the CA hears nothing
+        // more: no deactivations.
         let cleanup = Task.detached {
             await deployer.cleanup(presented)
-            guard !abandoned.isEmpty else { return }
+            guard !abandoned.isEmpty, !Task.isCancelled else { return }
             let urls = Set(abandoned.flatMap { $0.challenges.map(\.authorization.url) })
             var deactivated = 0
             for url in urls.sorted() where (try? await client.deactivateAuthorization(at: url)) != nil { deactivated += 1 }
@@ -171,11 +173,17 @@ public final class Issuer: Sendable {
                 }
             }
         } catch {
-            _ = await cleanup.value
+            await Self.finish(cleanup)
             throw error
         }
-        _ = await cleanup.value
+        await Self.finish(cleanup)
         return results
+    }
+
+    /// Waits for the cleanup task, cancelling it with the caller: its DNS cleanup runs to the
+    /// end all the same (ChallengeDeployer.cleanup is detached), what is left is CA requests.
+    private static func finish(_ cleanup: Task<Void, Never>) async {
+        await withTaskCancellationHandler { await cleanup.value } onCancel: { cleanup.cancel() }
     }
 
     /// A certificate whose order exists and whose records are known.
@@ -313,11 +321,13 @@ public final class Issuer: Sendable {
     /// validate them.
     private func answer(_ ready: Prepared, client: ACMEClient) async throws {
         do {
-            let deadline = ContinuousClock.now + .seconds(300)
+            let deadline = ContinuousClock.now + config.acme.orderTimeout
             _ = try await concurrentMap(ready.challenges) { item in try await client.respond(to: item.challenge) }
             events(.step("\(ready.request.certName): answered \(ready.challenges.count) challenge(s)"))
-            _ = try await concurrentMap(ready.challenges) { item in
-                try await client.waitForAuthorization(at: item.authorization.url, deadline: deadline)
+            _ = try await withinOrderTimeout(deadline) {
+                try await concurrentMap(ready.challenges) { item in
+                    try await client.waitForAuthorization(at: item.authorization.url, deadline: deadline)
+                }
             }
         } catch is CancellationError {
             throw CancellationError()
@@ -325,6 +335,18 @@ public final class Issuer: Sendable {
             throw CertificateError(ready.request.certName, error)
         }
         events(.step("\(ready.request.certName): all authorizations valid"))
+    }
+
+    /// Runs `body`; a timeout at `deadline` says which setting bounds it.
+    private func withinOrderTimeout<T: Sendable>(_ deadline: ContinuousClock.Instant,
+                                                 _ body: @Sendable () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ACMEError where error.code == .timeout && ContinuousClock.now >= deadline {
+            var named = error
+            named.message = String(error.message.dropLast()) + "; [acme] order_timeout is \(format(config.acme.orderTimeout))."
+            throw named
+        }
     }
 
     private func finalizeAndStore(_ ready: Prepared, client: ACMEClient, start: ContinuousClock.Instant) async throws -> IssueResult {
@@ -337,15 +359,22 @@ public final class Issuer: Sendable {
                 let (key, pem) = try request.keyType.generate()
                 (csr, keyPEM) = (try CSRBuilder.make(names: request.domains, privateKey: key), pem)
             }
-            let deadline = ContinuousClock.now + .seconds(300)
+            let deadline = ContinuousClock.now + config.acme.orderTimeout
             var final = try await client.finalize(ready.order, csrDER: csr)
             if final.status != .valid {
-                final = try await client.waitForOrder(at: ready.order.url, deadline: deadline)
+                final = try await withinOrderTimeout(deadline) { try await client.waitForOrder(at: ready.order.url, deadline: deadline) }
             }
             guard let certificateURL = final.certificate else {
                 throw OperationError("The CA marked the order for \(request.domains.joined(separator: ", ")) valid but gave no certificate URL.")
             }
-            let chain = try await client.downloadCertificate(at: certificateURL, preferredChain: config.acme.preferredChain)
+            // The chain is checked against the CSR's key and the ordered names before anything
+            // is written: a bad chain leaves live/ as it was.
+            let publicKey: Certificate.PublicKey
+            do { publicKey = try CertificateSigningRequest(derEncoded: csr).publicKey } catch {
+                throw OperationError("The certificate request for \(request.domains.joined(separator: ", ")) cannot be read back.")
+            }
+            let chain = try await client.downloadCertificate(at: certificateURL, preferredChain: config.acme.preferredChain,
+                                                             publicKey: publicKey, names: request.domains)
             let store = CertificateStore(stateDir: config.acme.stateDir)
             let live = try await store.save(name: request.certName, privateKeyPEM: keyPEM, chainPEM: chain.pem)
             let notAfter = try store.currentCertificate(request.certName)?.notValidAfter ?? Date()
@@ -361,6 +390,8 @@ public final class Issuer: Sendable {
             return result
         } catch let error as CertificateError {
             throw error
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw CertificateError(request.certName, error)
         }

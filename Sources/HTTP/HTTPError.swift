@@ -12,6 +12,9 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
         /// The answer was larger than the transport keeps.
         public static let tooLarge = Code(rawValue: "tooLarge")
         public static let cancelled = Code(rawValue: "cancelled")
+        /// A 3xx answer: dns01 follows no redirects (ACME has none; an API's would move a
+        /// signed or authenticated request elsewhere).
+        public static let redirect = Code(rawValue: "redirect")
     }
 
     public var code: Code
