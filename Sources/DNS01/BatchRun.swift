@@ -1,3 +1,4 @@
+import ACME
 import Foundation
 import Providers
 
@@ -56,13 +57,7 @@ public struct BatchRun: Sendable {
         let start = ContinuousClock.now
         var decisions = RenewalPlan.decide(config, force: force)
         let issuer = Issuer(config: config, events: events)
-        if decisions.contains(where: { $0.reason == nil && $0.certificateID != nil }) {
-            do {
-                decisions = await RenewalPlan.consultRenewalInfo(decisions, client: try await issuer.client(), logger: issuer.logger)
-            } catch {
-                issuer.logger.warning("Cannot ask the CA for renewal information: \(error)")
-            }
-        }
+        decisions = try await consultRenewalInfo(decisions, issuer: issuer)
         var items = decisions.map { decision in
             Item(name: decision.spec.name, domains: decision.spec.domains, status: decision.reason == nil ? "skipped" : "pending",
                  reason: decision.reason?.rawValue, error: nil, notAfter: decision.notAfter, seconds: nil, deployHookError: nil)
@@ -100,6 +95,24 @@ public struct BatchRun: Sendable {
             }
         }
         return Summary(certificates: items, seconds: seconds(ContinuousClock.now - start))
+    }
+
+    /// RFC 9773: asks the CA about the live certificates not yet due, through a client of its
+    /// own: its transfers end after `RenewalPlan.lookupTimeout` and take none of the issuing
+    /// client's connections. renewalInfo is an unauthenticated GET, so any key will do.
+    private func consultRenewalInfo(_ decisions: [RenewalPlan.Decision], issuer: Issuer) async throws -> [RenewalPlan.Decision] {
+        guard decisions.contains(where: { $0.reason == nil && $0.certificateID != nil }) else { return decisions }
+        do {
+            let transport = CurlTransport(caBundle: config.acme.caBundle, timeout: RenewalPlan.lookupTimeout, userAgent: "dns01")
+            let client = ACMEClient(directoryURL: config.acme.directory, transport: transport, accountKey: try AccountKey.generate(),
+                                    logger: issuer.logger)
+            return try await RenewalPlan.consultRenewalInfo(decisions, client: client, logger: issuer.logger)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            issuer.logger.warning("Cannot ask the CA for renewal information: \(error)")
+            return decisions
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import ACME
 import Foundation
 import Logging
+import Providers
 import X509
 
 /// Which `[[certificate]]` entries a `dns01 run` must issue: missing, due (by `renew_before`,
@@ -68,23 +69,99 @@ public enum RenewalPlan {
         }
     }
 
-    /// RFC 9773: asks the CA (when its directory offers renewalInfo) about each live
-    /// certificate not yet due, and marks it due once a random moment of the suggested window
-    /// has passed. Without ARI, or when the CA cannot be asked, `renewAt` alone decides.
-    public static func consultRenewalInfo(_ decisions: [Decision], client: ACMEClient, logger: Logger,
-                                          now: Date = Date(), fraction: () -> Double = { Double.random(in: 0..<1) }) async -> [Decision] {
-        guard (try? await client.directory().renewalInfo) != nil else { return decisions }
-        var result = decisions
-        for index in result.indices where result[index].reason == nil {
-            guard let id = result[index].certificateID else { continue }
-            do {
-                if let info = try await client.renewalInfo(certificateID: id), info.renewalTime(fraction: fraction(), now: now) <= now {
-                    result[index].reason = .renewalWindow
+    /// renewalInfo requests in flight at once.
+    public static let lookupConcurrency = 8
+    /// Longest wait for one renewalInfo answer (and for the directory).
+    public static let lookupTimeout = Duration.seconds(10)
+    /// Longest the whole renewalInfo phase of a run takes: certificates not asked by then are
+    /// left to `renewAt`, so a CA that never answers costs a run a minute, not 30 s per certificate.
+    public static let lookupPhaseLimit = Duration.seconds(60)
+
+    /// RFC 9773 §4.2: asks the CA (when its directory offers renewalInfo) about each live
+    /// certificate not yet due, `concurrency` at a time, each for at most `timeout` and all within
+    /// `phaseLimit`; marks a certificate due once a random moment of its suggested window has
+    /// passed. Without ARI, or when the CA cannot be asked in time, `renewAt` alone decides.
+    /// Throws `CancellationError` as soon as the calling task is cancelled (SIGTERM), without
+    /// waiting for requests in flight.
+    public static func consultRenewalInfo(
+        _ decisions: [Decision], client: ACMEClient, logger: Logger, now: Date = Date(),
+        fraction: () -> Double = { Double.random(in: 0..<1) }, concurrency: Int = lookupConcurrency,
+        timeout: Duration = lookupTimeout, phaseLimit: Duration = lookupPhaseLimit
+    ) async throws -> [Decision] {
+        let phaseEnd = ContinuousClock.now + phaseLimit
+        let offered: String??
+        do {
+            offered = try await Deadline.run(min(timeout, phaseLimit)) { try await client.directory().renewalInfo }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            logger.warning("Cannot read the CA's directory for renewal information: \(error)")
+            return decisions
+        }
+        guard case .some(.some) = offered else { return decisions }
+
+        let asked = decisions.indices.compactMap { index -> (index: Int, id: String)? in
+            guard decisions[index].reason == nil, let id = decisions[index].certificateID else { return nil }
+            return (index, id)
+        }
+        enum Outcome: Sendable { case info(RenewalInfo?), timedOut, failed(String), notAsked }
+        let outcomes: [Outcome] = try await withThrowingTaskGroup(of: (Int, Outcome).self) { group in
+            var outcomes = [Outcome](repeating: .notAsked, count: asked.count)
+            var next = 0
+            func start() {
+                let position = next, id = asked[position].id
+                next += 1
+                let left = phaseEnd - ContinuousClock.now
+                guard left > .zero else {
+                    group.addTask { (position, .notAsked) }
+                    return
                 }
-            } catch {
-                logger.warning("No renewal information for \(result[index].spec.name): \(error); its lifetime or renew_before decides")
+                group.addTask {
+                    do {
+                        guard let info = try await Deadline.run(min(timeout, left), { try await client.renewalInfo(certificateID: id) }) else {
+                            return (position, .timedOut)
+                        }
+                        return (position, .info(info))
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        return (position, .failed(describe(error)))
+                    }
+                }
+            }
+            while next < asked.count && next < max(1, concurrency) { start() }
+            for try await (position, outcome) in group {
+                outcomes[position] = outcome
+                if next < asked.count { start() }
+            }
+            return outcomes
+        }
+        try Task.checkCancellation()
+
+        var result = decisions
+        var timedOut: [String] = [], notAsked: [String] = []
+        for (position, outcome) in outcomes.enumerated() {
+            let index = asked[position].index
+            let name = result[index].spec.name
+            switch outcome {
+            case .info(let info):
+                if let info, info.renewalTime(fraction: fraction(), now: now) <= now { result[index].reason = .renewalWindow }
+            case .timedOut: timedOut.append(name)
+            case .notAsked: notAsked.append(name)
+            case .failed(let message): logger.warning("No renewal information for \(name): \(message) Its lifetime or renew_before decides.")
             }
         }
+        if !timedOut.isEmpty {
+            logger.warning("The CA sent no renewal information within \(ProcessRunner.describe(timeout)) for \(list(timedOut)); their lifetime or renew_before decides.")
+        }
+        if !notAsked.isEmpty {
+            logger.warning("Stopped asking the CA for renewal information after \(ProcessRunner.describe(phaseLimit)); the lifetime or renew_before of \(list(notAsked)) decides.")
+        }
         return result
+    }
+
+    /// "a, b, c and 7 more", for one log line about many certificates.
+    private static func list(_ names: [String]) -> String {
+        names.count <= 3 ? names.joined(separator: ", ") : names.prefix(3).joined(separator: ", ") + " and \(names.count - 3) more"
     }
 }
