@@ -100,6 +100,8 @@ public struct BatchRun: Sendable {
         let held = items.filter { $0.status == "backing-off" }.count
         events(.step("\(due) of \(decisions.count) certificate(s) due" + (held > 0 ? "; \(held) backing off after failed attempts" : "")))
         if !requests.isEmpty {
+            // An error thrown here (no account, a signal) is the run's, not a certificate's: it
+            // goes into no history and starts no back-off.
             let results = try await issuer.issueAll(requests.map(\.request))
             for ((index, _), result) in zip(requests, results) {
                 switch result {
