@@ -27,9 +27,10 @@ struct HookOutputTests {
         let directory = NSTemporaryDirectory() + "dns01-hook-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/hook.sh"
-        // Close-on-exec: a child spawned meanwhile by another test must not hold it open for
-        // writing (exec would then fail with ETXTBSY).
-        try FileSystem.writeAtomically("#!/bin/sh\n" + body, to: path, mode: 0o755)
+        // Written by a child process: a child another test forks meanwhile cannot inherit a
+        // descriptor open for writing on it (exec would then fail with ETXTBSY).
+        let written = try runProcess("/bin/sh", ["-c", "cat > \"$0\" && chmod 755 \"$0\"", path], stdin: "#!/bin/sh\n" + body)
+        #expect(written.status == 0, "\(written.stderr)")
         return (path, directory)
     }
 
