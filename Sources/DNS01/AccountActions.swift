@@ -28,8 +28,8 @@ public struct AccountActions: Sendable {
         self.logger = logger
     }
 
-    private func existing() throws -> ACMEClient {
-        guard let client = try store.existingClient(transport: transport, logger: logger) else {
+    private func existing() async throws -> ACMEClient {
+        guard let client = try await store.existingClient(transport: transport, logger: logger) else {
             throw OperationError("There is no account for \(config.acme.directory) in \(store.directory) yet; `dns01 issue` or `dns01 run` creates one.")
         }
         return client
@@ -42,26 +42,26 @@ public struct AccountActions: Sendable {
     }
 
     public func show() async throws -> Summary {
-        let client = try existing()
+        let client = try await existing()
         return await summary(client, try await client.account())
     }
 
     /// Sends `[acme] email` as the account's contact (none when unset).
     public func updateContact() async throws -> Summary {
-        let client = try existing()
+        let client = try await existing()
         return await summary(client, try await client.updateAccount(contact: config.acme.email.map { ["mailto:\($0)"] } ?? []))
     }
 
     /// Deactivates the account at the CA and forgets it locally (the CA cannot undo this).
     public func deactivate() async throws -> Summary {
-        let client = try existing()
+        let client = try await existing()
         let result = await summary(client, try await client.deactivateAccount())
         try store.forget()
         return result
     }
 
     public func rollover(to type: AccountKeyType) async throws -> Summary {
-        let client = try existing()
+        let client = try await existing()
         _ = try await store.rollover(client: client, to: type)
         return await summary(client, try await client.account())
     }

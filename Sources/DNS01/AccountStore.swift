@@ -7,6 +7,10 @@ import Providers
 /// The ACME account under `state_dir/accounts/<ca host>/`: `account.key` (0600) and
 /// `account.json`. Created on first use, reused after. `[acme] account_key_file` brings an
 /// existing key instead (looked up at the CA with onlyReturnExisting first).
+///
+/// A key rollover keeps both keys until the new one is confirmed: `account.key.next` is written
+/// before the CA hears of it and renamed over `account.key` after. Finding `account.key.next` on
+/// start means a rollover was interrupted; the key the CA accepts is kept (`settleRollover`).
 public struct AccountStore: Sendable {
     struct Record: Codable {
         var url: String
@@ -29,6 +33,8 @@ public struct AccountStore: Sendable {
     }
 
     var keyPath: String { config.accountKeyFile ?? "\(directory)/account.key" }
+    /// The new key of a rollover not yet confirmed (never with `account_key_file`).
+    var nextKeyPath: String { "\(directory)/account.key.next" }
     var recordPath: String { "\(directory)/account.json" }
 
     /// An ACME client signed in with the stored account, registering one first if there is none.
@@ -37,7 +43,12 @@ public struct AccountStore: Sendable {
         let imported = config.accountKeyFile != nil
         if imported || FileSystem.exists(keyPath) {
             key = try readKey(keyPath)
-            if let record = readRecord(), let client = client(of: record, key: key, transport: transport, logger: logger) { return client }
+            if let record = readRecord() {
+                if !imported && FileSystem.exists(nextKeyPath) {
+                    return try await settleRollover(record: record, current: key, transport: transport, logger: logger)
+                }
+                if let client = client(of: record, key: key, transport: transport, logger: logger) { return client }
+            }
         } else {
             key = try generateKey(config.accountKeyType)
             // The key is stored before the CA hears of it: a crash after registration must not
@@ -68,9 +79,47 @@ public struct AccountStore: Sendable {
     }
 
     /// A client for the account already registered, or nil when there is none yet.
-    public func existingClient(transport: any HTTPTransport, logger: Logger) throws -> ACMEClient? {
+    public func existingClient(transport: any HTTPTransport, logger: Logger) async throws -> ACMEClient? {
         guard FileSystem.exists(keyPath), let record = readRecord() else { return nil }
-        return client(of: record, key: try readKey(keyPath), transport: transport, logger: logger)
+        let key = try readKey(keyPath)
+        if config.accountKeyFile == nil && FileSystem.exists(nextKeyPath) {
+            return try await settleRollover(record: record, current: key, transport: transport, logger: logger)
+        }
+        return client(of: record, key: key, transport: transport, logger: logger)
+    }
+
+    /// After an interrupted rollover (`account.key.next` exists): asks the CA for the account
+    /// (RFC 8555 §7.3.3, POST-as-GET) with the current key and, if the CA refuses it, with the
+    /// next one; keeps the key it accepts. When the next key wins it replaces `account.key`;
+    /// when the current one does, the next key goes. When the CA cannot be reached both stay,
+    /// for the next start to settle.
+    func settleRollover(record: Record, current: AccountKey, transport: any HTTPTransport, logger: Logger) async throws -> ACMEClient {
+        let next = try readKey(nextKeyPath)
+        let currentClient = ACMEClient(directoryURL: config.directory, transport: transport, accountKey: current, accountURL: record.url, logger: logger)
+        let refusedCurrent: ACMEError
+        do {
+            _ = try await currentClient.account()
+            logger.info("The CA still holds \(keyPath) for \(record.url); the interrupted rollover to \(nextKeyPath) never reached it")
+            try FileSystem.remove(nextKeyPath)
+            return currentClient
+        } catch let error as ACMEError where Self.isRefusal(error) {
+            refusedCurrent = error
+        } catch {
+            throw OperationError("Cannot settle the interrupted account key rollover in \(directory) (\(describe(error))); both keys are kept until the CA can be asked.")
+        }
+        let nextClient = ACMEClient(directoryURL: config.directory, transport: transport, accountKey: next, accountURL: record.url, logger: logger)
+        do {
+            _ = try await nextClient.account()
+        } catch let error as ACMEError where Self.isRefusal(error) {
+            throw OperationError("The CA refuses both account keys in \(directory) for \(record.url): account.key (\(refusedCurrent.problem.map { "\($0)" } ?? "refused")) and account.key.next (\(error.problem.map { "\($0)" } ?? "refused")).")
+        } catch {
+            throw OperationError("Cannot settle the interrupted account key rollover in \(directory) (\(describe(error))); both keys are kept until the CA can be asked.")
+        }
+        logger.info("The CA holds the new key of an interrupted rollover for \(record.url); \(nextKeyPath) becomes \(keyPath)")
+        let from = nextKeyPath, to = keyPath
+        try await BlockingPool.shared.run { try FileSystem.move(from, to: to) }
+        try await writeRecord(url: record.url, contact: record.contact, key: next)
+        return nextClient
     }
 
     /// A client for the recorded account, when the record was made with `key`.
@@ -85,19 +134,34 @@ public struct AccountStore: Sendable {
         }
     }
 
+    /// The CA answered and said no (not "busy" or "broken"): the key it was signed with is not
+    /// the account's key, or the change it asked for is refused.
+    static func isRefusal(_ error: ACMEError) -> Bool {
+        guard let type = error.problem?.type else { return false }
+        return ![.rateLimited, .serverInternal, .badNonce].contains(type)
+    }
+
     /// `dns01 account rollover`: a new key of `type` at the CA (RFC 8555 §7.3.5), then on disk.
-    /// The new key is written to `account.key.new` before the CA hears of it and renamed over
-    /// `account.key` after, so no crash leaves the account without a key on disk.
+    /// The new key is written to `account.key.next` before the CA hears of it and renamed over
+    /// `account.key` once the CA accepted it; a crash in between leaves both keys, and the next
+    /// start keeps the one the CA accepts (`settleRollover`).
     public func rollover(client: ACMEClient, to type: AccountKeyType) async throws -> AccountKey {
         guard config.accountKeyFile == nil else {
             throw ConfigError("[acme] account_key_file is set; roll that key over with the tool that made it, or remove account_key_file to let dns01 manage the key.")
         }
         let newKey = try generateKey(type)
-        let pending = keyPath + ".new"
-        let pem = newKey.pemRepresentation, keyPath = keyPath
-        try await BlockingPool.shared.run { try FileSystem.writeAtomically(pem, to: pending, mode: 0o600) }
-        try await client.changeKey(to: newKey)
-        try await BlockingPool.shared.run { try FileSystem.move(pending, to: keyPath) }
+        let pem = newKey.pemRepresentation, next = nextKeyPath, keyPath = keyPath
+        try await BlockingPool.shared.run { try FileSystem.writeAtomically(pem, to: next, mode: 0o600) }
+        do {
+            try await client.changeKey(to: newKey)
+        } catch let error as ACMEError where Self.isRefusal(error) || error.code == .unsupported {
+            // The CA refused (or offers no key change): it still holds the current key.
+            try? FileSystem.remove(next)
+            throw error
+        } catch {
+            throw OperationError("The key change did not complete (\(describe(error))); \(next) is kept and the next dns01 command keeps the key the CA accepts.")
+        }
+        try await BlockingPool.shared.run { try FileSystem.move(next, to: keyPath) }
         if let record = readRecord() { try await writeRecord(url: record.url, contact: record.contact, key: newKey) }
         return newKey
     }
@@ -105,7 +169,10 @@ public struct AccountStore: Sendable {
     /// After `dns01 account deactivate`: the record goes, so the next run registers afresh.
     public func forget() throws {
         try FileSystem.remove(recordPath)
-        if config.accountKeyFile == nil { try FileSystem.remove(keyPath) }
+        if config.accountKeyFile == nil {
+            try FileSystem.remove(keyPath)
+            try FileSystem.remove(nextKeyPath)
+        }
     }
 
     private func readKey(_ path: String) throws -> AccountKey {

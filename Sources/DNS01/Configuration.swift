@@ -46,7 +46,8 @@ public struct Configuration: Sendable {
         public var keyType: KeyType
         public var provider: String?
         public var deployHook: String?
-        public var renewBefore: Duration
+        /// How long before notAfter to renew; nil: by the certificate's lifetime (`RenewalPlan.renewalTime`).
+        public var renewBefore: Duration?
         /// Certificate profile (draft-ietf-acme-profiles) to request, when the CA lists it.
         public var profile: String?
     }
@@ -208,7 +209,7 @@ public struct Configuration: Sendable {
         }
         return CertificateSpec(name: name, domains: names, keyType: keyType, provider: provider,
                                deployHook: try settings.string("deploy_hook"),
-                               renewBefore: try settings.duration("renew_before") ?? .seconds(30 * 86400),
+                               renewBefore: try settings.duration("renew_before"),
                                profile: try settings.string("profile"))
     }
 

@@ -4,7 +4,8 @@ import Foundation
 /// Runs an external program the way hooks must be run when dns01 is root on someone's server:
 /// its own process group (so a timeout or a cancelled run kills the whole tree, not just the
 /// shell), an explicit environment (secrets travel there, never in argv), stdin from a string or
-/// /dev/null, stdout and stderr read line by line as they come, and a time limit.
+/// /dev/null, stdout and stderr read line by line as they come (bounded: see `LineSplitter`), and
+/// a time limit.
 ///
 /// Foundation's `Process` cannot put the child in a new process group, so this uses
 /// `posix_spawn` with `POSIX_SPAWN_SETPGROUP`. Every blocking call (read, waitpid) runs on
@@ -15,16 +16,22 @@ public enum ProcessRunner {
     public struct Output: Sendable {
         /// Exit status, or 128 + signal number when the process was killed.
         public var status: Int32
+        /// The end of what the process wrote: at most `ProcessRunner.keptOutputBytes` of each stream.
         public var stdout: String
         public var stderr: String
         public var timedOut: Bool
         public var cancelled: Bool
 
-        /// The last non-empty line of stderr (or stdout), for one-sentence errors.
+        /// Longest `lastLine`, in characters: an error quoting it stays one readable sentence.
+        public static let lastLineLimit = 300
+
+        /// The last non-empty line of stderr (or stdout), for one-sentence errors; a longer line
+        /// is cut at `lastLineLimit` characters.
         public var lastLine: String? {
             for text in [stderr, stdout] {
                 if let line = text.split(separator: "\n").last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) {
-                    return String(line).trimmingCharacters(in: .whitespaces)
+                    let trimmed = line.trimmingCharacters(in: .whitespaces)
+                    return trimmed.count > Self.lastLineLimit ? String(trimmed.prefix(Self.lastLineLimit)) + "…" : trimmed
                 }
             }
             return nil
@@ -206,14 +213,15 @@ public enum ProcessRunner {
     }
 
     /// Reads both pipes until EOF, or until a second after the process exited (a background
-    /// grandchild may keep a pipe open forever).
+    /// grandchild may keep a pipe open forever). Each byte is looked at once, and what is kept
+    /// is bounded (`LineSplitter`): a hook printing one 20 MB line costs a pass over 20 MB,
+    /// not a rescan of the growing line on every read.
     private static func readLines(
         stdout: Int32, stderr: Int32, exited: ExitFlag, onLine: @Sendable (Stream, String) -> Void
     ) -> (String, String) {
         var open: [(fd: Int32, stream: Stream)] = [(stdout, .stdout), (stderr, .stderr)]
-        var collected: [Stream: [UInt8]] = [.stdout: [], .stderr: []]
-        var partial: [Stream: [UInt8]] = [.stdout: [], .stderr: []]
-        var buffer = [UInt8](repeating: 0, count: 4096)
+        var splitters: [Stream: LineSplitter] = [.stdout: LineSplitter(), .stderr: LineSplitter()]
+        var buffer = [UInt8](repeating: 0, count: 65536)
         var exitSeen: ContinuousClock.Instant?
         while !open.isEmpty {
             var pollFDs = open.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
@@ -222,19 +230,14 @@ public enum ProcessRunner {
             var stillOpen: [(fd: Int32, stream: Stream)] = []
             for (index, entry) in open.enumerated() {
                 guard pollFDs[index].revents != 0 else { stillOpen.append(entry); continue }
-                let count = read(entry.fd, &buffer, buffer.count)
+                let count = buffer.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
                 if count <= 0 {
                     if count < 0 && errno == EINTR { stillOpen.append(entry); continue }
                     close(entry.fd)
                     continue
                 }
-                collected[entry.stream, default: []].append(contentsOf: buffer[0..<count])
-                partial[entry.stream, default: []].append(contentsOf: buffer[0..<count])
-                while let newline = partial[entry.stream]!.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = Array(partial[entry.stream]![..<newline])
-                    partial[entry.stream]!.removeSubrange(...newline)
-                    onLine(entry.stream, String(decoding: line, as: UTF8.self))
-                }
+                let stream = entry.stream
+                splitters[stream, default: LineSplitter()].append(buffer.prefix(min(count, buffer.count))) { onLine(stream, $0) }
                 stillOpen.append(entry)
             }
             open = stillOpen
@@ -250,11 +253,10 @@ public enum ProcessRunner {
                 }
             }
         }
-        for (stream, rest) in partial where !rest.isEmpty {
-            onLine(stream, String(decoding: rest, as: UTF8.self))
+        for stream in [Stream.stdout, .stderr] {
+            splitters[stream]?.finish { onLine(stream, $0) }
         }
-        return (String(decoding: collected[.stdout] ?? [], as: UTF8.self),
-                String(decoding: collected[.stderr] ?? [], as: UTF8.self))
+        return (splitters[.stdout]?.text ?? "", splitters[.stderr]?.text ?? "")
     }
 }
 

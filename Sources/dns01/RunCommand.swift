@@ -27,11 +27,16 @@ struct RunCommand: AsyncParsableCommand {
                     let detail = item.error ?? item.deployHookError.map { "deploy hook failed: \($0)" } ?? item.reason ?? ""
                     console.result("\(item.name): \(item.status)\(detail.isEmpty ? "" : " (\(detail))")")
                 }
-                console.result("\(summary.issued) issued, \(summary.skipped) not due, \(summary.failed) failed in \(String(format: "%.2f", summary.seconds))s")
+                let held = summary.backingOff > 0 ? ", \(summary.backingOff) backing off" : ""
+                console.result("\(summary.issued) issued, \(summary.skipped) not due, \(summary.failed) failed\(held) in \(String(format: "%.2f", summary.seconds))s")
             }
             if summary.failed > 0 {
                 let names = summary.certificates.filter { $0.status == "failed" }.map(\.name)
                 throw OperationError("\(summary.failed) certificate(s) failed: \(names.joined(separator: ", ")).")
+            }
+            if summary.backingOff > 0 {
+                let names = summary.certificates.filter { $0.status == "backing-off" }.map(\.name)
+                throw OperationError("\(summary.backingOff) certificate(s) due but backing off after failed attempts: \(names.joined(separator: ", ")) (`dns01 run --force` retries now).")
             }
         }
     }

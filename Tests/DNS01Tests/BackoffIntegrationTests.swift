@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+import TestLab
+
+/// Back-off through the real Pebble and BIND: a `dns01 run` right after a failed one leaves the
+/// certificate alone and says until when; `--force` tries at once.
+@Suite("back-off after failed runs", .serialized)
+struct BackoffIntegrationTests {
+    static func history(_ lab: TestLab, _ name: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(lab.directory)/state/history/\(name).json"))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    @Test func aRunAfterAFailedRunBacksOffAndForceRetries() async throws {
+        let lab = try await TestLab.start(.init(zones: ["example.test", "other.test"], secondaryLag: 1))
+        defer { lab.stop() }
+        let certificate = "\n[[certificate]]\nname = \"www\"\ndomains = [\"www.other.test\"]\n"
+        // Broken: no provider serves other.test.
+        let broken = try lab.writeConfig("broken.toml") {
+            $0.replacingOccurrences(of: "zones = [\"example.test\", \"other.test\"]", with: "zones = [\"example.test\"]") + certificate
+        }
+        let fixed = try lab.writeConfig("fixed.toml") { $0 + certificate }
+
+        let failed = try await CLIRunner.run(["run", "-c", broken])
+        #expect(failed.status == 1)
+        #expect(failed.stdout.contains("www: failed"), "\(failed.stdout)")
+        let first = try Self.history(lab, "www")
+        #expect(first["consecutiveFailures"] as? Int == 1)
+        #expect((first["lastError"] as? String)?.contains("www.other.test") == true, "\(first)")
+        let mode = try FileManager.default.attributesOfItem(atPath: "\(lab.directory)/state/history/www.json")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+
+        // Right after, even with the DNS setup fixed: left alone, saying until when and how to retry.
+        for config in [broken, fixed] {
+            let held = try await CLIRunner.run(["run", "-c", config, "--json"])
+            #expect(held.status == 1)
+            let summary = try #require(try JSONSerialization.jsonObject(with: Data(held.stdout.utf8)) as? [String: Any])
+            #expect(summary["backingOff"] as? Int == 1 && summary["failed"] as? Int == 0, "\(held.stdout)")
+            let item = try #require((summary["certificates"] as? [[String: Any]])?.first)
+            #expect(item["status"] as? String == "backing-off")
+            #expect((item["error"] as? String)?.hasPrefix("not retried before ") == true, "\(item)")
+            #expect(item["retryAt"] as? String != nil)
+            #expect(held.stderr.contains("backing off after failed attempts: www (`dns01 run --force` retries now)"), "\(held.stderr)")
+            // No attempt was made: the history is as the failed run left it.
+            #expect(try Self.history(lab, "www")["lastAttempt"] as? String == first["lastAttempt"] as? String)
+        }
+        let text = try await CLIRunner.run(["run", "-c", fixed])
+        #expect(text.stdout.contains("www: backing-off (not retried before "), "\(text.stdout)")
+        #expect(text.stdout.contains("1 backing off"), "\(text.stdout)")
+
+        let forced = try await CLIRunner.run(["run", "-c", fixed, "--force"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(forced.stdout.contains("www: issued"), "\(forced.stdout)")
+        let after = try Self.history(lab, "www")
+        #expect(after["consecutiveFailures"] as? Int == 0)
+        #expect(after["lastSuccess"] as? String != nil)
+        #expect(try subjectAlternativeNames(ofCertificateAt: "\(lab.directory)/state/live/www/cert.pem") == ["www.other.test"])
+    }
+}

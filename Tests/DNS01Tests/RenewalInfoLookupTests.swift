@@ -1,0 +1,101 @@
+import ACME
+@testable import DNS01
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// A CA whose renewalInfo never answers must not hold `dns01 run` for 30 s per certificate,
+/// one after another, and SIGTERM (task cancellation) must end the phase at once.
+@Suite("renewal information lookups")
+struct RenewalInfoLookupTests {
+    /// Serves a directory with renewalInfo; renewalInfo requests hang, ignoring cancellation
+    /// as a libcurl transfer on the blocking pool does, until `hang` has passed.
+    final class SilentCA: HTTPTransport, Sendable {
+        struct Counts { var started = 0 }
+        let counts = Mutex(Counts())
+        let hang: Duration
+        init(hang: Duration = .seconds(60)) { self.hang = hang }
+
+        static let directory = #"{"newNonce":"https://ca.test/n","newAccount":"https://ca.test/a","newOrder":"https://ca.test/o","renewalInfo":"https://ca.test/ari"}"#
+        static let window = #"{"suggestedWindow":{"start":"2020-01-01T00:00:00Z","end":"2020-01-02T00:00:00Z"}}"#
+
+        func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+            if request.url == "https://ca.test/dir" { return HTTPResponse(status: 200, headers: [:], body: Array(Self.directory.utf8)) }
+            counts.withLock { $0.started += 1 }
+            let seconds = Double(hang.components.seconds)
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { continuation.resume() }
+            }
+            return HTTPResponse(status: 200, headers: [:], body: Array(Self.window.utf8))
+        }
+    }
+
+    static func decisions(_ count: Int) -> [RenewalPlan.Decision] {
+        (0..<count).map { index in
+            let spec = Configuration.CertificateSpec(name: "c\(index)", domains: ["c\(index).test"], keyType: .ec256, provider: nil,
+                                                     deployHook: nil, renewBefore: nil, profile: nil)
+            return RenewalPlan.Decision(spec: spec, reason: nil, notAfter: Date().addingTimeInterval(86400 * 30),
+                                        renewAt: Date().addingTimeInterval(86400 * 10), certificateID: "aki.serial\(index)")
+        }
+    }
+
+    static func client(_ ca: SilentCA) throws -> ACMEClient {
+        ACMEClient(directoryURL: "https://ca.test/dir", transport: ca, accountKey: try AccountKey.generate())
+    }
+
+    /// 40 certificates, none answered: eight at a time, each given up after its deadline; the
+    /// phase takes about five deadlines, not forty times the transfer's own limit.
+    @Test func lookupsRunConcurrentlyEachWithADeadline() async throws {
+        let ca = SilentCA()
+        let started = ContinuousClock.now
+        let result = try await RenewalPlan.consultRenewalInfo(Self.decisions(40), client: try Self.client(ca), logger: Logger(label: "test"),
+                                                              concurrency: 8, timeout: .milliseconds(300), phaseLimit: .seconds(60))
+        let elapsed = ContinuousClock.now - started
+        // Five rounds of eight: unbounded, all forty would end after one deadline.
+        // Without deadlines, one unanswered lookup alone takes the CA's 60 s; the upper bound leaves
+        // room for a loaded machine.
+        #expect(elapsed >= .milliseconds(1500) && elapsed < .seconds(30))
+        #expect(result.allSatisfy { $0.reason == nil })
+        #expect(ca.counts.withLock { $0.started } == 40)
+    }
+
+    /// The whole phase has a limit too: certificates not asked by then are left to their renewAt.
+    @Test func thePhaseEndsAtItsLimit() async throws {
+        let ca = SilentCA()
+        let started = ContinuousClock.now
+        let result = try await RenewalPlan.consultRenewalInfo(Self.decisions(100), client: try Self.client(ca), logger: Logger(label: "test"),
+                                                              concurrency: 4, timeout: .milliseconds(300), phaseLimit: .milliseconds(700))
+        #expect(ContinuousClock.now - started < .seconds(30))
+        #expect(result.allSatisfy { $0.reason == nil })
+        #expect(ca.counts.withLock { $0.started } < 100)
+    }
+
+    /// An answer still counts: a window in the past makes the certificate due.
+    @Test func anAnswerInTimeIsUsed() async throws {
+        let ca = SilentCA(hang: .zero)
+        let result = try await RenewalPlan.consultRenewalInfo(Self.decisions(3), client: try Self.client(ca), logger: Logger(label: "test"),
+                                                              timeout: .seconds(30))
+        #expect(result.allSatisfy { $0.reason == .renewalWindow })
+    }
+
+    /// Cancelling the task (what the CLI does on SIGTERM) ends the phase at once, with lookups
+    /// still in flight.
+    @Test func cancellationEndsThePhaseAtOnce() async throws {
+        let ca = SilentCA()
+        let client = try Self.client(ca)
+        let task = Task {
+            try await RenewalPlan.consultRenewalInfo(Self.decisions(20), client: client, logger: Logger(label: "test"),
+                                                     timeout: .seconds(30), phaseLimit: .seconds(60))
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ca.counts.withLock({ $0.started }) == 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(ca.counts.withLock { $0.started } > 0)
+        let cancelled = ContinuousClock.now
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(ContinuousClock.now - cancelled < .seconds(20))
+    }
+}
