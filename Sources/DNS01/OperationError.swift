@@ -23,9 +23,6 @@ public enum ExitStatus {
 
 /// One sentence for any error, for the user: never a Swift dump.
 public func describe(_ error: any Error) -> String {
-    if let error = error as? CustomStringConvertible {
-        let text = error.description
-        return text.hasSuffix(".") || text.hasSuffix(")") ? text : text + "."
-    }
-    return "\(type(of: error)): \(error)"
+    let text = String(describing: error)
+    return text.hasSuffix(".") || text.hasSuffix(")") ? text : text + "."
 }

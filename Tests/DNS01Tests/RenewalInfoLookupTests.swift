@@ -15,7 +15,7 @@ struct RenewalInfoLookupTests {
         struct Counts { var started = 0 }
         let counts = Mutex(Counts())
         let hang: Duration
-        init(hang: Duration = .seconds(60)) { self.hang = hang }
+        init(hang: Duration = .seconds(600)) { self.hang = hang }
 
         static let directory = #"{"newNonce":"https://ca.test/n","newAccount":"https://ca.test/a","newOrder":"https://ca.test/o","renewalInfo":"https://ca.test/ari"}"#
         static let window = #"{"suggestedWindow":{"start":"2020-01-01T00:00:00Z","end":"2020-01-02T00:00:00Z"}}"#
@@ -53,9 +53,9 @@ struct RenewalInfoLookupTests {
                                                               concurrency: 8, timeout: .milliseconds(300), phaseLimit: .seconds(60))
         let elapsed = ContinuousClock.now - started
         // Five rounds of eight: unbounded, all forty would end after one deadline.
-        // Without deadlines, one unanswered lookup alone takes the CA's 60 s; the upper bound leaves
-        // room for a loaded machine.
-        #expect(elapsed >= .milliseconds(1500) && elapsed < .seconds(30))
+        // Without deadlines, one unanswered lookup alone takes the CA's 600 s; the upper bound
+        // leaves room for the full suite on a loaded 2-core machine (seen: 48 s).
+        #expect(elapsed >= .milliseconds(1500) && elapsed < .seconds(120))
         #expect(result.allSatisfy { $0.reason == nil })
         #expect(ca.counts.withLock { $0.started } == 40)
     }
@@ -66,7 +66,7 @@ struct RenewalInfoLookupTests {
         let started = ContinuousClock.now
         let result = try await RenewalPlan.consultRenewalInfo(Self.decisions(100), client: try Self.client(ca), logger: Logger(label: "test"),
                                                               concurrency: 4, timeout: .milliseconds(300), phaseLimit: .milliseconds(700))
-        #expect(ContinuousClock.now - started < .seconds(30))
+        #expect(ContinuousClock.now - started < .seconds(120))
         #expect(result.allSatisfy { $0.reason == nil })
         #expect(ca.counts.withLock { $0.started } < 100)
     }
