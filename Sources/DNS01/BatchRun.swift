@@ -92,7 +92,8 @@ public struct BatchRun: Sendable {
             do {
                 locks.append(try CertificateLock(stateDir: config.acme.stateDir, name: spec.name))
                 requests.append((index, try IssueRequest(certName: spec.name, domains: spec.domains, keyType: spec.keyType,
-                                                         provider: spec.provider, deployHook: spec.deployHook, profile: spec.profile,
+                                                         provider: spec.provider, alsoProviders: spec.alsoProviders,
+                                                         deployHook: spec.deployHook, profile: spec.profile,
                                                          replaces: decision.certificateID)))
             } catch {
                 items[index].status = "failed"

@@ -27,17 +27,21 @@ public final class ChallengeDeployer: Sendable {
         journal = Journal(stateDir: config.acme.stateDir, owner: owner)
     }
 
-    /// The target for one identifier ("*.example.test" and "example.test" share one).
-    public func target(for identifier: String, provider preferred: String? = nil) async throws -> ChallengeTarget {
+    /// The target for one identifier ("*.example.test" and "example.test" share one). The
+    /// providers are the ones named (`providers`, a certificate's `provider`), else the zone's
+    /// (`[[zone]] provider`), else the one whose `zones` has the longest suffix of the name.
+    public func target(for identifier: String, providers named: [String] = []) async throws -> ChallengeTarget {
         let domain = identifier.hasPrefix("*.") ? String(identifier.dropFirst(2)) : identifier
         let challengeName = DomainName.challengeName(for: domain)
         let (recordName, zone) = try await zoneFinder.locate(challengeName)
-        guard let provider = config.provider(for: recordName, preferred: preferred) else {
+        var providers = named.isEmpty ? config.zoneProviders[zone] ?? [] : named
+        if providers.isEmpty, let provider = config.provider(for: recordName) { providers = [provider.name] }
+        guard let first = providers.first else {
             let via = recordName == challengeName ? "" : " (a CNAME of \(challengeName))"
             throw OperationError("No [[provider]] serves \(recordName)\(via) in zone \(zone): add the zone to a provider's zones.")
         }
         return ChallengeTarget(domain: domain, challengeName: challengeName, recordName: recordName,
-                               zone: zone, provider: provider.name)
+                               zone: zone, provider: first, alsoProviders: Array(providers.dropFirst()))
     }
 
     /// The nameserver addresses the waiter polls for `zone` (the `[[zone]]` override or the
@@ -47,10 +51,10 @@ public final class ChallengeDeployer: Sendable {
     }
 
     /// Targets for many identifiers, looked up concurrently, by identifier.
-    public func targets(for identifiers: [String], provider: String? = nil) async throws -> [String: ChallengeTarget] {
+    public func targets(for identifiers: [String], providers: [String] = []) async throws -> [String: ChallengeTarget] {
         try await withThrowingTaskGroup(of: (String, ChallengeTarget).self) { group in
             for identifier in Set(identifiers) {
-                group.addTask { (identifier, try await self.target(for: identifier, provider: provider)) }
+                group.addTask { (identifier, try await self.target(for: identifier, providers: providers)) }
             }
             var result: [String: ChallengeTarget] = [:]
             for try await (identifier, target) in group { result[identifier] = target }
@@ -78,7 +82,7 @@ public final class ChallengeDeployer: Sendable {
         let outcomes = await forEachGroup(of: records, verb: "presented") { provider, zone, txt in
             try await provider.present(txt, zone: zone)
         }
-        let refused = Set(outcomes.filter { ($0.error as? ProviderError)?.wroteNothing == true }.flatMap(\.records))
+        let refused = Outcome.unwritten(outcomes)
         if !refused.isEmpty {
             unwritten.withLock { $0.formUnion(refused) }
             do {
@@ -104,7 +108,7 @@ public final class ChallengeDeployer: Sendable {
         let outcomes = await forEachGroup(of: records.filter { !refused.contains($0) }, verb: "removed") { provider, zone, txt in
             try await provider.cleanup(txt, zone: zone)
         }
-        await forget(Set(outcomes.filter { $0.error == nil }.flatMap(\.records)))
+        await forget(Outcome.succeeded(outcomes))
         let errors = outcomes.compactMap(\.error)
         for failure in errors {
             events(.warning("cleanup failed, so the record(s) stay in the journal for the next run: \(describe(failure))"))
@@ -157,7 +161,7 @@ public final class ChallengeDeployer: Sendable {
                     try await provider.cleanup(txt, zone: zone)
                 }
             }.value
-            let cleaned = Set(outcomes.filter { $0.error == nil }.flatMap(\.records))
+            let cleaned = Outcome.succeeded(outcomes)
             removed += cleaned.count
             await forget(cleaned)
             let failures = outcomes.compactMap(\.error)
@@ -222,6 +226,20 @@ public final class ChallengeDeployer: Sendable {
     public struct Outcome: Sendable {
         public var records: [ChallengeRecord]
         public var error: (any Error)?
+
+        /// Records that every provider writing them handled: with several providers for a
+        /// zone, one failure leaves the record to be retried.
+        static func succeeded(_ outcomes: [Outcome]) -> Set<ChallengeRecord> {
+            let failed = Set(outcomes.filter { $0.error != nil }.flatMap(\.records))
+            return Set(outcomes.filter { $0.error == nil }.flatMap(\.records)).subtracting(failed)
+        }
+
+        /// Records that no provider wrote: every call that held them was refused whole.
+        static func unwritten(_ outcomes: [Outcome]) -> Set<ChallengeRecord> {
+            let refused = Set(outcomes.filter { ($0.error as? ProviderError)?.wroteNothing == true }.flatMap(\.records))
+            let written = Set(outcomes.filter { ($0.error as? ProviderError)?.wroteNothing != true }.flatMap(\.records))
+            return refused.subtracting(written)
+        }
     }
 
     /// Runs `body` once per (provider, zone) group, all groups concurrently.
@@ -231,7 +249,9 @@ public final class ChallengeDeployer: Sendable {
     ) async -> [Outcome] {
         var groups: [GroupKey: [ChallengeRecord]] = [:]
         for record in records {
-            groups[GroupKey(provider: record.target.provider, zone: record.target.zone), default: []].append(record)
+            for provider in record.target.providers {
+                groups[GroupKey(provider: provider, zone: record.target.zone), default: []].append(record)
+            }
         }
         let providers = config.providers
         let sink = events

@@ -50,6 +50,9 @@ public struct Configuration: Sendable {
         public var renewBefore: Duration?
         /// Certificate profile (draft-ietf-acme-profiles) to request, when the CA lists it.
         public var profile: String?
+        /// More providers after `provider` (`provider = ["a", "b"]`): every record is written
+        /// through each, and removed through each.
+        public var alsoProviders: [String] = []
     }
 
     /// Where the configuration was read from.
@@ -59,6 +62,11 @@ public struct Configuration: Sendable {
     public var providers: [any DNSProvider]
     /// `[[zone]]` nameserver overrides, by zone.
     public var zoneNameservers: [String: [DNSServer]]
+    /// `[[zone]] provider`: the providers that write every record of the zone, by zone.
+    public var zoneProviders: [String: [String]] = [:]
+    /// Providers with `single_value = true`: they hold one TXT value per name, so a wildcard
+    /// and its apex are validated one after the other.
+    public var singleValueProviders: Set<String> = []
     public var certificates: [CertificateSpec]
 
     /// DESIGN.md: `-c`, then `$DNS01_CONFIG`, then `./dns01.toml`, then `/etc/dns01/dns01.toml`.
@@ -91,17 +99,28 @@ public struct Configuration: Sendable {
         let acme = try parseACME(section(top, "acme", required: requiresCA), path: path, requiresCA: requiresCA)
         let dns = try parseDNS(section(top, "dns", required: false))
         var providers: [any DNSProvider] = []
-        for settings in try arrayOfTables(top, "provider") {
+        var singleValue: Set<String> = []
+        for var settings in try arrayOfTables(top, "provider") {
+            // A property of the DNS host, not of the provider's code: read here for every type.
+            let oneValue = try settings.bool("single_value") ?? false
+            var values = settings.values
+            values["single_value"] = nil
+            settings = Settings(context: settings.context, values: values)
             let provider = try ProviderRegistry.make(settings, stateDir: acme.stateDir)
+            if oneValue { singleValue.insert(provider.name) }
             if providers.contains(where: { $0.name == provider.name }) {
                 throw ConfigError("\(path): two [[provider]] entries are named '\(provider.name)'.")
             }
             providers.append(provider)
         }
         var zoneNameservers: [String: [DNSServer]] = [:]
+        var zoneProviders: [String: [String]] = [:]
         for settings in try arrayOfTables(top, "zone") {
-            try settings.rejectUnknownKeys(allowed: ["name", "nameservers"])
+            try settings.rejectUnknownKeys(allowed: ["name", "nameservers", "provider"])
             let zone = try normalizeZone(try settings.requiredString("name"), context: settings.context)
+            let named = try providerList(settings, context: "\(settings.context) '\(zone)'", providers: providers)
+            if !named.isEmpty { zoneProviders[zone] = named }
+            guard settings.has("nameservers") || named.isEmpty else { continue }
             let servers = try (settings.strings("nameservers") ?? []).map { text in
                 do { return try DNSServer(parsing: text, defaultPort: dns.port) } catch {
                     throw ConfigError("\(settings.context) '\(zone)': nameserver '\(text)' is not an address with an optional port.")
@@ -119,7 +138,24 @@ public struct Configuration: Sendable {
             certificates.append(spec)
         }
         return Configuration(path: path, acme: acme, dns: dns, providers: providers,
-                             zoneNameservers: zoneNameservers, certificates: certificates)
+                             zoneNameservers: zoneNameservers, zoneProviders: zoneProviders,
+                             singleValueProviders: singleValue, certificates: certificates)
+    }
+
+    /// `provider = "a"` or `provider = ["a", "b"]`, each a configured [[provider]].
+    static func providerList(_ settings: Settings, context: String, providers: [any DNSProvider]) throws -> [String] {
+        let names: [String]
+        switch settings.values["provider"] {
+        case nil: return []
+        case .string(let name)?: names = [name]
+        default: names = try settings.strings("provider") ?? []
+        }
+        for name in names where !providers.contains(where: { $0.name == name }) {
+            throw ConfigError("\(context): provider '\(name)' is not a configured [[provider]].")
+        }
+        guard Set(names).count == names.count else { throw ConfigError("\(context): provider lists a provider twice.") }
+        guard !names.isEmpty else { throw ConfigError("\(context): provider must name at least one [[provider]].") }
+        return names
     }
 
     private static func parseACME(_ settings: Settings, path: String, requiresCA: Bool) throws -> ACME {
@@ -203,14 +239,11 @@ public struct Configuration: Sendable {
         guard let keyType = KeyType(rawValue: keyText) else {
             throw ConfigError("[[certificate]] '\(name)': key_type '\(keyText)' is not one of \(KeyType.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
-        let provider = try settings.string("provider")
-        if let provider, !providers.contains(where: { $0.name == provider }) {
-            throw ConfigError("[[certificate]] '\(name)': provider '\(provider)' is not a configured [[provider]].")
-        }
-        return CertificateSpec(name: name, domains: names, keyType: keyType, provider: provider,
+        let named = try providerList(settings, context: "[[certificate]] '\(name)'", providers: providers)
+        return CertificateSpec(name: name, domains: names, keyType: keyType, provider: named.first,
                                deployHook: try settings.string("deploy_hook"),
                                renewBefore: try settings.duration("renew_before"),
-                               profile: try settings.string("profile"))
+                               profile: try settings.string("profile"), alsoProviders: Array(named.dropFirst()))
     }
 
     private static func section(_ top: Settings, _ key: String, required: Bool) throws -> Settings {

@@ -12,6 +12,8 @@ public struct IssueRequest: Sendable {
     public var keyType: KeyType
     /// Use this provider for every name instead of choosing by zone.
     public var provider: String?
+    /// More providers that write every record too (`provider = ["a", "b"]`).
+    public var alsoProviders: [String] = []
     /// A shell command run after the certificate is stored.
     public var deployHook: String?
     /// Certificate profile to ask the CA for (draft-ietf-acme-profiles).
@@ -21,13 +23,14 @@ public struct IssueRequest: Sendable {
     /// The user's own CSR (`--csr`): sent as is; its key never passes through dns01.
     public var csr: CSRInput?
 
-    public init(certName: String? = nil, domains: [String], keyType: KeyType = .ec256, provider: String? = nil, deployHook: String? = nil,
-                profile: String? = nil, replaces: String? = nil) throws {
+    public init(certName: String? = nil, domains: [String], keyType: KeyType = .ec256, provider: String? = nil,
+                alsoProviders: [String] = [], deployHook: String? = nil, profile: String? = nil, replaces: String? = nil) throws {
         self.domains = try IdentifierList.normalize(domains)
         self.certName = certName ?? IdentifierList.defaultCertName(for: self.domains)
         try CertificateStore.validateCertName(self.certName)
         self.keyType = keyType
         self.provider = provider
+        self.alsoProviders = alsoProviders
         self.deployHook = deployHook
         self.profile = profile
         self.replaces = replaces
@@ -82,7 +85,8 @@ public final class Issuer: Sendable {
 
     /// One certificate; throws its failure.
     public func issue(_ request: IssueRequest) async throws -> IssueResult {
-        if let provider = request.provider, !config.providers.contains(where: { $0.name == provider }) {
+        for provider in [request.provider].compactMap({ $0 }) + request.alsoProviders
+        where !config.providers.contains(where: { $0.name == provider }) {
             throw UsageError("Provider '\(provider)' is not a configured [[provider]].")
         }
         try await deployer.checkStateDirectory()
@@ -110,6 +114,10 @@ public final class Issuer: Sendable {
             }
         }
         try Task.checkCancellation()
+
+        // 1b. Values a single-value provider cannot hold side by side: validated first, one
+        //     round at a time (nothing happens here without such a provider).
+        prepared = try await validateEarlyRounds(prepared, client: client)
 
         let ordered = prepared
 
@@ -192,6 +200,8 @@ public final class Issuer: Sendable {
         var order: Order
         var challenges: [PendingChallenge]
         var reused: Int
+        /// Challenges validated in an earlier round (single-value providers).
+        var validatedEarly = 0
     }
 
     struct PendingChallenge: Sendable {
@@ -203,7 +213,8 @@ public final class Issuer: Sendable {
     private func prepare(_ request: IssueRequest, client: ACMEClient, thumbprint: String) async throws -> Prepared {
         let deployer = self.deployer
         // DNS discovery (CNAMEs, zones, providers) runs while the CA creates the order.
-        let planning = Task { try await deployer.targets(for: request.domains, provider: request.provider) }
+        let providers = [request.provider].compactMap { $0 } + request.alsoProviders
+        let planning = Task { try await deployer.targets(for: request.domains, providers: providers) }
         let order: Order
         let authorizations: [Authorization]
         do {
@@ -380,7 +391,7 @@ public final class Issuer: Sendable {
             let notAfter = try store.currentCertificate(request.certName)?.notValidAfter ?? Date()
             events(.step("\(request.certName): certificate stored in \(live) (valid until \(notAfter.formatted(.iso8601)))"))
             var result = IssueResult(certName: request.certName, domains: request.domains, live: live,
-                                     notAfter: notAfter, recordsPresented: ready.challenges.count,
+                                     notAfter: notAfter, recordsPresented: ready.challenges.count + ready.validatedEarly,
                                      authorizationsReused: ready.reused, seconds: seconds(ContinuousClock.now - start),
                                      deployHookError: nil)
             if let hook = request.deployHook {
