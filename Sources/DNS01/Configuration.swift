@@ -169,19 +169,21 @@ public struct Configuration: Sendable {
                 throw ConfigError("[acme]: directory '\(directory)' is not an http(s) URL.")
             }
         }
-        let caBundle = try readableFile(settings, "ca_bundle")
+        // The files only the CA's commands read are checked only for them: a certbot hook runs
+        // with whatever the [acme] section says about a CA it never talks to.
+        let caBundle = try readableFile(settings, "ca_bundle", check: requiresCA)
         let concurrency = try settings.integer("concurrency") ?? 16
         guard (1...256).contains(concurrency) else { throw ConfigError("[acme]: concurrency \(concurrency) is out of range (1 to 256).") }
         let keyText = try settings.string("account_key_type") ?? AccountKeyType.ec256.rawValue
         guard let accountKeyType = AccountKeyType(rawValue: keyText) else {
             throw ConfigError("[acme]: account_key_type '\(keyText)' is not one of \(AccountKeyType.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
-        let accountKeyFile = try readableFile(settings, "account_key_file")
+        let accountKeyFile = try readableFile(settings, "account_key_file", check: requiresCA)
         let eabKeyID = try settings.string("eab_kid"), eabHMACKeyFile = try settings.string("eab_hmac_key_file")
         if (eabKeyID == nil) != (eabHMACKeyFile == nil) {
             throw ConfigError("[acme]: eab_kid and eab_hmac_key_file go together; set both or neither.")
         }
-        _ = try readableFile(settings, "eab_hmac_key_file")
+        _ = try readableFile(settings, "eab_hmac_key_file", check: requiresCA)
         let orderTimeout = try settings.duration("order_timeout") ?? .seconds(300)
         guard orderTimeout >= .seconds(1), orderTimeout <= .seconds(86400) else {
             throw ConfigError("[acme]: order_timeout must be between 1s and 24h.")
@@ -195,8 +197,9 @@ public struct Configuration: Sendable {
     }
 
     /// An [acme] key naming a file dns01 must be able to read, or nil when unset.
-    private static func readableFile(_ settings: Settings, _ key: String) throws -> String? {
+    private static func readableFile(_ settings: Settings, _ key: String, check: Bool = true) throws -> String? {
         guard let path = try settings.string(key) else { return nil }
+        guard check else { return path }
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw ConfigError("[acme]: \(key) '\(path)' is not a readable file.")
         }

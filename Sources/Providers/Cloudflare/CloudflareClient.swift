@@ -9,6 +9,8 @@ struct CloudflareClient: Sendable {
     let baseURL: String
     let token: String
     let transport: any HTTPTransport
+    /// Cloudflare's code for "An identical record already exists."
+    static let identicalRecordExists = 81058
     /// Bodies larger than this are not Cloudflare's answers to these calls.
     static let bodyLimit = 4 << 20
 
@@ -41,6 +43,8 @@ struct CloudflareClient: Sendable {
 
     struct Failure: Error, Sendable, CustomStringConvertible {
         var description: String
+        /// Cloudflare's error codes in the answer (81058: an identical record exists).
+        var codes: [Int] = []
     }
 
     private struct Envelope<Result: Decodable>: Decodable {
@@ -93,7 +97,7 @@ struct CloudflareClient: Sendable {
             }
             let retry = response.status == 429 ? "; it kept asking to slow down (429) past the retries" : ""
             let text = messages.isEmpty ? "HTTP \(response.status) with no Cloudflare error message" : messages.joined(separator: "; ") + ", HTTP \(response.status)"
-            throw Failure(description: "Cloudflare answered \(text)\(retry)")
+            throw Failure(description: "Cloudflare answered \(text)\(retry)", codes: (envelope?.errors ?? []).compactMap(\.code))
         }
         return envelope.result
     }

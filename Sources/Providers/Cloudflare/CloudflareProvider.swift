@@ -39,17 +39,19 @@ public final class CloudflareProvider: DNSProvider {
 
     public func present(_ records: [TXTRecord], zone: String) async throws {
         let zoneID = try await zoneID(for: zone, code: .present)
-        var pending = records
-        // A value already there (an earlier attempt, or a record of someone else's) makes
-        // Cloudflare refuse the whole batch (81058): leave those out, and do not adopt them.
-        if let existing = try? await existingValues(records, zoneID: zoneID, zone: zone), !existing.isEmpty {
-            pending.removeAll { record in existing.contains { $0.record == record } }
-        }
-        for chunk in pending.chunked(200) {
-            let posts = chunk.map { CloudflareClient.NewRecord(type: "TXT", name: $0.name, content: $0.value, ttl: Int(config.ttl)) }
+        for var chunk in records.chunked(200).map(Array.init) {
             let result: CloudflareClient.BatchResult
             do {
-                result = try await client.batch(zoneID: zoneID, deletes: [], posts: posts)
+                do {
+                    result = try await client.batch(zoneID: zoneID, deletes: [], posts: posts(chunk))
+                } catch let error as CloudflareClient.Failure where error.codes.contains(CloudflareClient.identicalRecordExists) {
+                    // A value already there (an earlier attempt, or someone else's record) makes
+                    // Cloudflare refuse the whole batch: leave those out, and do not adopt them.
+                    let existing = try await existingValues(chunk, zoneID: zoneID, zone: zone)
+                    chunk.removeAll { record in existing.contains { $0.record == record } }
+                    guard !chunk.isEmpty else { continue }
+                    result = try await client.batch(zoneID: zoneID, deletes: [], posts: posts(chunk))
+                }
             } catch let error as CloudflareClient.Failure {
                 throw failure(.present, "could not create \(chunk.count) TXT record(s) in zone \(zone) (\(names(chunk)))", error)
             }
@@ -82,6 +84,10 @@ public final class CloudflareProvider: DNSProvider {
                 throw failure(.cleanup, "could not delete \(chunk.count) TXT record(s) in zone \(zone) (\(names(records)))", error)
             }
         }
+    }
+
+    private func posts(_ records: [TXTRecord]) -> [CloudflareClient.NewRecord] {
+        records.map { CloudflareClient.NewRecord(type: "TXT", name: $0.name, content: $0.value, ttl: Int(config.ttl)) }
     }
 
     /// The records at the names of `records` whose content is exactly one of their values.
