@@ -27,6 +27,12 @@ let package = Package(
 
         // HTTPS through libcurl, for the CA and for DNS host APIs.
         .target(name: "HTTP", dependencies: ["CCurl", "Blocking"]),
+        // Typed configuration tables (read from TOML by the core) and their errors.
+        .target(name: "Settings"),
+        // Files as DESIGN.md wants them written: atomic, synced, modes set at creation; locks; secret files.
+        .target(name: "Storage", dependencies: ["Settings", "Blocking"]),
+        // Running hooks and other programs: process groups, time limits, bounded output.
+        .target(name: "Processes", dependencies: ["Blocking"]),
 
         .target(
             name: "ACME",
@@ -46,7 +52,7 @@ let package = Package(
         .target(
             name: "Providers",
             dependencies: [
-                "DNS", "HTTP", "Blocking",
+                "DNS", "HTTP", "Settings", "Storage", "Processes", "Blocking",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -54,7 +60,7 @@ let package = Package(
         .target(
             name: "DNS01",
             dependencies: [
-                "ACME", "DNS", "Providers",
+                "ACME", "DNS", "Providers", "Settings", "Storage", "Processes",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -66,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "dns01",
             dependencies: [
-                "DNS01",
+                "DNS01", "Providers", "Settings", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -76,8 +82,8 @@ let package = Package(
 
         .testTarget(name: "ACMETests", dependencies: ["ACME"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "TestLab"]),
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "HTTP"]),
-        .testTarget(name: "DNS01Tests", dependencies: ["DNS01", "ACME", "DNS", "Providers", "TestLab"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "HTTP", "Settings"]),
+        .testTarget(name: "DNS01Tests", dependencies: ["DNS01", "ACME", "DNS", "Providers", "Settings", "Storage", "Processes", "TestLab"]),
     ],
     swiftLanguageModes: [.v6]
 )

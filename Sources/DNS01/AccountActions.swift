@@ -4,6 +4,7 @@ import Logging
 import Providers
 import SwiftASN1
 import X509
+import Settings
 
 /// `dns01 account ...` and `dns01 revoke`: account upkeep and revocation, by the account key.
 public struct AccountActions: Sendable {

@@ -3,6 +3,8 @@ import Blocking
 import Foundation
 import Logging
 import Providers
+import Settings
+import Storage
 
 /// The ACME account under `state_dir/accounts/<ca host>/`: `account.key` (0600) and
 /// `account.json`. Created on first use, reused after. `[acme] account_key_file` brings an

@@ -1,6 +1,7 @@
 import ACME
 import Foundation
 import Providers
+import Storage
 
 /// `dns01 run`: every `[[certificate]]` that is due, issued together (one wait for all), each
 /// under a lock so two runs never work on one certificate. One certificate's failure does not

@@ -2,6 +2,7 @@ import Blocking
 import DNS
 import Foundation
 import Providers
+import Storage
 
 /// certbot's `--manual-auth-hook` / `--manual-cleanup-hook`, done with one propagation wait per
 /// certbot run instead of one per name.

@@ -3,6 +3,7 @@ import Blocking
 import Foundation
 import Providers
 import X509
+import Storage
 
 /// The certificates under `state_dir` (DESIGN.md, "State directory"):
 ///

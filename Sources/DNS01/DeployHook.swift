@@ -1,5 +1,6 @@
 import Foundation
 import Providers
+import Processes
 
 /// Runs a certificate's `deploy_hook` after it changed, with certbot's variables
 /// (`RENEWED_LINEAGE`, `RENEWED_DOMAINS`) plus `DNS01_CERT_NAME`. A failing hook is reported,

@@ -2,6 +2,7 @@ import DNS
 import Foundation
 import Providers
 import Synchronization
+import Storage
 
 /// Records presented and not yet cleaned up (DESIGN.md: `state_dir/journal/`). An entry is
 /// written, synced, before its records are presented; records leave it once they are cleaned

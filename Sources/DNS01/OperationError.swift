@@ -1,6 +1,7 @@
 import ACME
 import DNS
 import Providers
+import Settings
 
 /// An operation that failed (exit 1): the sentence names what is at fault.
 public struct OperationError: Error, Sendable, CustomStringConvertible {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Providers
 import X509
+import Processes
 
 /// Which `[[certificate]]` entries a `dns01 run` must issue: missing, due (by `renew_before`,
 /// or by the certificate's own lifetime when that is not set), or whose names changed (or all,

@@ -43,3 +43,4 @@ public enum ProviderRegistry {
 }
 
 import DNS
+import Settings

@@ -1,4 +1,5 @@
 import DNS
+import Settings
 
 /// Writes challenge records by RFC 2136 dynamic update, signed with TSIG (RFC 8945), through
 /// libldns. All records of one zone go in one UPDATE message.

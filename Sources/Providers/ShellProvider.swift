@@ -1,6 +1,8 @@
 import DNS
 import Foundation
 import Logging
+import Settings
+import Processes
 
 /// Writes challenge records by running a command (lego's exec provider contract):
 ///

@@ -2,6 +2,9 @@ import Blocking
 import DNS
 import Foundation
 import Logging
+import Settings
+import Storage
+import Processes
 
 /// Writes challenge records into the zone file of a server that loads zones from files (BIND,
 /// NSD, Knot without DDNS), then runs the reload command.

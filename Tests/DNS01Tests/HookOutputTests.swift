@@ -1,6 +1,8 @@
 import Foundation
 import DNS
-@testable import Providers
+@testable import Processes
+import Providers
+import Settings
 import Testing
 
 /// Hook output is read in one pass and kept bounded: a hook printing one 20 MB line costs a pass

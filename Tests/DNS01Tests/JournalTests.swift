@@ -2,6 +2,8 @@
 import Foundation
 import Providers
 import Testing
+import Settings
+import Storage
 
 /// The journal's trust rules, without DNS: who counts as gone, which directories and values it
 /// accepts, back-off, and records leaving every entry once cleaned.

@@ -1,6 +1,7 @@
 import DNS01
 import Providers
 import Testing
+import Settings
 
 /// `[acme] order_timeout` bounds how long the CA may keep an order pending or processing.
 @Suite struct OrderTimeoutConfigTests {

@@ -1,4 +1,6 @@
 import Foundation
+import Settings
+import Storage
 
 extension CloudflareProvider {
     /// `[[provider]] type = "cloudflare"`, validated (STYLE.md 7). The token comes from

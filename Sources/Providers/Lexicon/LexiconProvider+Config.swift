@@ -1,4 +1,5 @@
 import Foundation
+import Settings
 
 extension LexiconProvider {
     /// `[[provider]] type = "lexicon"`, validated (STYLE.md 7).

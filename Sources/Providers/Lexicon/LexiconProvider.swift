@@ -2,6 +2,8 @@ import Blocking
 import DNS
 import Foundation
 import Logging
+import Storage
+import Processes
 
 /// `type = "lexicon"`: any of dns-lexicon's ~90 DNS hosts, through the `providers/lexicon`
 /// bridge in batch mode: one Python process and one lexicon Client per zone and run. lexicon's

@@ -1,4 +1,5 @@
 import Foundation
+import Settings
 
 extension Route53Provider {
     /// `[[provider]] type = "route53"`, validated (STYLE.md 7). Credentials are AWS's usual

@@ -1,4 +1,5 @@
 import Foundation
+import Settings
 
 /// A credential kept in a file of its own (an API token, a MAC key): read once, whitespace
 /// trimmed, and refused when others may read it, as ssh refuses a private key that others can

@@ -1,4 +1,5 @@
 import Foundation
+import Settings
 
 /// A file operation that failed: which file, what was being done, and the system's reason.
 public struct FileSystemError: Error, Sendable, CustomStringConvertible {

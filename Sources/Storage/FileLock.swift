@@ -2,10 +2,10 @@ import Foundation
 
 /// An exclusive advisory lock (flock) on a lock file, held until `unlock`; one owner at a time
 /// (hence unchecked Sendable: it moves from the blocking pool that waited for it to its owner).
-final class FileLock: @unchecked Sendable {
+public final class FileLock: @unchecked Sendable {
     private var fd: Int32
 
-    init(path: String) throws {
+    public init(path: String) throws {
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw FileSystemError(path: path, operation: "open the lock file", reason: String(cString: strerror(errno))) }
         while flock(fd, LOCK_EX) != 0 {
@@ -16,7 +16,7 @@ final class FileLock: @unchecked Sendable {
         }
     }
 
-    func unlock() {
+    public func unlock() {
         guard fd >= 0 else { return }
         flock(fd, LOCK_UN)
         close(fd)
