@@ -141,10 +141,3 @@ public struct ShellProvider: DNSProvider {
     }
 }
 
-extension ProcessRunner {
-    /// "60s", "1.5s" — for messages.
-    public static func describe(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return seconds == seconds.rounded() ? "\(Int(seconds))s" : String(format: "%.1fs", seconds)
-    }
-}

@@ -65,15 +65,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.endless_headers()
 
         status, headers, payload = self.forward(body)
-        if mode == "malformed-json" and path == "/order-plz":
+        if mode == "malformed-json" and path == "/order-plz" and status < 300:
             payload = b'{"status": "pending", "identifiers": [{"type": "dns", "va'
-        elif mode == "directory-missing" and path == "/dir":
+        elif mode == "directory-missing" and path == "/dir" and status < 300:
             document = json.loads(payload)
             document.pop("newOrder", None)
             payload = json.dumps(document).encode()
-        elif mode == "bad-pem" and path.startswith("/certZ/"):
+        elif mode == "bad-pem" and path.startswith("/certZ/") and status < 300:
             payload = b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
-        elif mode == "served-chain" and path.startswith("/certZ/"):
+        elif mode == "served-chain" and path.startswith("/certZ/") and status == 200:
+            # Only a real answer is replaced: a badNonce problem (Pebble rejects some nonces)
+            # must reach dns01 as such, so it retries.
             with open(args.chain, "rb") as chain:
                 payload = chain.read()
         elif mode == "processing" and (path.startswith("/my-order/") or path.startswith("/finalize-order/")) and status == 200:
