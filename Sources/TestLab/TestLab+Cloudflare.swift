@@ -17,13 +17,7 @@ extension TestLab {
 
         /// Requests served so far, by method and path shape ("POST /client/v4/zones/{id}/dns_records/batch").
         public func requests() throws -> [String: Int] {
-            let result = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "http://127.0.0.1:\(port)/__lab/stats"])
-            guard let data = result.output.data(using: .utf8),
-                  let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let requests = object["requests"] as? [String: Int] else {
-                throw LabError("the Cloudflare stand-in gave no stats: \(result.output)")
-            }
-            return requests
+            try TestLab.requestCounts(at: "http://127.0.0.1:\(port)")
         }
 
         /// Answers the next `count` API requests with HTTP 429.
@@ -31,6 +25,17 @@ extension TestLab {
             _ = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "-X", "POST", "-d", "{\"count\": \(count)}",
                                                  "http://127.0.0.1:\(port)/__lab/throttle"])
         }
+    }
+
+    /// The request counts a stand-in keeps at URL/__lab/stats (outside the API it stands in for).
+    static func requestCounts(at base: String) throws -> [String: Int] {
+        let result = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "\(base)/__lab/stats"])
+        guard let data = result.output.data(using: .utf8),
+              let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let requests = object["requests"] as? [String: Int] else {
+            throw LabError("\(base)/__lab/stats gave no request counts: \(result.output)")
+        }
+        return requests
     }
 
     /// Starts the stand-in for the lab's update zones; it writes every record it is given into

@@ -19,13 +19,7 @@ extension TestLab {
 
         /// dns01's requests to the API so far, by method and path shape.
         public func requests() throws -> [String: Int] {
-            let result = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "\(endpoint)/__lab/stats"])
-            guard let data = result.output.data(using: .utf8),
-                  let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let requests = object["requests"] as? [String: Int] else {
-                throw LabError("the Route 53 lab gave no stats: \(result.output)")
-            }
-            return requests
+            try TestLab.requestCounts(at: endpoint)
         }
 
         /// Sets the TXT record set at `name` in moto directly, as someone else would.

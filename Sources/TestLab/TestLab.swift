@@ -246,12 +246,7 @@ public final class TestLab: @unchecked Sendable {
         let listenPort = role == "primary" ? port : secondaryPort
         var text = """
         options {
-            directory "\(dir)";
-            listen-on port \(listenPort) { 127.0.0.1; };
-            listen-on-v6 { none; };
-            pid-file "\(dir)/named.pid";
-            session-keyfile "\(dir)/session.key";
-            managed-keys-directory "\(dir)";
+            \(Self.commonOptions(dir: dir, port: listenPort))
             recursion no;
             allow-query { any; };
             dnssec-validation no;
@@ -302,6 +297,18 @@ public final class TestLab: @unchecked Sendable {
         return text
     }
 
+    /// The options every lab BIND has: its directory and files, one loopback port, no IPv6.
+    static func commonOptions(dir: String, port: UInt16) -> String {
+        """
+        directory "\(dir)";
+            listen-on port \(port) { 127.0.0.1; };
+            listen-on-v6 { none; };
+            pid-file "\(dir)/named.pid";
+            session-keyfile "\(dir)/session.key";
+            managed-keys-directory "\(dir)";
+        """
+    }
+
     /// A caching recursive resolver: the lab's zones are forwarded to the secondary (the server
     /// Pebble asks without a resolver), everything else fails; answers, negative ones included
     /// (RFC 2308), are cached as any resolver caches them.
@@ -309,12 +316,7 @@ public final class TestLab: @unchecked Sendable {
         let dir = "\(directory)/resolver"
         var text = """
         options {
-            directory "\(dir)";
-            listen-on port \(port) { 127.0.0.1; };
-            listen-on-v6 { none; };
-            pid-file "\(dir)/named.pid";
-            session-keyfile "\(dir)/session.key";
-            managed-keys-directory "\(dir)";
+            \(Self.commonOptions(dir: dir, port: port))
             recursion yes;
             allow-recursion { 127.0.0.1; };
             allow-query { 127.0.0.1; };

@@ -8,10 +8,7 @@ import TestLab
     /// The lab's config with its rfc2136 provider replaced by a cloudflare one.
     static func config(_ lab: TestLab, _ api: TestLab.CloudflareAPI, zones: [String] = ["example.test"],
                        tokenLine: String? = nil, extra: String = "") throws -> String {
-        try lab.writeConfig("cloudflare-\(UUID().uuidString.prefix(6)).toml") { text in
-            let start = text.range(of: "[[provider]]")!.lowerBound
-            let end = text.range(of: "[[zone]]")!.lowerBound
-            let provider = """
+        try lab.writeConfig(replacingProviderWith: """
             [[provider]]
             name = "cf"
             type = "cloudflare"
@@ -19,10 +16,7 @@ import TestLab
             \(tokenLine ?? "api_token_file = \"\(api.tokenFile)\"")
             api_url = "\(api.baseURL)"
             \(extra)
-
-            """
-            return String(text[..<start]) + provider + String(text[end...])
-        }
+            """)
     }
 
     @Test func wildcardAndApexInOneBatchEach() async throws {

@@ -9,6 +9,15 @@ extension TestLab {
         return path
     }
 
+    /// The lab's config with its rfc2136 [[provider]] replaced by `provider` (TOML text), written
+    /// under a fresh name; returns its path.
+    func writeConfig(replacingProviderWith provider: String) throws -> String {
+        try writeConfig("config-\(UUID().uuidString.prefix(6)).toml") { text in
+            guard let start = text.range(of: "[[provider]]")?.lowerBound, let end = text.range(of: "[[zone]]")?.lowerBound else { return text }
+            return String(text[..<start]) + provider + "\n" + String(text[end...])
+        }
+    }
+
     /// Every TXT value left under `_acme-challenge` names of `names`, at the primary.
     func leftoverChallengeValues(_ names: [String]) throws -> [String] {
         try Set(names.map { $0.hasPrefix("*.") ? String($0.dropFirst(2)) : $0 }).flatMap { base in

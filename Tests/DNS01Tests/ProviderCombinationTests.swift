@@ -24,11 +24,7 @@ import TestLab
     }
 
     static func config(_ lab: TestLab, provider: String) throws -> String {
-        try lab.writeConfig("combination-\(UUID().uuidString.prefix(6)).toml") { text in
-            let start = text.range(of: "[[provider]]")!.lowerBound
-            let end = text.range(of: "[[zone]]")!.lowerBound
-            return String(text[..<start]) + provider + "\n" + String(text[end...])
-        }
+        try lab.writeConfig(replacingProviderWith: provider)
     }
 
     @Test func aOneValueHostFailsWithoutSingleValueAndIssuesWithIt() async throws {

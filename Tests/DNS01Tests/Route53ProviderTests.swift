@@ -8,10 +8,7 @@ import TestLab
     static let credentials = ["AWS_ACCESS_KEY_ID": "AKIDLAB", "AWS_SECRET_ACCESS_KEY": "lab-secret-never-printed"]
 
     static func config(_ lab: TestLab, _ r53: TestLab.Route53, extra: String = "", certificates: Int = 0) throws -> String {
-        try lab.writeConfig("route53-\(UUID().uuidString.prefix(6)).toml") { text in
-            let start = text.range(of: "[[provider]]")!.lowerBound
-            let end = text.range(of: "[[zone]]")!.lowerBound
-            var provider = """
+        var provider = """
             [[provider]]
             name = "aws"
             type = "route53"
@@ -20,11 +17,10 @@ import TestLab
             \(extra)
 
             """
-            for index in stride(from: 1, through: certificates, by: 1) {
-                provider += "[[certificate]]\nname = \"c\(index)\"\ndomains = [\"*.c\(index).example.test\", \"c\(index).example.test\"]\n\n"
-            }
-            return String(text[..<start]) + provider + String(text[end...])
+        for index in stride(from: 1, through: certificates, by: 1) {
+            provider += "[[certificate]]\nname = \"c\(index)\"\ndomains = [\"*.c\(index).example.test\", \"c\(index).example.test\"]\n\n"
         }
+        return try lab.writeConfig(replacingProviderWith: provider)
     }
 
     /// The values BIND serves at `name`, once the mirror has caught up (it polls moto every 100 ms).
