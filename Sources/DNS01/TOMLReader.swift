@@ -3,8 +3,16 @@ import TOMLKit
 
 /// Reads TOML text into format-independent `SettingValue` tables, so the rest of the core and
 /// the providers never see TOMLKit's types.
+///
+/// The text is checked first (`validate`): the bundled toml++ asserts (SIGABRT in debug builds,
+/// undefined behaviour under NDEBUG) on some inputs it should reject, such as a non-ASCII
+/// character in a bare key (`[dnsé]`), and TOMLKit hands it a C string, which a NUL would cut.
 enum TOMLReader {
+    /// The largest configuration file read: a dns01.toml is a few kilobytes.
+    static let maximumBytes = 1 << 20
+
     static func read(_ text: String, path: String) throws -> [String: SettingValue] {
+        try validate(text, path: path)
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -26,14 +34,120 @@ enum TOMLReader {
 
     private static func convert(_ value: any TOMLValueConvertible) -> SettingValue {
         switch value.type {
-        case .table: return .table(convert(value.table!))
-        case .array: return .array(value.array!.map { convert($0) })
-        case .string: return .string(value.string!)
-        case .int: return .integer(value.int!)
-        case .double: return .double(value.double!)
-        case .bool: return .bool(value.bool!)
-        // Dates and times have no use in dns01's config; they read as their TOML text.
-        default: return .string(value.debugDescription)
+        case .table: if let table = value.table { return .table(convert(table)) }
+        case .array: if let array = value.array { return .array(array.map { convert($0) }) }
+        case .string: if let string = value.string { return .string(string) }
+        case .int: if let int = value.int { return .integer(int) }
+        case .double: if let double = value.double { return .double(double) }
+        case .bool: if let bool = value.bool { return .bool(bool) }
+        default: break
         }
+        // Dates and times have no use in dns01's config; they read as their TOML text.
+        return .string(value.debugDescription)
+    }
+
+    /// Rejects what TOML 1.0 forbids and toml++ might not survive, naming the file and line:
+    /// control characters other than tab and newlines (TOML 1.0: "Control characters other than
+    /// tab … are not permitted" in strings and comments, and are not TOML elsewhere), a CR not
+    /// before LF, a `\u0000` escape, and non-ASCII outside strings and comments (TOML 1.0 bare
+    /// keys are ASCII letters, digits, '-' and '_').
+    static func validate(_ text: String, path: String) throws {
+        let bytes = Array(text.utf8)
+        guard bytes.count <= maximumBytes else {
+            throw ConfigError("\(path): the file is larger than \(maximumBytes >> 20) MiB; a dns01 configuration is a few kilobytes.")
+        }
+        enum State { case bare, comment, basic, literal, multilineBasic, multilineLiteral }
+        var state = State.bare
+        var line = 1
+        var index = 0
+        func fail(_ why: String) -> ConfigError { ConfigError("\(path): line \(line): \(why).") }
+        func at(_ offset: Int) -> UInt8? { index + offset < bytes.count ? bytes[index + offset] : nil }
+        func triple(_ quote: UInt8) -> Bool { at(0) == quote && at(1) == quote && at(2) == quote }
+        let quote = UInt8(ascii: "\""), apostrophe = UInt8(ascii: "'"), backslash = UInt8(ascii: "\\")
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == 0x0A {
+                if state == .basic || state == .literal { throw fail("a quoted string is not closed before the end of the line") }
+                if state == .comment { state = .bare }
+                line += 1
+                index += 1
+                continue
+            }
+            if byte == 0x0D {
+                guard at(1) == 0x0A else { throw fail("a carriage return not followed by a line feed") }
+                index += 1
+                continue
+            }
+            if byte == 0x7F || (byte < 0x20 && byte != 0x09) {
+                throw fail(byte == 0 ? "a NUL character" : "control character U+\(hex(byte)) (TOML allows only tab and newlines)")
+            }
+            if byte >= 0x80 {
+                if state == .bare {
+                    let scalar = String(decoding: bytes[index..<min(index + 4, bytes.count)], as: UTF8.self).unicodeScalars.first
+                    let shown = scalar.map { "U+" + String($0.value, radix: 16, uppercase: true) } ?? "a non-ASCII byte"
+                    throw fail("non-ASCII character \(shown) outside a quoted string or comment (bare keys are ASCII: quote the key, e.g. [\"name\"])")
+                }
+                index += 1
+                continue
+            }
+            switch state {
+            case .comment:
+                index += 1
+            case .bare:
+                if byte == UInt8(ascii: "#") {
+                    state = .comment; index += 1
+                } else if triple(quote) {
+                    state = .multilineBasic; index += 3
+                } else if triple(apostrophe) {
+                    state = .multilineLiteral; index += 3
+                } else if byte == quote {
+                    state = .basic; index += 1
+                } else if byte == apostrophe {
+                    state = .literal; index += 1
+                } else {
+                    index += 1
+                }
+            case .basic, .multilineBasic:
+                if byte == backslash {
+                    if at(1) == UInt8(ascii: "u") || at(1) == UInt8(ascii: "U") {
+                        let digits = at(1) == UInt8(ascii: "u") ? 4 : 8
+                        let end = min(index + 2 + digits, bytes.count)
+                        if end - (index + 2) == digits, bytes[(index + 2)..<end].allSatisfy({ $0 == UInt8(ascii: "0") }) {
+                            throw fail("a \\u0000 escape (a NUL would cut the value short)")
+                        }
+                    }
+                    // The escaped character is skipped, unless it is a line end (a line-ending
+                    // backslash in a multi-line string), which the loop must count.
+                    index += (at(1) == 0x0A || at(1) == 0x0D || at(1) == nil) ? 1 : 2
+                } else if state == .basic && byte == quote {
+                    state = .bare; index += 1
+                } else if state == .multilineBasic && triple(quote) {
+                    // Up to two more quotes right after the closing ones belong to the string.
+                    index += 3
+                    var extra = 0
+                    while extra < 2 && at(0) == quote { index += 1; extra += 1 }
+                    state = .bare
+                } else {
+                    index += 1
+                }
+            case .literal:
+                if byte == apostrophe { state = .bare }
+                index += 1
+            case .multilineLiteral:
+                if triple(apostrophe) {
+                    index += 3
+                    var extra = 0
+                    while extra < 2 && at(0) == apostrophe { index += 1; extra += 1 }
+                    state = .bare
+                } else {
+                    index += 1
+                }
+            }
+        }
+    }
+
+    private static func hex(_ byte: UInt8) -> String {
+        let digits = String(byte, radix: 16, uppercase: true)
+        return digits.count == 1 ? "000" + digits : "00" + digits
     }
 }
