@@ -59,6 +59,8 @@ enum TOMLReader {
         enum State { case bare, comment, basic, literal, multilineBasic, multilineLiteral }
         var state = State.bare
         var line = 1
+        // Where a '[' opens a table header: first on its line, outside any value.
+        var lineStart = true, afterEquals = false, depth = 0
         var index = 0
         func fail(_ why: String) -> ConfigError { ConfigError("\(path): line \(line): \(why).") }
         func at(_ offset: Int) -> UInt8? { index + offset < bytes.count ? bytes[index + offset] : nil }
@@ -69,6 +71,10 @@ enum TOMLReader {
             if byte == 0x0A {
                 if state == .basic || state == .literal { throw fail("a quoted string is not closed before the end of the line") }
                 if state == .comment { state = .bare }
+                if state == .bare {
+                    lineStart = true
+                    if depth == 0 { afterEquals = false }
+                }
                 line += 1
                 index += 1
                 continue
@@ -94,8 +100,27 @@ enum TOMLReader {
             case .comment:
                 index += 1
             case .bare:
+                let wasLineStart = lineStart
+                if byte != 0x20 && byte != 0x09 { lineStart = false }
                 if byte == UInt8(ascii: "#") {
                     state = .comment; index += 1
+                } else if byte == UInt8(ascii: "[") && depth == 0 && !afterEquals && wasLineStart {
+                    // A table header. toml++ asserts (parse_key) when '[' is not followed by a
+                    // key, so its grammar is checked here; its quoted keys are then scanned
+                    // like any string.
+                    guard tableHeaderIsWellFormed(bytes, at: index) else {
+                        throw fail("a table header must be [name], [a.b], [\"quoted\"] or [[name]], with bare keys of A-Z, a-z, 0-9, '_' and '-'")
+                    }
+                    index += 1
+                } else if byte == UInt8(ascii: "=") {
+                    if depth == 0 { afterEquals = true }
+                    index += 1
+                } else if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
+                    if afterEquals || depth > 0 { depth += 1 }
+                    index += 1
+                } else if byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}") {
+                    depth = max(0, depth - 1)
+                    index += 1
                 } else if triple(quote) {
                     state = .multilineBasic; index += 3
                 } else if triple(apostrophe) {
@@ -143,6 +168,49 @@ enum TOMLReader {
                     index += 1
                 }
             }
+        }
+    }
+
+    /// TOML 1.0 `std-table` / `array-table` up to its closing bracket(s):
+    /// `"[" ws key *( ws "." ws key ) ws "]"`, keys bare (A-Z a-z 0-9 _ -) or quoted on one line.
+    static func tableHeaderIsWellFormed(_ bytes: [UInt8], at start: Int) -> Bool {
+        var index = start + 1
+        func at(_ i: Int) -> UInt8? { i < bytes.count ? bytes[i] : nil }
+        func skipWhitespace() { while at(index) == 0x20 || at(index) == 0x09 { index += 1 } }
+        let double = at(index) == UInt8(ascii: "[")
+        if double { index += 1 }
+        skipWhitespace()
+        while true {
+            guard let first = at(index) else { return false }
+            if first == UInt8(ascii: "\"") || first == UInt8(ascii: "'") {
+                index += 1
+                while let byte = at(index), byte != first {
+                    if byte == 0x0A || byte == 0x0D { return false }
+                    index += first == UInt8(ascii: "\"") && byte == UInt8(ascii: "\\") ? 2 : 1
+                }
+                guard at(index) == first else { return false }
+                index += 1
+            } else {
+                let keyStart = index
+                while let byte = at(index), isBareKeyCharacter(byte) { index += 1 }
+                // A non-ASCII character is left to the caller, which names it.
+                if let byte = at(index), byte >= 0x80 { return true }
+                guard index > keyStart else { return false }
+            }
+            skipWhitespace()
+            guard at(index) == UInt8(ascii: ".") else { break }
+            index += 1
+            skipWhitespace()
+        }
+        guard at(index) == UInt8(ascii: "]") else { return false }
+        return !double || at(index + 1) == UInt8(ascii: "]")
+    }
+
+    private static func isBareKeyCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "_"), UInt8(ascii: "-"): true
+        default: false
         }
     }
 

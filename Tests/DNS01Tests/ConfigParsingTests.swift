@@ -74,6 +74,21 @@ struct ConfigParsingTests {
         ("a = \"\"\"\nx\\U00000000\"\"\"\n", "line 2: a \\u0000 escape"),
         ("a = \"unclosed\nb = 2\n", "line 1: a quoted string is not closed"),
         ("a = 'x\u{7F}'\n", "line 1: control character U+007F"),
+        // Table headers toml++ asserted on (parse_key), found by fuzzing it.
+        ("[)acme]\n", "line 1: a table header must be"),
+        ("a = 1\n[[[[certificate]]\n", "line 2: a table header must be"),
+        ("[\n", "line 1: a table header must be"),
+        ("[.1:5]", "line 1: a table header must be"),
+        (" \t[\t\t=.", "line 1: a table header must be"),
+        ("[#cme]\n", "line 1: a table header must be"),
+        ("[[#x]]\n", "line 1: a table header must be"),
+        ("[a.)]\n", "line 1: a table header must be"),
+        ("[a.]\n", "line 1: a table header must be"),
+        ("[]\n", "line 1: a table header must be"),
+        ("[[a]\n", "line 1: a table header must be"),
+        ("[\"a\n\"]\n", "line 1: a table header must be"),
+        ("[a b]\n", "line 1: a table header must be"),
+        ("# x\n[=[zone]]\n", "line 2: a table header must be"),
     ])
     func tomlThatNeverReachesTOMLKit(_ text: String, _ reason: String) {
         let error = Self.message { _ = try TOMLReader.read(text, path: "/etc/dns01/dns01.toml") }
@@ -95,8 +110,14 @@ struct ConfigParsingTests {
             it's ''é'' '''
             esc = "\\"[é]\\" \\\\"
             crlf = 1\r
+            arr = [
+              [1, 2],
+              { x = [3] },
+            ]
             [t]
             x = 2
+            [ "a b" . 'c' . d-e_f ]
+            [[ t2 . x ]]
             """
         let table = try TOMLReader.read(text, path: "t.toml")
         guard case .table(let section)? = table["dnsé"] else { Issue.record("no [\"dnsé\"]: \(table)"); return }
@@ -105,7 +126,11 @@ struct ConfigParsingTests {
         #expect(section["mll"] == .string("it's ''é'' "))
         #expect(section["esc"] == .string("\"[é]\" \\"))
         #expect(section["crlf"] == .integer(1))
-        #expect(table["t"] == .table(["x": .integer(2)]))
+        #expect(section["arr"] == .array([.array([.integer(1), .integer(2)]), .table(["x": .array([.integer(3)])])]))
+        guard case .table(let t)? = table["t"] else { Issue.record("no [t]: \(table)"); return }
+        #expect(t["x"] == .integer(2))
+        #expect(table["a b"] == .table(["c": .table(["d-e_f": .table([:])])]))
+        #expect(table["t2"] == .table(["x": .array([.table([:])])]))
     }
 
     @Test func oversizedConfigIsRefused() {
