@@ -54,7 +54,7 @@ import Testing
             "HEAD https://ca.test/n": [HTTPResponse(status: 200, headers: ["replay-nonce": ["n0"]], body: [])],
             "POST https://ca.test/cert/1": [HTTPResponse(status: 200, headers: [
                 "replay-nonce": ["n1"],
-                "link": ["x>y<, </cert/1/1>;rel=\"alternate\"", "<https://ca.test/cert/1,2>;rel=\"alternate\""],
+                "link": ["x>y<;rel=\"alternate\", </cert/1/1>;rel=\"alternate\"", "<https://ca.test/cert/1,2>;rel=\"alternate\""],
             ], body: Array(pem.utf8))],
         ])
         let client = ACMEClient(directoryURL: "https://ca.test/dir", transport: ca, accountKey: try AccountKey.generate(), accountURL: "https://ca.test/acct/1")
