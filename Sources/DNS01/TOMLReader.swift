@@ -115,6 +115,10 @@ enum TOMLReader {
                 } else if byte == UInt8(ascii: "=") {
                     if depth == 0 { afterEquals = true }
                     index += 1
+                } else if (byte == UInt8(ascii: "T") || byte == UInt8(ascii: "t")) && (afterEquals || depth > 0)
+                            && isDate(bytes, endingAt: index) && !(at(1).map(isDigit) ?? false) {
+                    // toml++ asserts (parse_time) when a date's 'T' is not followed by a digit.
+                    throw fail("a date-time needs a time after its 'T' (as in 1979-05-27T07:32:00Z)")
                 } else if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
                     if afterEquals || depth > 0 { depth += 1 }
                     index += 1
@@ -205,6 +209,17 @@ enum TOMLReader {
         guard at(index) == UInt8(ascii: "]") else { return false }
         return !double || at(index + 1) == UInt8(ascii: "]")
     }
+
+    /// Whether the ten bytes before `end` are a TOML full-date, YYYY-MM-DD.
+    private static func isDate(_ bytes: [UInt8], endingAt end: Int) -> Bool {
+        guard end >= 10, end <= bytes.count else { return false }
+        let date = bytes[(end - 10)..<end]
+        return date.enumerated().allSatisfy { offset, byte in
+            offset == 4 || offset == 7 ? byte == UInt8(ascii: "-") : isDigit(byte)
+        }
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
     private static func isBareKeyCharacter(_ byte: UInt8) -> Bool {
         switch byte {

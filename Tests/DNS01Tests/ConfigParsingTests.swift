@@ -89,6 +89,11 @@ struct ConfigParsingTests {
         ("[\"a\n\"]\n", "line 1: a table header must be"),
         ("[a b]\n", "line 1: a table header must be"),
         ("# x\n[=[zone]]\n", "line 2: a table header must be"),
+        // Date-times toml++ asserted on (parse_time), found by fuzzing it behind the checks above.
+        ("a = 1979-05-27T-07:32\n", "line 1: a date-time needs a time after its 'T'"),
+        ("[dns]\nt = 1979-02-27Tpreferred_chain07:32:00Z\n", "line 2: a date-time needs a time"),
+        ("t = [1979-02-27t[07:32:00Z]]\n", "line 1: a date-time needs a time"),
+        ("t = { a = 1979-02-27T }\n", "line 1: a date-time needs a time"),
     ])
     func tomlThatNeverReachesTOMLKit(_ text: String, _ reason: String) {
         let error = Self.message { _ = try TOMLReader.read(text, path: "/etc/dns01/dns01.toml") }
@@ -110,6 +115,9 @@ struct ConfigParsingTests {
             it's ''é'' '''
             esc = "\\"[é]\\" \\\\"
             crlf = 1\r
+            when = 1979-05-27T07:32:00Z
+            day = 1979-05-27
+            1979-05-27Tkey = "a bare key that looks like a date"
             arr = [
               [1, 2],
               { x = [3] },
