@@ -60,7 +60,9 @@ enum TOMLReader {
         var state = State.bare
         var line = 1
         // Where a '[' opens a table header: first on its line, outside any value.
-        var lineStart = true, afterEquals = false, depth = 0
+        var lineStart = true, afterEquals = false
+        // The '[' and '{' open inside the current value, innermost last.
+        var brackets: [UInt8] = []
         var index = 0
         func fail(_ why: String) -> ConfigError { ConfigError("\(path): line \(line): \(why).") }
         func at(_ offset: Int) -> UInt8? { index + offset < bytes.count ? bytes[index + offset] : nil }
@@ -73,7 +75,7 @@ enum TOMLReader {
                 if state == .comment { state = .bare }
                 if state == .bare {
                     lineStart = true
-                    if depth == 0 { afterEquals = false }
+                    if brackets.isEmpty { afterEquals = false }
                 }
                 line += 1
                 index += 1
@@ -104,7 +106,7 @@ enum TOMLReader {
                 if byte != 0x20 && byte != 0x09 { lineStart = false }
                 if byte == UInt8(ascii: "#") {
                     state = .comment; index += 1
-                } else if byte == UInt8(ascii: "[") && depth == 0 && !afterEquals && wasLineStart {
+                } else if byte == UInt8(ascii: "[") && brackets.isEmpty && !afterEquals && wasLineStart {
                     // A table header. toml++ asserts (parse_key) when '[' is not followed by a
                     // key, so its grammar is checked here; its quoted keys are then scanned
                     // like any string.
@@ -113,17 +115,23 @@ enum TOMLReader {
                     }
                     index += 1
                 } else if byte == UInt8(ascii: "=") {
-                    if depth == 0 { afterEquals = true }
+                    if brackets.isEmpty { afterEquals = true }
                     index += 1
-                } else if (byte == UInt8(ascii: "T") || byte == UInt8(ascii: "t")) && (afterEquals || depth > 0)
+                } else if (byte == UInt8(ascii: "T") || byte == UInt8(ascii: "t")) && (afterEquals || !brackets.isEmpty)
                             && isDate(bytes, endingAt: index) && !(at(1).map(isDigit) ?? false) {
                     // toml++ asserts (parse_time) when a date's 'T' is not followed by a digit.
                     throw fail("a date-time needs a time after its 'T' (as in 1979-05-27T07:32:00Z)")
                 } else if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
-                    if afterEquals || depth > 0 { depth += 1 }
+                    if afterEquals || !brackets.isEmpty { brackets.append(byte) }
                     index += 1
                 } else if byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}") {
-                    depth = max(0, depth - 1)
+                    if let open = brackets.popLast() {
+                        // toml++ asserts (parse_value) on a '}' inside an array.
+                        let expected = open == UInt8(ascii: "[") ? UInt8(ascii: "]") : UInt8(ascii: "}")
+                        guard byte == expected else {
+                            throw fail("'\(Character(Unicode.Scalar(byte)))' closes a '\(Character(Unicode.Scalar(open)))' (mismatched brackets)")
+                        }
+                    }
                     index += 1
                 } else if triple(quote) {
                     state = .multilineBasic; index += 3

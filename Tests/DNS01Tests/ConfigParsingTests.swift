@@ -94,6 +94,11 @@ struct ConfigParsingTests {
         ("[dns]\nt = 1979-02-27Tpreferred_chain07:32:00Z\n", "line 2: a date-time needs a time"),
         ("t = [1979-02-27t[07:32:00Z]]\n", "line 1: a date-time needs a time"),
         ("t = { a = 1979-02-27T }\n", "line 1: a date-time needs a time"),
+        // A '}' inside an array: toml++ asserted (parse_value).
+        ("pr=[[}one]]4+ e\n", "line 1: '}' closes a '[' (mismatched brackets)"),
+        ("a = [\n  1,\n  }\n]\n", "line 3: '}' closes a '['"),
+        ("a = { b = [1 } ]\n", "line 1: '}' closes a '['"),
+        ("a = { b = ] }\n", "line 1: ']' closes a '{'"),
     ])
     func tomlThatNeverReachesTOMLKit(_ text: String, _ reason: String) {
         let error = Self.message { _ = try TOMLReader.read(text, path: "/etc/dns01/dns01.toml") }
