@@ -69,6 +69,8 @@ struct ConfigParsingTests {
         ("a = \"x\0y\"\n", "line 1: a NUL character"),
         ("# comment \u{7}\n", "line 1: control character U+0007"),
         ("a = \"\u{1B}[31m\"\n", "line 1: control character U+001B"),
+        ("a = \"\\\u{1B}\"\n", "line 1: control character U+001B"),
+        ("a = \"\\\0\"\n", "line 1: a NUL character"),
         ("a = 1\rb = 2\n", "line 1: a carriage return not followed by a line feed"),
         ("a = \"x\\u0000\"\n", "line 1: a \\u0000 escape"),
         ("a = \"\"\"\nx\\U00000000\"\"\"\n", "line 2: a \\u0000 escape"),
