@@ -52,10 +52,10 @@ enum TOMLReader {
     /// before LF, a `\u0000` escape, and non-ASCII outside strings and comments (TOML 1.0 bare
     /// keys are ASCII letters, digits, '-' and '_').
     ///
-    /// Fuzzing toml++ 3.4 (TOMLKit 0.6) behind these checks found three more inputs it asserts
-    /// on instead of reporting, each closed here: a table header whose '[' is not followed by a
-    /// key (parse_key), a date whose 'T' is not followed by a time (parse_time), and a '}'
-    /// inside an array (parse_value).
+    /// Fuzzing toml++ 3.4 (TOMLKit 0.6) behind these checks found more inputs it asserts on
+    /// instead of reporting, each closed here: a table header whose '[' is not followed by a key
+    /// (parse_key), a date whose 'T' is not followed by a time (parse_time), a date, a space
+    /// and a lone digit (parse_value), and a '}' inside an array (parse_value).
     static func validate(_ text: String, path: String) throws {
         let bytes = Array(text.utf8)
         guard bytes.count <= maximumBytes else {
@@ -126,6 +126,10 @@ enum TOMLReader {
                             && isDate(bytes, endingAt: index) && !(at(1).map(isDigit) ?? false) {
                     // toml++ asserts (parse_time) when a date's 'T' is not followed by a digit.
                     throw fail("a date-time needs a time after its 'T' (as in 1979-05-27T07:32:00Z)")
+                } else if byte == 0x20 && (afterEquals || !brackets.isEmpty) && isDate(bytes, endingAt: index)
+                            && (at(1).map(isDigit) ?? false) && !(at(2).map(isDigit) ?? false) {
+                    // toml++ asserts (parse_value's scan) on a date, a space and a lone digit.
+                    throw fail("a date-time needs a two-digit hour after the space (as in 1979-05-27 07:32:00Z)")
                 } else if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
                     if afterEquals || !brackets.isEmpty { brackets.append(byte) }
                     index += 1

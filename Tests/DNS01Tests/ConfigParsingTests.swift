@@ -96,6 +96,8 @@ struct ConfigParsingTests {
         ("[dns]\nt = 1979-02-27Tpreferred_chain07:32:00Z\n", "line 2: a date-time needs a time"),
         ("t = [1979-02-27t[07:32:00Z]]\n", "line 1: a date-time needs a time"),
         ("t = { a = 1979-02-27T }\n", "line 1: a date-time needs a time"),
+        ("motoa3=1979-05-27 9 77=", "line 1: a date-time needs a two-digit hour after the space"),
+        ("a = [1979-05-27 9]\n", "line 1: a date-time needs a two-digit hour"),
         // A '}' inside an array: toml++ asserted (parse_value).
         ("pr=[[}one]]4+ e\n", "line 1: '}' closes a '[' (mismatched brackets)"),
         ("a = [\n  1,\n  }\n]\n", "line 3: '}' closes a '['"),
@@ -124,6 +126,8 @@ struct ConfigParsingTests {
             crlf = 1\r
             when = 1979-05-27T07:32:00Z
             day = 1979-05-27
+            spaced = 1979-05-27 07:32:00Z
+            days = [1979-05-27 , 1979-05-28]
             1979-05-27Tkey = "a bare key that looks like a date"
             arr = [
               [1, 2],
