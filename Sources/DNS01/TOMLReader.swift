@@ -228,12 +228,18 @@ enum TOMLReader {
         return !double || at(index + 1) == UInt8(ascii: "]")
     }
 
-    /// Whether the ten bytes before `end` are a TOML full-date, YYYY-MM-DD.
+    /// Whether the ten bytes before `end` are what toml++ takes for a date when deciding
+    /// whether a space or 'T' starts a time: a digit, then any value characters, with '-' at
+    /// offsets 4 and 7 ("1979-05-27", but also "1979-j5-27").
     private static func isDate(_ bytes: [UInt8], endingAt end: Int) -> Bool {
         guard end >= 10, end <= bytes.count else { return false }
-        let date = bytes[(end - 10)..<end]
-        return date.enumerated().allSatisfy { offset, byte in
-            offset == 4 || offset == 7 ? byte == UInt8(ascii: "-") : isDigit(byte)
+        let token = bytes[(end - 10)..<end]
+        return token.enumerated().allSatisfy { offset, byte in
+            switch offset {
+            case 0: isDigit(byte)
+            case 4, 7: byte == UInt8(ascii: "-")
+            default: byte > 0x20 && byte < 0x7F && !",]}#[{=\"'".utf8.contains(byte)
+            }
         }
     }
 

@@ -98,6 +98,9 @@ struct ConfigParsingTests {
         ("t = { a = 1979-02-27T }\n", "line 1: a date-time needs a time"),
         ("motoa3=1979-05-27 9 77=", "line 1: a date-time needs a two-digit hour after the space"),
         ("a = [1979-05-27 9]\n", "line 1: a date-time needs a two-digit hour"),
+        ("motoa3=1979-j5-27 9 77=", "line 1: a date-time needs a two-digit hour"),
+        ("ay =1980-p4-7a 0\t", "line 1: a date-time needs a two-digit hour"),
+        ("a4=1977-05-37 7]-eycon,urre1", "line 1: a date-time needs a two-digit hour"),
         // A '}' inside an array: toml++ asserted (parse_value).
         ("pr=[[}one]]4+ e\n", "line 1: '}' closes a '[' (mismatched brackets)"),
         ("a = [\n  1,\n  }\n]\n", "line 3: '}' closes a '['"),
