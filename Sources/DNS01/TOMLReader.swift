@@ -73,6 +73,16 @@ enum TOMLReader {
         func at(_ offset: Int) -> UInt8? { index + offset < bytes.count ? bytes[index + offset] : nil }
         func triple(_ quote: UInt8) -> Bool { at(0) == quote && at(1) == quote && at(2) == quote }
         let quote = UInt8(ascii: "\""), apostrophe = UInt8(ascii: "'"), backslash = UInt8(ascii: "\\")
+        // Whether a byte in bare context begins a token (a key, a value, a string): first in
+        // the text, or after whitespace, '=', '[', '{', ',' or, in a key, '.'.
+        func startsToken(_ position: Int) -> Bool {
+            guard position > 0 else { return true }
+            switch bytes[position - 1] {
+            case 0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: "="), UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: ","): return true
+            case UInt8(ascii: "."): return !afterEquals && brackets.isEmpty
+            default: return false
+            }
+        }
         while index < bytes.count {
             let byte = bytes[index]
             if byte == 0x0A {
@@ -126,7 +136,7 @@ enum TOMLReader {
                             && isDate(bytes, endingAt: index) && !(at(1).map(isDigit) ?? false) {
                     // toml++ asserts (parse_time) when a date's 'T' is not followed by a digit.
                     throw fail("a date-time needs a time after its 'T' (as in 1979-05-27T07:32:00Z)")
-                } else if byte == 0x20 && (afterEquals || !brackets.isEmpty) && isDate(bytes, endingAt: index)
+                } else if byte == 0x20 && isDate(bytes, endingAt: index)
                             && (at(1).map(isDigit) ?? false) && !(at(2).map(isDigit) ?? false) {
                     // toml++ asserts (parse_value's scan) on a date, a space and a lone digit.
                     throw fail("a date-time needs a two-digit hour after the space (as in 1979-05-27 07:32:00Z)")
@@ -141,6 +151,10 @@ enum TOMLReader {
                             throw fail("'\(Character(Unicode.Scalar(byte)))' closes a '\(Character(Unicode.Scalar(open)))' (mismatched brackets)")
                         }
                     }
+                    index += 1
+                } else if (byte == quote || byte == apostrophe) && !startsToken(index) {
+                    // Inside a bare value ("1980-p'-7a") toml++ reads a quote as part of the
+                    // value, so it is scanned as such here too, not as the start of a string.
                     index += 1
                 } else if triple(quote) {
                     state = .multilineBasic; index += 3
@@ -191,6 +205,7 @@ enum TOMLReader {
                 }
             }
         }
+        guard state == .bare || state == .comment else { throw fail("a quoted string is never closed") }
     }
 
     /// TOML 1.0 `std-table` / `array-table` up to its closing bracket(s):
@@ -229,8 +244,8 @@ enum TOMLReader {
     }
 
     /// Whether the ten bytes before `end` are what toml++ takes for a date when deciding
-    /// whether a space or 'T' starts a time: a digit, then any value characters, with '-' at
-    /// offsets 4 and 7 ("1979-05-27", but also "1979-j5-27").
+    /// whether a space or 'T' starts a time: a digit, then anything but its value terminators,
+    /// with '-' at offsets 4 and 7 ("1979-05-27", but also "1979-j5-27" or "1980-p'-7a").
     private static func isDate(_ bytes: [UInt8], endingAt end: Int) -> Bool {
         guard end >= 10, end <= bytes.count else { return false }
         let token = bytes[(end - 10)..<end]
@@ -238,7 +253,8 @@ enum TOMLReader {
             switch offset {
             case 0: isDigit(byte)
             case 4, 7: byte == UInt8(ascii: "-")
-            default: byte > 0x20 && byte < 0x7F && !",]}#[{=\"'".utf8.contains(byte)
+            // Everything but toml++'s value terminators (its scan runs over quotes and newlines).
+            default: byte != 0x20 && byte != 0x09 && !",]}#".utf8.contains(byte)
             }
         }
     }

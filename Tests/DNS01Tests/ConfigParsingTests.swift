@@ -101,6 +101,11 @@ struct ConfigParsingTests {
         ("motoa3=1979-j5-27 9 77=", "line 1: a date-time needs a two-digit hour"),
         ("ay =1980-p4-7a 0\t", "line 1: a date-time needs a two-digit hour"),
         ("a4=1977-05-37 7]-eycon,urre1", "line 1: a date-time needs a two-digit hour"),
+        ("ayd =1980-p'-7a 0\t", "line 1: a date-time needs a two-digit hour"),
+        ("a=1979-\n5-27 9 ", "line 2: a date-time needs a two-digit hour"),
+        ("a = 'never closed", "line 1: a quoted string is never closed"),
+        ("a = \"\"\"\nnever closed\n", "line 3: a quoted string is never closed"),
+        ("a = x'é'\n", "line 1: non-ASCII character U+E9"),
         // A '}' inside an array: toml++ asserted (parse_value).
         ("pr=[[}one]]4+ e\n", "line 1: '}' closes a '[' (mismatched brackets)"),
         ("a = [\n  1,\n  }\n]\n", "line 3: '}' closes a '['"),
@@ -131,6 +136,8 @@ struct ConfigParsingTests {
             day = 1979-05-27
             spaced = 1979-05-27 07:32:00Z
             days = [1979-05-27 , 1979-05-28]
+            a."b.c".'d' = "dotted"
+            it = { "x y" = 1, z.'w' = "q" }
             1979-05-27Tkey = "a bare key that looks like a date"
             arr = [
               [1, 2],
