@@ -1,4 +1,5 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -80,10 +81,25 @@ let package = Package(
         .target(name: "TestLab"),
         .executableTarget(name: "dns01-lab", dependencies: ["TestLab"]),
 
-        .testTarget(name: "ACMETests", dependencies: ["ACME"]),
+        .testTarget(name: "ACMETests", dependencies: ["ACME", "HTTP"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "TestLab"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "HTTP", "Settings"]),
-        .testTarget(name: "DNS01Tests", dependencies: ["DNS01", "ACME", "DNS", "Providers", "Settings", "Storage", "Processes", "TestLab"]),
+        .testTarget(name: "DNS01Tests", dependencies: ["DNS01", "ACME", "DNS", "Providers", "Settings", "Storage", "Processes", "TestLab", "FuzzEntries"]),
+
+        // The parsers of outside input, one entry each, for the fuzz targets below and the
+        // corpus replay test (Tests/Corpus).
+        .target(name: "FuzzEntries", dependencies: ["ACME", "DNS", "DNS01", "Providers", "Settings"]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets, one per parser of outside input, only when DNS01_FUZZ=1 (scripts/fuzz), so
+// normal builds and `swift test` never see them:
+//   DNS01_FUZZ=1 swift build --scratch-path .build-fuzz -c debug --product fuzz-config \
+//     -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xcc -fsanitize=fuzzer-no-link,address
+if ProcessInfo.processInfo.environment["DNS01_FUZZ"] == "1" {
+    for name in ["config", "duration", "tsig", "pem", "zonefile", "acmejson", "headers"] {
+        package.targets.append(.executableTarget(name: "fuzz-\(name)", dependencies: ["FuzzEntries"], path: "Sources/Fuzz/\(name)"))
+        package.products.append(.executable(name: "fuzz-\(name)", targets: ["fuzz-\(name)"]))
+    }
+}

@@ -268,9 +268,9 @@ public actor ACMEClient {
         guard pem.contains("-----BEGIN CERTIFICATE-----") else {
             throw ACMEError(.badResponse, "The CA at \(host) sent no PEM certificate chain from \(url).")
         }
-        let alternates = (response.headers["link"] ?? []).flatMap { $0.split(separator: ",") }.compactMap { link -> String? in
-            guard link.contains("rel=\"alternate\""), let open = link.firstIndex(of: "<"), let close = link.firstIndex(of: ">") else { return nil }
-            return String(link[link.index(after: open)..<close])
+        // RFC 8288 §3.2: a relative target is resolved against the URL the response came from.
+        let alternates = LinkHeader.targets(response.headers["link"] ?? [], relation: "alternate").compactMap { target in
+            URL(string: target, relativeTo: URL(string: url))?.absoluteURL.absoluteString
         }
         return CertificateChain(pem: pem, alternates: alternates)
     }

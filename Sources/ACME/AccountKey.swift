@@ -60,19 +60,26 @@ public struct AccountKey: Sendable {
     private init(storage: Storage) { self.storage = storage }
 
     /// Reads an EC P-256 or P-384 key (PKCS#8 or SEC1 PEM) or an RSA key of 2048 to 4096 bits
-    /// (PKCS#1 or PKCS#8 PEM): keys made by dns01, certbot, acme-tiny or openssl.
-    public init(pemRepresentation pem: String) throws {
-        if let key = try? P256.Signing.PrivateKey(pemRepresentation: pem) {
-            storage = .p256(key.rawRepresentation)
-        } else if let key = try? P384.Signing.PrivateKey(pemRepresentation: pem) {
-            storage = .p384(key.rawRepresentation)
-        } else if let key = try? _RSA.Signing.PrivateKey(unsafePEMRepresentation: pem) {
-            guard (2048...4096).contains(key.keySizeInBits) else {
-                throw ACMEError(.invalidKey, "The account key is RSA \(key.keySizeInBits)-bit; ACME accounts need 2048 to 4096 bits.")
+    /// (PKCS#1 or PKCS#8 PEM): keys made by dns01, certbot, acme-tiny or openssl. The key's type
+    /// and curve come from its own ASN.1 (`PEMPrivateKey`), so a key on another curve is refused
+    /// by name instead of being read as a P-256 key with the same scalar. Errors are the second
+    /// half of a sentence about the file ("it is an EC key on secp256k1; …").
+    public init(pemRepresentation text: String) throws {
+        let key = try PEMPrivateKey(text)
+        let unreadable = ACMEError(.invalidKey, "its PEM private key cannot be read as the type it names.")
+        switch key.kind {
+        case .p256:
+            guard let parsed = try? P256.Signing.PrivateKey(pemRepresentation: key.pem) else { throw unreadable }
+            storage = .p256(parsed.rawRepresentation)
+        case .p384:
+            guard let parsed = try? P384.Signing.PrivateKey(pemRepresentation: key.pem) else { throw unreadable }
+            storage = .p384(parsed.rawRepresentation)
+        case .rsa:
+            guard let parsed = try? _RSA.Signing.PrivateKey(unsafePEMRepresentation: key.pem) else { throw unreadable }
+            guard (2048...4096).contains(parsed.keySizeInBits) else {
+                throw ACMEError(.invalidKey, "it is an RSA \(parsed.keySizeInBits)-bit key; ACME accounts need 2048 to 4096 bits.")
             }
-            storage = .rsa(key)
-        } else {
-            throw ACMEError(.invalidKey, "The account key is not a PEM private key of a supported type (EC P-256, EC P-384, RSA 2048-4096; PKCS#1, PKCS#8 or SEC1).")
+            storage = .rsa(parsed)
         }
     }
 

@@ -192,10 +192,30 @@ public struct Configuration: Sendable {
         }
         return ACME(directory: directory, caBundle: caBundle, email: try settings.string("email"),
                     agreeTOS: try settings.bool("agree_tos") ?? false,
-                    stateDir: try settings.string("state_dir") ?? "/var/lib/dns01",
+                    stateDir: try stateDirectory(settings, path: path),
                     concurrency: concurrency, accountKeyType: accountKeyType, accountKeyFile: accountKeyFile,
                     eabKeyID: eabKeyID, eabHMACKeyFile: eabHMACKeyFile, preferredChain: try settings.string("preferred_chain"),
                     orderTimeout: orderTimeout)
+    }
+
+    /// `[acme] state_dir`: never empty (as root, "" would put accounts/ and live/ at the
+    /// filesystem root); a relative path is taken from the configuration file's directory, so
+    /// the state does not move with the working directory of cron or systemd.
+    static func stateDirectory(_ settings: Settings, path: String) throws -> String {
+        guard let text = try settings.string("state_dir") else { return "/var/lib/dns01" }
+        guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ConfigError("[acme]: state_dir must not be empty (leave it out for /var/lib/dns01).")
+        }
+        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ConfigError("[acme]: state_dir contains a control character.")
+        }
+        if text.hasPrefix("/") { return text }
+        var base = (path as NSString).deletingLastPathComponent
+        if !base.hasPrefix("/") {
+            let working = FileManager.default.currentDirectoryPath
+            base = base.isEmpty ? working : working + "/" + base
+        }
+        return base + "/" + text
     }
 
     /// An [acme] key naming a file dns01 must be able to read, or nil when unset.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A table of configuration settings with typed accessors whose errors name where the key is
 /// ("[[provider]] 'bind': key 'server' must be a string, not an integer").
 ///
@@ -58,20 +60,27 @@ public struct Settings: Sendable {
         }
     }
 
-    /// A duration: "300s", "2s", "250ms", "5m", "1h", "1d", or an integer number of seconds.
+    /// A duration: "300s", "2s", "250ms", "5m", "1h", "1d", or an integer number of seconds; at
+    /// most `maximumDuration`.
     public func duration(_ key: String) throws -> Duration? {
         guard let value = values[key] else { return nil }
+        let milliseconds: Double
         switch value {
-        case .integer(let seconds) where seconds >= 0:
-            return .seconds(seconds)
+        case .integer(let seconds):
+            milliseconds = Double(seconds) * 1000
         case .string(let text):
-            guard let parsed = Settings.parseDuration(text) else {
+            guard let parsed = Settings.durationMilliseconds(text) else {
                 throw ConfigError("\(context): key '\(key)' is not a duration: '\(text)' (use e.g. \"300s\", \"250ms\", \"5m\").")
             }
-            return parsed
+            milliseconds = parsed
         default:
             throw mistyped(key, value, "a duration such as \"300s\"")
         }
+        guard milliseconds >= 0 else { throw ConfigError("\(context): key '\(key)' must not be negative.") }
+        guard let duration = Settings.boundedDuration(milliseconds: milliseconds) else {
+            throw ConfigError("\(context): key '\(key)' is longer than the longest duration dns01 accepts (\(Settings.maximumDurationDays)d).")
+        }
+        return duration
     }
 
     /// Rejects keys this section does not know, so a typo does not pass silently.
@@ -89,21 +98,42 @@ public struct Settings: Sendable {
         ConfigError("\(context): key '\(key)' must be \(expected), not \(value.typeName).")
     }
 
-    /// Parses "300s", "1.5s", "250ms", "5m", "1h", "1d" or a bare number of seconds.
+    /// The longest duration any setting accepts: 365 days. No timeout, interval or renewal
+    /// window dns01 has needs more, and the bound keeps every conversion in range.
+    public static let maximumDurationDays = 365
+    public static let maximumDuration = Duration.seconds(maximumDurationDays * 86_400)
+
+    /// Parses "300s", "1.5s", "250ms", "5m", "1h", "1d" or a bare number of seconds (digits with
+    /// an optional fraction: no sign, exponent, hex, "nan" or "inf"); nil when malformed, negative
+    /// or longer than `maximumDuration`.
     public static func parseDuration(_ text: String) -> Duration? {
+        durationMilliseconds(text).flatMap { boundedDuration(milliseconds: $0) }
+    }
+
+    /// The milliseconds a well-formed duration text stands for (possibly huge), or nil.
+    static func durationMilliseconds(_ text: String) -> Double? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
-        for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
-            let number = trimmed.dropLast(suffix.count)
-            // "5ms" must not match "s" with number "5m".
-            guard let amount = Double(number), amount >= 0, amount.isFinite else { continue }
-            return .milliseconds(Int64((amount * scale * 1000).rounded()))
+        let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        var number = Substring(trimmed), scale = 1000.0
+        // "ms" before "m" and "s", so "5ms" is not read as "5m" + "s".
+        if let (suffix, unitScale) = units.first(where: { trimmed.hasSuffix($0.0) }) {
+            number = number.dropLast(suffix.count)
+            scale = unitScale
         }
-        if let seconds = Double(trimmed), seconds >= 0, seconds.isFinite {
-            return .milliseconds(Int64((seconds * 1000).rounded()))
-        }
-        return nil
+        let parts = number.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let whole = parts.first, !whole.isEmpty, whole.allSatisfy({ ("0"..."9").contains($0) }),
+              parts.count == 1 || (!parts[1].isEmpty && parts[1].allSatisfy({ ("0"..."9").contains($0) }))
+        else { return nil }
+        // Well-formed digits that no Double holds are a very long duration.
+        guard let amount = Double(number), amount.isFinite else { return .infinity }
+        let milliseconds = amount * scale
+        return milliseconds.isFinite ? milliseconds : .infinity
+    }
+
+    /// A duration of `milliseconds` (rounded), or nil when negative, not finite or above the ceiling.
+    static func boundedDuration(milliseconds: Double) -> Duration? {
+        let ceiling = Double(maximumDurationDays) * 86_400_000
+        guard milliseconds.isFinite, milliseconds >= 0, milliseconds <= ceiling else { return nil }
+        return .milliseconds(Int64(milliseconds.rounded()))
     }
 }
-
-import Foundation

@@ -1,4 +1,5 @@
 @testable import DNS
+import Foundation
 import Testing
 
 @Suite struct TSIGKeyTests {
@@ -58,6 +59,84 @@ import Testing
             #expect(!error.message.contains(Self.secret))
         } catch {
             Issue.record("unexpected \(error)")
+        }
+    }
+
+    /// Malformed files whose faulty token is the secret itself (a raw secret pasted into the
+    /// file, a secret where a keyword belongs): the error names the file and line, not the
+    /// secret.
+    @Test(arguments: [
+        ("\(secret)\n", "line 1", "expected 'key'"),
+        ("key \"k\" {\n algorithm hmac-sha256;\n \(secret);\n};", "line 4", "expected ';' after a word"),
+        ("key \"k\" {\n algorithm hmac-sha256;\n secret \"\(secret)\";\n \"\(secret)\"; };", "line 4", "expected ';' after a quoted string"),
+        ("key \"k\" {\n algorithm hmac-sha256;\n \"\(secret)\" x; };", "line 3", "unknown statement a quoted string"),
+        ("key \"k\" {\n algorithm hmac-sha256;\n secret \"\(secret)\" \"\(secret)\";\n};", "line 3", "expected ';' after 'secret'"),
+        ("key \"k\" {\n algorithm hmac-sha256;\n secret \"\(secret)\";\n}; \(secret)", "line 4", "found a word that is not a keyword after the key"),
+        ("key \"k\" {\n algorithm \"\(secret)\";\n secret \"\(secret)\";\n};", "line 2", "not a name"),
+        ("key:\n  - id: k\n    algorithm: hmac-sha256\n    \(secret)\n", "line 4", "expected 'name: value'"),
+        ("key:\n  - id: k\n    algorithm: \(secret)\n    secret: \(secret)\n", "line 3", "not a name"),
+        ("key:\n  - id: k\n    algorithm: hmac-sha256\n    secret: \"\(secret)\n", "line 4", "not a plain or quoted"),
+        ("key:\n  - id: k\n    algorithm: hmac-sha256\n    secret: not*base64!\n", "line 4", "not valid base64"),
+        ("key:\n  - id: k\n    algorithm: hmac-sha256\n", "line 2", "has no secret"),
+        ("key:\n  - id: k\n    secret: \(secret)\n", "line 2", "has no algorithm"),
+        ("key:\n  - algorithm: hmac-sha256\n    secret: \(secret)\n", "line 2", "has no id"),
+        ("key:\n  - id: k\n    algorithm: hmac-sha256\n    secret: \(secret)\n  - id: j\n", "line 5", "only one key"),
+        ("key:\n  - id: k\n    algorithm: hmac-sha256\n    secret: \(secret)\n    secret: \(secret)\n", "line 5", "appears twice"),
+        ("key:\n  - id: k\n    algorithm: hmac-sha256\n    secret: \(secret)\nremote:\n", "line 5", "only the 'key:' section"),
+        ("key:\n  - id: k\n    storage: /x\n", "line 3", "unknown field 'storage'"),
+        ("key:\n", "line 1", "lists no key"),
+    ])
+    func errorsNeverQuoteTheSecret(_ text: String, _ line: String, _ reason: String) {
+        do {
+            _ = try TSIGKey.parse(keyFile: text, path: "/etc/dns01/bad.key")
+            Issue.record("accepted: \(text)")
+        } catch let error as DNSError {
+            #expect(error.code == .keyFile)
+            #expect(error.message.contains("/etc/dns01/bad.key line") && error.message.contains(line), "\(error.message)")
+            #expect(error.message.contains(reason), "\(error.message)")
+            #expect(!error.message.contains(Self.secret), "\(error.message)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    /// Knot's form, as `keymgr -t acme-key hmac-sha256` prints it (its first line is a comment
+    /// holding the knsupdate form of the key), and with quotes and comments.
+    @Test(arguments: [
+        "# hmac-sha256:acme-key:\(secret)\nkey:\n  - id: acme-key\n    algorithm: hmac-sha256\n    secret: \(secret)\n",
+        "key:   # dns01\r\n- id: \"acme-key\"\r\n  algorithm: 'hmac-sha256'  # the HMAC\r\n  secret: \"\(secret)\"\r\n",
+        "\n# a comment\nkey:\n  - secret: \(secret)\n    id: acme-key.\n\n    algorithm: HMAC-SHA256\n",
+    ])
+    func knotKeyFiles(_ text: String) throws {
+        let key = try TSIGKey.parse(keyFile: text, path: "k.key")
+        #expect(key.name == "acme-key" && key.algorithm == "hmac-sha256" && key.secret == Self.secret)
+    }
+
+    /// The real `keymgr -t` (Knot's key manager) output, read through the file reader the rfc2136
+    /// provider uses.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/keymgr")),
+          arguments: ["hmac-sha256", "hmac-sha512", "hmac-sha1", "hmac-md5"])
+    func realKeymgrOutput(_ algorithm: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/keymgr")
+        process.arguments = ["-t", "knot-key", algorithm]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("keymgr-\(UUID().uuidString).key").path
+        try output.write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let key = try TSIGKey(contentsOf: path)
+        #expect(key.name == "knot-key" && key.algorithm == algorithm)
+        #expect(String(decoding: output, as: UTF8.self).contains("secret: \(key.secret)"))
+    }
+
+    /// A key file is small: a device or a huge file is refused, not read forever.
+    @Test func keyFilesAreReadWithABound() {
+        #expect { try TSIGKey(contentsOf: "/dev/zero") } throws: { error in
+            "\(error)".contains("/dev/zero") && "\(error)".contains("larger than")
         }
     }
 
