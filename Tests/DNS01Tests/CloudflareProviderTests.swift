@@ -40,7 +40,10 @@ import TestLab
         let lab = try await TestLab.start(.init(secondaryLag: 1))
         defer { lab.stop() }
         let api = try await lab.startCloudflareAPI()
+        // Orders one at a time: Pebble 2.4 can deadlock on overlapping newOrders (bench/README.md),
+        // and what this counts is the DNS API's requests, which do not depend on it.
         var config = try String(contentsOfFile: try Self.config(lab, api), encoding: .utf8)
+            .replacingOccurrences(of: "[acme]\n", with: "[acme]\nconcurrency = 1\n")
         for index in 1...20 {
             config += "\n[[certificate]]\nname = \"c\(index)\"\ndomains = [\"*.c\(index).example.test\", \"c\(index).example.test\"]\n"
         }
