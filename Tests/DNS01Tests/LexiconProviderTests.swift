@@ -44,6 +44,41 @@ import TestLab
         #expect(!result.stderr.contains(key))
     }
 
+    /// Without `python`, the first use makes `state_dir/lexicon-venv` with dns-lexicon from PyPI
+    /// and says so; the second finds it.
+    @Test func firstUseInstallsLexiconUnderTheStateDir() async throws {
+        let pdns = try await PowerDNS.start(zone: "pdns.test")
+        defer { pdns.stop() }
+        let lab = try await TestLab.start(.init(startPebble: false))
+        defer { lab.stop() }
+        let key = try String(contentsOfFile: pdns.keyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let config = try lab.writeConfig("lexicon-managed.toml") { text in
+            text.replacingOccurrences(of: "ca_bundle", with: "# ca_bundle") + """
+
+            [[provider]]
+            name = "pdns-lexicon"
+            type = "lexicon"
+            zones = ["pdns.test"]
+            lexicon_provider = "powerdns"
+            command = "\(ProviderIntegrationTests.repository)/providers/lexicon"
+            env = { LEXICON_POWERDNS_AUTH_TOKEN = "\(key)", LEXICON_POWERDNS_PDNS_SERVER = "\(pdns.apiURL)" }
+
+            [[zone]]
+            name = "pdns.test"
+            nameservers = ["127.0.0.1:\(pdns.dnsPort)"]
+            """
+        }
+        let venv = "\(lab.directory)/state/lexicon-venv"
+        let first = try await CLIRunner.run(["check", "-c", config, "-d", "pdns.test"])
+        #expect(first.status == 0, "stderr: \(first.stderr)")
+        #expect(first.stderr.contains("installing dns-lexicon==") && first.stderr.contains(venv), "stderr: \(first.stderr)")
+        #expect(FileManager.default.isExecutableFile(atPath: "\(venv)/bin/python"))
+        let second = try await CLIRunner.run(["check", "-c", config, "-d", "pdns.test"])
+        #expect(second.status == 0, "stderr: \(second.stderr)")
+        #expect(!second.stderr.contains("installing"), "stderr: \(second.stderr)")
+        #expect(try pdns.txtValues("_acme-challenge.pdns.test") == ["unrelated"])
+    }
+
     @Test func badSettingsAreOneSentence() async throws {
         let lab = try await TestLab.start(.init(startPebble: false))
         defer { lab.stop() }
