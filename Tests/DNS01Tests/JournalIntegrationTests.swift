@@ -180,6 +180,11 @@ struct JournalIntegrationTests {
         let primary = try #require(lab.pids["named-primary"])
         kill(primary, SIGSTOP)
         defer { kill(primary, SIGCONT) }
+        // SIGSTOP takes effect when the kernel next schedules the process: on a loaded machine that
+        // is not at once. Only a primary the kernel shows stopped ('T') makes the removal fail.
+        let stoppedBy = ContinuousClock.now + .seconds(10)
+        while Self.processState(primary) != "T" && ContinuousClock.now < stoppedBy { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(Self.processState(primary) == "T")
         kill(process.processIdentifier, SIGTERM)
         let status = try await BatchRunTests.waitForExit(process)
         kill(primary, SIGCONT)
@@ -188,6 +193,13 @@ struct JournalIntegrationTests {
         #expect(!stderr.contains("every record presented was removed"), "\(stderr)")
         #expect(stderr.contains("2 record(s) could not be removed and stay in the journal for the next run: _acme-challenge.example.test in zone example.test."), "\(stderr)")
         #expect(Self.journalEntries(lab).count == 1)
+    }
+
+    /// The state letter of /proc/PID/stat ("S", "R", "T" for stopped), "" when unreadable.
+    static func processState(_ pid: Int32) -> String {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return "" }
+        return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init) ?? ""
     }
 
     /// A dropped ssh session (SIGHUP) under `dns01 issue` cleans up like SIGTERM.
