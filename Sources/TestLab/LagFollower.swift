@@ -1,35 +1,36 @@
 import Foundation
 
 /// Makes the secondary lag the primary by a fixed time: watches the primary's zone file and
-/// journal, and `lag` seconds after each change of the zone's SOA serial runs `rndc refresh
-/// ZONE` against the secondary, which then fetches the change by IXFR. Deterministic where BIND's
-/// own notify-delay is not. A file change that leaves the serial as it was (BIND dumping the zone
-/// to its file a while after an update or after start-up) schedules nothing: a refresh it
-/// scheduled would fetch a later change early, shortening that change's lag.
+/// journal, and `lag` seconds after each change runs `rndc refresh ZONE` against the secondary,
+/// which then fetches the change by IXFR. Deterministic where BIND's own notify-delay is not.
+/// A new journal is always a change (a dynamic update); a rewritten zone file only when the SOA
+/// serial in it changed (the zone-file provider's edit), not when BIND dumps the zone to its file
+/// after start-up or updates: a refresh scheduled then would fetch a later change early.
 final class LagFollower: @unchecked Sendable {
     let lag: Int
     let zones: [(name: String, file: String)]
     let rndcConfig: String
-    /// The primary, "127.0.0.1:PORT", asked for the serial.
-    let primary: String
     private let lock = NSLock()
     private var running = true
     private var thread: Thread?
 
-    init(lag: Int, zones: [(String, String)], rndcConfig: String, primary: String) {
+    init(lag: Int, zones: [(String, String)], rndcConfig: String) {
         self.lag = lag
         self.zones = zones.map { (name: $0.0, file: $0.1) }
         self.rndcConfig = rndcConfig
-        self.primary = primary
     }
 
-    /// The zone's SOA serial at the primary, "" when it cannot be read.
-    private func serial(_ zone: String) -> String {
-        let parts = primary.split(separator: ":")
-        guard parts.count == 2, let result = try? runCommand(which("dig") ?? "/usr/bin/dig",
-                                                             ["+short", "+norecurse", "+time=1", "+tries=1", "@\(parts[0])", "-p", String(parts[1]), "SOA", zone])
-        else { return "" }
-        return result.output.split(separator: " ").dropFirst(2).first.map(String.init) ?? ""
+    /// The SOA serial written in a zone file: the first number after the SOA record's two names
+    /// (both TestLab's files and BIND's dumps put it there); "" when there is none.
+    static func fileSerial(_ path: String) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), let soa = text.range(of: " SOA ") ?? text.range(of: "\tSOA\t") ?? text.range(of: "\tSOA ") else { return "" }
+        var names = 0
+        for token in text[soa.upperBound...].split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "(" }) {
+            if token.hasPrefix(";") { continue }
+            if names < 2 { names += 1; continue }
+            return token.allSatisfy(\.isNumber) ? String(token) : ""
+        }
+        return ""
     }
 
     func start() {
@@ -58,28 +59,30 @@ final class LagFollower: @unchecked Sendable {
     }
 
     private func loop() {
-        var seen = Dictionary(uniqueKeysWithValues: zones.map { ($0.name, stamp($0.file) + stamp($0.file + ".jnl")) })
-        // Each zone's serial as last seen: read once the primary answers (it starts with the lab).
-        var serials: [String: String] = [:]
+        var journals = Dictionary(uniqueKeysWithValues: zones.map { ($0.name, stamp($0.file + ".jnl")) })
+        var files = Dictionary(uniqueKeysWithValues: zones.map { ($0.name, stamp($0.file)) })
+        var serials = Dictionary(uniqueKeysWithValues: zones.map { ($0.name, Self.fileSerial($0.file)) })
         var due: [(at: Date, zone: String)] = []
         let rndc = which("rndc") ?? "/usr/sbin/rndc"
         while isRunning {
             let now = Date()
-            for zone in zones where serials[zone.name] == nil {
-                let first = serial(zone.name)
-                if !first.isEmpty { serials[zone.name] = first }
-            }
             for zone in zones {
-                let current = stamp(zone.file) + stamp(zone.file + ".jnl")
-                if current != seen[zone.name] {
-                    seen[zone.name] = current
-                    let now = serial(zone.name)
-                    // Unreadable: refresh all the same, a missed change would never reach the secondary.
-                    if now.isEmpty || (serials[zone.name] != nil && now != serials[zone.name]) {
-                        due.append((Date().addingTimeInterval(TimeInterval(lag)), zone.name))
-                    }
-                    if !now.isEmpty { serials[zone.name] = now }
+                var changed = false
+                let journal = stamp(zone.file + ".jnl")
+                if journal != journals[zone.name] {
+                    journals[zone.name] = journal
+                    changed = true
                 }
+                let file = stamp(zone.file)
+                if file != files[zone.name] {
+                    files[zone.name] = file
+                    let serial = Self.fileSerial(zone.file)
+                    if serial != serials[zone.name] || serial.isEmpty {
+                        serials[zone.name] = serial
+                        changed = true
+                    }
+                }
+                if changed { due.append((now.addingTimeInterval(TimeInterval(lag)), zone.name)) }
             }
             while let first = due.first, first.at <= now {
                 due.removeFirst()

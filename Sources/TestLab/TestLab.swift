@@ -151,7 +151,7 @@ public final class TestLab: @unchecked Sendable {
         if options.startPebble { try startPebble() }
         if options.secondaryLag > 0 {
             let follower = LagFollower(lag: options.secondaryLag, zones: allZones.map { ($0, zoneFile($0)) },
-                                       rndcConfig: "\(directory)/rndc-secondary.conf", primary: primary)
+                                       rndcConfig: "\(directory)/rndc-secondary.conf")
             follower.start()
             self.follower = follower
         }
