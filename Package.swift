@@ -25,6 +25,8 @@ let package = Package(
 
         // Runs blocking C calls (ldns, curl) on threads of its own, never on the cooperative pool.
         .target(name: "Blocking"),
+        // The injected time source of every wait (SystemClock; ManualClock in tests).
+        .target(name: "Clocks"),
 
         // HTTPS through libcurl, for the CA and for DNS host APIs.
         .target(name: "HTTP", dependencies: ["CCurl", "Blocking"]),
@@ -38,7 +40,7 @@ let package = Package(
         .target(
             name: "ACME",
             dependencies: [
-                "HTTP",
+                "HTTP", "Clocks",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -48,7 +50,7 @@ let package = Package(
         ),
         .target(
             name: "DNS",
-            dependencies: ["CLDNS", "Blocking", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CLDNS", "Blocking", "Clocks", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Providers",
@@ -61,7 +63,7 @@ let package = Package(
         .target(
             name: "DNS01",
             dependencies: [
-                "ACME", "DNS", "Providers", "Settings", "Storage", "Processes",
+                "ACME", "DNS", "Providers", "Settings", "Storage", "Processes", "Clocks",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -81,10 +83,10 @@ let package = Package(
         .target(name: "TestLab"),
         .executableTarget(name: "dns01-lab", dependencies: ["TestLab"]),
 
-        .testTarget(name: "ACMETests", dependencies: ["ACME", "HTTP"]),
+        .testTarget(name: "ACMETests", dependencies: ["ACME", "HTTP", "Clocks", "TestLab"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "TestLab"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "HTTP", "Settings"]),
-        .testTarget(name: "DNS01Tests", dependencies: ["DNS01", "ACME", "DNS", "Providers", "Settings", "Storage", "Processes", "TestLab", "FuzzEntries"]),
+        .testTarget(name: "DNS01Tests", dependencies: ["DNS01", "ACME", "DNS", "Providers", "Settings", "Storage", "Processes", "Clocks", "TestLab", "FuzzEntries"]),
 
         // The parsers of outside input, one entry each, for the fuzz targets below and the
         // corpus replay test (Tests/Corpus).
