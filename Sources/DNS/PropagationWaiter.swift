@@ -1,3 +1,4 @@
+import Clocks
 /// What must be visible: all `values` at `name` on every one of `nameservers` (authoritative,
 /// asked with recursion off) and then through every one of `resolvers` (recursive, asked with
 /// recursion on, once every nameserver serves the values: a resolver asked earlier would cache
@@ -49,19 +50,42 @@ public enum PropagationEvent: Sendable {
     case visible(name: String, nameserver: Nameserver)
 }
 
+/// One polling round of a wait: the element of `PropagationWaiter.rounds`.
+public struct PropagationRound: Sendable {
+    /// Names that became visible everywhere in this round: every server (and resolver) asked
+    /// for the name now serves every value expected there.
+    public var visible: Set<String>
+    /// The pairs that became satisfied in this round.
+    public var satisfiedPairs: [(name: String, nameserver: Nameserver)]
+    /// What is still waited for, sorted by name, then server.
+    public var pending: [PendingRecord]
+    public var satisfied: Int
+    public var total: Int
+
+    /// The round as progress events for the CLI: derived from the round, never driving it.
+    public var events: [PropagationEvent] {
+        satisfiedPairs.map { PropagationEvent.visible(name: $0.name, nameserver: $0.nameserver) }
+            + [.round(pending: pending, satisfied: satisfied, total: total)]
+    }
+}
+
 /// Waits until every authoritative server serves every expected value, asking each server
 /// directly with recursion off. The first round goes out at once; then one round every
-/// `pollInterval`; all queries of a round run concurrently; a satisfied pair is not asked again.
+/// `pollInterval` on the injected clock; all queries of a round run concurrently; a satisfied
+/// pair is not asked again.
 public struct PropagationWaiter: Sendable {
     let client: DNSClient
     let pollInterval: Duration
     let options: QueryOptions
+    let clock: any DeadlineClock
 
     public init(client: DNSClient = .init(), pollInterval: Duration = .seconds(1),
-                options: QueryOptions = .init(timeout: .seconds(2), retries: 0, recursionDesired: false)) {
+                options: QueryOptions = .init(timeout: .seconds(2), retries: 0, recursionDesired: false),
+                clock: any DeadlineClock = SystemClock()) {
         self.client = client
         self.pollInterval = pollInterval
         self.options = options
+        self.clock = clock
     }
 
     /// Returns when every pair is satisfied; throws `DNSError(.propagationTimeout)` at `deadline`
@@ -69,6 +93,32 @@ public struct PropagationWaiter: Sendable {
     /// Cancellation ends the wait with `CancellationError`.
     public func wait(for checks: [PropagationCheck], deadline: ContinuousClock.Instant,
                      progress: (@Sendable (PropagationEvent) -> Void)? = nil) async throws {
+        for try await round in rounds(for: checks, deadline: deadline) {
+            for event in round.events { progress?(event) }
+        }
+    }
+
+    /// The wait as an asynchronous sequence of polling rounds, each saying which names became
+    /// visible everywhere: a consumer acts on a name the moment it is visible while the wait for
+    /// slower names goes on. The sequence ends after the round in which the last name became
+    /// visible, or throws `DNSError(.propagationTimeout)` at `deadline`; it stops polling when
+    /// its consumer stops iterating or is cancelled.
+    public func rounds(for checks: [PropagationCheck], deadline: ContinuousClock.Instant) -> AsyncThrowingStream<PropagationRound, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<PropagationRound, any Error>.makeStream(bufferingPolicy: .unbounded)
+        let task = Task {
+            do {
+                try await poll(checks, deadline: deadline) { continuation.yield($0) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    private func poll(_ checks: [PropagationCheck], deadline: ContinuousClock.Instant,
+                      emit: (PropagationRound) -> Void) async throws {
         var pending: [PairKey: PendingRecord] = [:]
         var expected: [PairKey: Set<String>] = [:]
         for check in checks {
@@ -81,9 +131,15 @@ public struct PropagationWaiter: Sendable {
             }
         }
         let total = pending.count
+        var waitingNames = Set(pending.keys.map(\.name))
+        // A name no server is asked about (no nameservers given) is visible at once.
+        let unchecked = Set(checks.map(\.name)).subtracting(waitingNames)
+        if !unchecked.isEmpty || pending.isEmpty {
+            emit(PropagationRound(visible: unchecked, satisfiedPairs: [], pending: [], satisfied: 0, total: total))
+        }
         while !pending.isEmpty {
             try Task.checkCancellation()
-            let roundStart = ContinuousClock.now
+            let roundStart = clock.now
             var queryOptions = options
             let left = deadline - roundStart
             if left < queryOptions.timeout { queryOptions.timeout = max(left, .milliseconds(200)) }
@@ -92,6 +148,7 @@ public struct PropagationWaiter: Sendable {
             let due = pending.keys.filter { !$0.recursive || !waitingAtAuthority.contains($0.name) }
             let results = await poll(due, options: queryOptions)
             try Task.checkCancellation()
+            var satisfiedPairs: [(name: String, nameserver: Nameserver)] = []
             for (key, outcome) in results {
                 guard var record = pending[key], let wanted = expected[key] else { continue }
                 switch outcome {
@@ -105,20 +162,24 @@ public struct PropagationWaiter: Sendable {
                 }
                 if record.missing.isEmpty && record.lastError == nil {
                     pending[key] = nil
-                    progress?(.visible(name: key.name, nameserver: key.nameserver))
+                    satisfiedPairs.append((key.name, key.nameserver))
                 } else {
                     pending[key] = record
                 }
             }
+            let stillWaiting = Set(pending.keys.map(\.name))
+            let visible = waitingNames.subtracting(stillWaiting)
+            waitingNames = stillWaiting
             // Sorted by name, then server; each server's text made once, not per comparison.
             let list = pending.values.map { ($0, $0.nameserver.description) }
                 .sorted { ($0.0.name, $0.0.recursive ? 1 : 0, $0.1) < ($1.0.name, $1.0.recursive ? 1 : 0, $1.1) }.map(\.0)
-            progress?(.round(pending: list, satisfied: total - pending.count, total: total))
+            emit(PropagationRound(visible: visible, satisfiedPairs: satisfiedPairs, pending: list,
+                                  satisfied: total - pending.count, total: total))
             if pending.isEmpty { return }
-            let now = ContinuousClock.now
+            let now = clock.now
             if now >= deadline { throw timeoutError(list, total: total) }
             let next = min(roundStart + pollInterval, deadline)
-            if next > now { try await Task.sleep(until: next, clock: .continuous) }
+            if next > now { try await clock.sleep(until: next) }
         }
     }
 

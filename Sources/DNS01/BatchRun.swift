@@ -92,10 +92,11 @@ public struct BatchRun: Sendable {
             let spec = decision.spec
             do {
                 locks.append(try CertificateLock(stateDir: config.acme.stateDir, name: spec.name))
-                requests.append((index, try IssueRequest(certName: spec.name, domains: spec.domains, keyType: spec.keyType,
-                                                         provider: spec.provider, alsoProviders: spec.alsoProviders,
-                                                         deployHook: spec.deployHook, profile: spec.profile,
-                                                         replaces: decision.certificateID)))
+                var request = try IssueRequest(certName: spec.name, domains: spec.domains, keyType: spec.keyType,
+                                               provider: spec.provider, alsoProviders: spec.alsoProviders,
+                                               deployHook: spec.deployHook, profile: spec.profile, replaces: decision.certificateID)
+                request.challenge = spec.challenge
+                requests.append((index, request))
             } catch {
                 items[index].status = "failed"
                 items[index].error = describe(error)

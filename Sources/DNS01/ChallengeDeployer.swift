@@ -1,4 +1,5 @@
 import Blocking
+import Clocks
 import DNS
 import Foundation
 import Providers
@@ -12,6 +13,7 @@ public final class ChallengeDeployer: Sendable {
     let zoneFinder: ZoneFinder
     let events: EventSink
     let journal: Journal
+    let clock: any DeadlineClock
     /// Records a provider refused whole: never written, so never cleaned up.
     private let unwritten = Mutex<Set<ChallengeRecord>>([])
     /// Orphans are cleaned once per deployer, by the first command step that asks.
@@ -19,9 +21,11 @@ public final class ChallengeDeployer: Sendable {
 
     /// `owner`: the process whose lifetime the presented records share (certbot for its
     /// hooks); this process when nil.
-    public init(config: Configuration, events: @escaping EventSink, owner: ProcessIdentity? = nil) {
+    public init(config: Configuration, events: @escaping EventSink, owner: ProcessIdentity? = nil,
+                clock: any DeadlineClock = SystemClock()) {
         self.config = config
         self.events = events
+        self.clock = clock
         zoneFinder = ZoneFinder(client: DNSClient(), resolvers: config.dns.resolvers,
                                 nameserverPort: config.dns.port, overrides: config.zoneNameservers)
         journal = Journal(stateDir: config.acme.stateDir, owner: owner)
@@ -30,9 +34,10 @@ public final class ChallengeDeployer: Sendable {
     /// The target for one identifier ("*.example.test" and "example.test" share one). The
     /// providers are the ones named (`providers`, a certificate's `provider`), else the zone's
     /// (`[[zone]] provider`), else the one whose `zones` has the longest suffix of the name.
-    public func target(for identifier: String, providers named: [String] = []) async throws -> ChallengeTarget {
+    /// With `accountLabel` (dns-account-01), the record goes to `<label>._acme-challenge.<domain>`.
+    public func target(for identifier: String, providers named: [String] = [], accountLabel: String? = nil) async throws -> ChallengeTarget {
         let domain = identifier.hasPrefix("*.") ? String(identifier.dropFirst(2)) : identifier
-        let challengeName = DomainName.challengeName(for: domain)
+        let challengeName = accountLabel.map { "\($0)." + DomainName.challengeName(for: domain) } ?? DomainName.challengeName(for: domain)
         let (recordName, zone) = try await zoneFinder.locate(challengeName)
         var providers = named.isEmpty ? config.zoneProviders[zone] ?? [] : named
         if providers.isEmpty, let provider = config.provider(for: recordName) { providers = [provider.name] }
@@ -51,10 +56,10 @@ public final class ChallengeDeployer: Sendable {
     }
 
     /// Targets for many identifiers, looked up concurrently, by identifier.
-    public func targets(for identifiers: [String], providers: [String] = []) async throws -> [String: ChallengeTarget] {
+    public func targets(for identifiers: [String], providers: [String] = [], accountLabel: String? = nil) async throws -> [String: ChallengeTarget] {
         try await withThrowingTaskGroup(of: (String, ChallengeTarget).self) { group in
             for identifier in Set(identifiers) {
-                group.addTask { (identifier, try await self.target(for: identifier, providers: providers)) }
+                group.addTask { (identifier, try await self.target(for: identifier, providers: providers, accountLabel: accountLabel)) }
             }
             var result: [String: ChallengeTarget] = [:]
             for try await (identifier, target) in group { result[identifier] = target }
@@ -196,9 +201,16 @@ public final class ChallengeDeployer: Sendable {
 
     /// Waits until every authoritative nameserver of every record's zone serves all of the
     /// record's values (and the resolvers too with `also_check_resolvers`).
-    public func waitUntilVisible(_ records: [ChallengeRecord], timeout: Duration? = nil,
-                                 progress: (@Sendable (PropagationEvent) -> Void)? = nil) async throws {
-        let deadline = ContinuousClock.now + (timeout ?? config.dns.propagationTimeout)
+    public func waitUntilVisible(_ records: [ChallengeRecord], timeout: Duration? = nil) async throws {
+        for try await _ in try await visibility(of: records, timeout: timeout) {}
+    }
+
+    /// The propagation wait for `records` as a sequence of polling rounds, each naming the
+    /// record names that became visible everywhere; progress lines for the CLI are derived from
+    /// the rounds as they pass. Ends after the last name is visible; throws the waiter's timeout
+    /// (`[dns] propagation_timeout`, or `timeout`).
+    public func visibility(of records: [ChallengeRecord], timeout: Duration? = nil) async throws -> AsyncThrowingStream<PropagationRound, any Error> {
+        let deadline = clock.now + (timeout ?? config.dns.propagationTimeout)
         var valuesByName: [String: (zone: String, values: Set<String>)] = [:]
         for record in records {
             valuesByName[record.target.recordName, default: (record.target.zone, [])].values.insert(record.value)
@@ -209,17 +221,28 @@ public final class ChallengeDeployer: Sendable {
             checks.append(PropagationCheck(name: name, values: entry.values, nameservers: servers,
                                            resolvers: config.dns.alsoCheckResolvers ? config.dns.resolvers : []))
         }
-        guard !checks.isEmpty else { return }
         let serverCount = Set(checks.flatMap { $0.nameservers.map(\.address) + $0.resolvers }).count
-        events(.step("waiting for \(records.count) value(s) at \(checks.count) name(s) on \(serverCount) nameserver address(es)"))
-        let start = ContinuousClock.now
-        let waiter = PropagationWaiter(pollInterval: config.dns.pollInterval)
-        let sink = events
-        try await waiter.wait(for: checks, deadline: deadline) { event in
-            sink(.propagation(event))
-            progress?(event)
+        if !checks.isEmpty {
+            events(.step("waiting for \(records.count) value(s) at \(checks.count) name(s) on \(serverCount) nameserver address(es)"))
         }
-        events(.step("all values visible at every nameserver after \(format(ContinuousClock.now - start))"))
+        let start = clock.now
+        let rounds = PropagationWaiter(pollInterval: config.dns.pollInterval, clock: clock).rounds(for: checks, deadline: deadline)
+        let sink = events, clock = self.clock
+        let (stream, continuation) = AsyncThrowingStream<PropagationRound, any Error>.makeStream(bufferingPolicy: .unbounded)
+        let relay = Task {
+            do {
+                for try await round in rounds {
+                    for event in round.events { sink(.propagation(event)) }
+                    continuation.yield(round)
+                }
+                if !checks.isEmpty { sink(.step("all values visible at every nameserver after \(format(clock.now - start))")) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in relay.cancel() }
+        return stream
     }
 
     /// What came of one provider call: its records and its failure, if any.

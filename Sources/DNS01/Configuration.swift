@@ -55,6 +55,9 @@ public struct Configuration: Sendable {
         /// More providers after `provider` (`provider = ["a", "b"]`): every record is written
         /// through each, and removed through each.
         public var alsoProviders: [String] = []
+        /// `challenge`: the one challenge type to use; nil: dns-persist-01 when the CA offers it
+        /// and a matching record is served, else dns-01.
+        public var challenge: ChallengeKind? = nil
     }
 
     /// Where the configuration was read from.
@@ -253,7 +256,7 @@ public struct Configuration: Sendable {
     }
 
     private static func parseCertificate(_ settings: Settings, providers: [any DNSProvider]) throws -> CertificateSpec {
-        try settings.rejectUnknownKeys(allowed: ["name", "domains", "key_type", "provider", "deploy_hook", "renew_before", "profile"])
+        try settings.rejectUnknownKeys(allowed: ["name", "domains", "key_type", "provider", "deploy_hook", "renew_before", "profile", "challenge"])
         guard let domains = try settings.strings("domains"), !domains.isEmpty else {
             throw ConfigError("\(settings.context): key 'domains' must list at least one name.")
         }
@@ -265,10 +268,18 @@ public struct Configuration: Sendable {
             throw ConfigError("[[certificate]] '\(name)': key_type '\(keyText)' is not one of \(KeyType.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
         let named = try providerList(settings, context: "[[certificate]] '\(name)'", providers: providers)
+        var challenge: ChallengeKind?
+        if let text = try settings.string("challenge") {
+            guard let kind = ChallengeKind(rawValue: text) else {
+                throw ConfigError("[[certificate]] '\(name)': challenge '\(text)' is not one of \(ChallengeKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+            challenge = kind
+        }
         return CertificateSpec(name: name, domains: names, keyType: keyType, provider: named.first,
                                deployHook: try settings.string("deploy_hook"),
                                renewBefore: try settings.duration("renew_before"),
-                               profile: try settings.string("profile"), alsoProviders: Array(named.dropFirst()))
+                               profile: try settings.string("profile"), alsoProviders: Array(named.dropFirst()),
+                               challenge: challenge)
     }
 
     private static func section(_ top: Settings, _ key: String, required: Bool) throws -> Settings {

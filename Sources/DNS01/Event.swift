@@ -9,6 +9,8 @@ public enum Event: Sendable {
     case warning(String)
     /// Progress of the propagation wait.
     case propagation(PropagationEvent)
+    /// A certificate's issuance moved to another phase.
+    case job(name: String, phase: JobPhase)
 }
 
 public typealias EventSink = @Sendable (Event) -> Void

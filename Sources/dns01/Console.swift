@@ -26,6 +26,7 @@ final class Console: Sendable {
         case .step(let text): if !quiet { line(text) }
         case .warning(let text): line("warning: \(text)")
         case .propagation(.visible(let name, let nameserver)): debugLine("\(name) visible at \(nameserver)")
+        case .job(let name, let phase): debugLine("\(name): \(phase.rawValue)")
         case .propagation(.round(let pending, let satisfied, let total)):
             guard !quiet, let first = pending.first else { return }
             // Which server still lacks which name: at most one line every 2 s, and only when

@@ -72,27 +72,26 @@ import TestLab
     }
 
     @Test func roundsKeepOneValuePerNameAtSingleValueProviders() throws {
-        func challenge(_ name: String, _ value: String, providers: [String]) -> Issuer.PendingChallenge {
+        func challenge(_ name: String, _ value: String, providers: [String]) -> PlannedChallenge {
             let target = ChallengeTarget(domain: name, challengeName: "_acme-challenge.\(name)", recordName: "_acme-challenge.\(name)",
                                          zone: "example.test", provider: providers[0], alsoProviders: Array(providers.dropFirst()))
             let authorization = try! JSONDecoder().decode(Authorization.self, from: Data(#"{"identifier":{"type":"dns","value":"\#(name)"},"status":"pending","challenges":[]}"#.utf8))
             let acme = try! JSONDecoder().decode(Challenge.self, from: Data(#"{"type":"dns-01","url":"https://ca/\#(value)","status":"pending","token":"t"}"#.utf8))
-            return Issuer.PendingChallenge(authorization: authorization, challenge: acme, record: ChallengeRecord(target: target, value: value))
+            return PlannedChallenge(authorization: authorization, challenge: acme, kind: .dns01, record: ChallengeRecord(target: target, value: value))
         }
-        func prepared(_ challenges: [Issuer.PendingChallenge]) throws -> Result<Issuer.Prepared, any Error> {
-            let order = try JSONDecoder().decode(Order.self, from: Data(#"{"status":"pending","identifiers":[],"authorizations":[],"finalize":"https://ca/f"}"#.utf8))
-            return .success(Issuer.Prepared(request: try IssueRequest(domains: ["example.test"]), order: order, challenges: challenges, reused: 0))
+        func prepared(_ challenges: [PlannedChallenge], job: Int = 0) -> (index: Int, challenges: [PlannedChallenge]) {
+            (job, challenges)
         }
         let wildcardAndApex = [challenge("example.test", "w", providers: ["one"]), challenge("example.test", "a", providers: ["one"]),
                                challenge("www.example.test", "x", providers: ["one"])]
         // Two values at one name of a single-value provider: two rounds; the other name goes in the first.
-        let rounds = Issuer.rounds([try prepared(wildcardAndApex)], singleValue: ["one"])
-        #expect(rounds.map { $0.map(\.challenge.record.value) } == [["w", "x"], ["a"]])
+        let rounds = IssuanceCoordinator.rounds([prepared(wildcardAndApex)], singleValue: ["one"])
+        #expect(rounds.map { $0.map { $0.challenge.record?.value } } == [["w", "x"], ["a"]])
         // No single-value provider: one round, as before.
-        #expect(Issuer.rounds([try prepared(wildcardAndApex)], singleValue: []).count == 1)
+        #expect(IssuanceCoordinator.rounds([prepared(wildcardAndApex)], singleValue: []).count == 1)
         // A second provider of the record that holds one value counts too; certificates share rounds.
         let shared = [challenge("example.test", "b", providers: ["many", "one"])]
-        let two = Issuer.rounds([try prepared(Array(wildcardAndApex.prefix(1))), try prepared(shared)], singleValue: ["one"])
+        let two = IssuanceCoordinator.rounds([prepared(Array(wildcardAndApex.prefix(1)), job: 0), prepared(shared, job: 1)], singleValue: ["one"])
         #expect(two.map { $0.map(\.index) } == [[0], [1]])
     }
 }

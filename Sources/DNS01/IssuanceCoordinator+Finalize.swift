@@ -1,0 +1,47 @@
+import ACME
+import Foundation
+import X509
+
+extension IssuanceCoordinator {
+    /// valid → stored: the CSR (a fresh key of the request's type, or the user's CSR), the
+    /// order finalized and waited for within `[acme] order_timeout`, the chain checked against
+    /// the CSR's key and the ordered names before anything is written, stored, deploy hook run.
+    func finalizeAndStore(_ job: IssuanceJob) async throws -> IssueResult {
+        let request = job.request
+        let client = env.client, config = env.config
+        guard let order = job.order else { throw OperationError("The order for \(request.certName) is missing.") }
+        let csr: [UInt8], keyPEM: String?
+        if let provided = request.csr {
+            (csr, keyPEM) = (provided.der, nil)
+        } else {
+            let (key, pem) = try request.keyType.generate()
+            (csr, keyPEM) = (try CSRBuilder.make(names: request.domains, privateKey: key), pem)
+        }
+        let deadline = env.clock.now + config.acme.orderTimeout
+        var final = try await client.finalize(order, csrDER: csr)
+        if final.status != .valid {
+            final = try await withinOrderTimeout(deadline) { try await client.waitForOrder(at: order.url, deadline: deadline) }
+        }
+        guard let certificateURL = final.certificate else {
+            throw OperationError("The CA marked the order for \(request.domains.joined(separator: ", ")) valid but gave no certificate URL.")
+        }
+        let publicKey: Certificate.PublicKey
+        do { publicKey = try CertificateSigningRequest(derEncoded: csr).publicKey } catch {
+            throw OperationError("The certificate request for \(request.domains.joined(separator: ", ")) cannot be read back.")
+        }
+        let chain = try await client.downloadCertificate(at: certificateURL, preferredChain: config.acme.preferredChain,
+                                                         publicKey: publicKey, names: request.domains)
+        let store = env.store
+        let live = try await store.save(name: request.certName, privateKeyPEM: keyPEM, chainPEM: chain.pem)
+        let notAfter = try store.currentCertificate(request.certName)?.notValidAfter ?? Date()
+        env.events(.step("\(request.certName): certificate stored in \(live) (valid until \(notAfter.formatted(.iso8601)))"))
+        var result = IssueResult(certName: request.certName, domains: request.domains, live: live, notAfter: notAfter,
+                                 recordsPresented: job.records.count + job.validatedEarly, authorizationsReused: job.reused,
+                                 seconds: elapsed, deployHookError: nil)
+        if let hook = request.deployHook {
+            result.deployHookError = await DeployHook.run(hook, certName: request.certName, live: live,
+                                                          domains: request.domains, events: env.events)
+        }
+        return result
+    }
+}
