@@ -62,6 +62,15 @@ public struct PropagationRound: Sendable {
     public var satisfied: Int
     public var total: Int
 
+    public init(visible: Set<String>, satisfiedPairs: [(name: String, nameserver: Nameserver)], pending: [PendingRecord],
+                satisfied: Int, total: Int) {
+        self.visible = visible
+        self.satisfiedPairs = satisfiedPairs
+        self.pending = pending
+        self.satisfied = satisfied
+        self.total = total
+    }
+
     /// The round as progress events for the CLI: derived from the round, never driving it.
     public var events: [PropagationEvent] {
         satisfiedPairs.map { PropagationEvent.visible(name: $0.name, nameserver: $0.nameserver) }
