@@ -1,3 +1,4 @@
+import Clocks
 import Foundation
 import HTTP
 import Logging
@@ -11,6 +12,9 @@ public actor ACMEClient {
     let transport: any HTTPTransport
     public private(set) var accountKey: AccountKey
     let logger: Logger
+    /// Every wait (polling, a busy CA's Retry-After) and the "now" its deadline is checked
+    /// against: `SystemClock` in the program, a `ManualClock` in tests (STYLE.md 14).
+    public nonisolated let clock: any DeadlineClock
     public private(set) var accountURL: String?
     private var cachedDirectory: Directory?
     private var nonces: [String] = []
@@ -27,12 +31,14 @@ public actor ACMEClient {
     static let busyWaitLimit = Duration.seconds(60)
 
     public init(directoryURL: String, transport: any HTTPTransport, accountKey: AccountKey,
-                accountURL: String? = nil, logger: Logger = Logger(label: "dns01.acme")) {
+                accountURL: String? = nil, logger: Logger = Logger(label: "dns01.acme"),
+                clock: any DeadlineClock = SystemClock()) {
         self.directoryURL = directoryURL
         self.transport = transport
         self.accountKey = accountKey
         self.accountURL = accountURL
         self.logger = logger
+        self.clock = clock
         thumbprint = accountKey.thumbprint()
     }
 
@@ -333,7 +339,7 @@ public actor ACMEClient {
                let retryAfter = RetryAfter.parse(response.header("Retry-After")), retryAfter <= ACMEClient.busyWaitLimit {
                 waits += 1
                 logger.info("The CA at \(host) is busy; retrying in \(Int(retryAfter.components.seconds)) s as it asks")
-                try await Task.sleep(for: max(retryAfter, .milliseconds(100)))
+                try await clock.sleep(for: max(retryAfter, .milliseconds(100)))
                 continue
             }
             throw failure(response, problem: problem, what: what)
@@ -394,15 +400,15 @@ public actor ACMEClient {
         }
     }
 
-    /// Sleeps for Retry-After (capped at 10 s) or the next backoff step (×1.5 up to 2 s), but
-    /// never past `deadline`, which throws.
+    /// Sleeps on the client's clock for Retry-After (capped at 10 s) or the next backoff step
+    /// (×1.5 up to 2 s), but never past `deadline`, which throws.
     private func pause(retryAfter: Duration?, backoff: inout Duration, deadline: ContinuousClock.Instant, what: String) async throws {
-        let now = ContinuousClock.now
+        let now = clock.now
         guard now < deadline else {
             throw ACMEError(.timeout, "Timed out waiting for \(what).")
         }
         let delay = retryAfter.map { min(max($0, .milliseconds(50)), .seconds(10)) } ?? backoff
         backoff = min(backoff * 1.5, .seconds(2))
-        try await Task.sleep(until: min(now + delay, deadline), clock: .continuous)
+        try await clock.sleep(until: min(now + delay, deadline))
     }
 }
