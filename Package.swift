@@ -82,11 +82,23 @@ let package = Package(
         ),
         .target(name: "TestLab"),
         .executableTarget(name: "dns01-lab", dependencies: ["TestLab"]),
+        // Test doubles for unit tests of pure logic (not products): an HTTPTransport answering
+        // from a script, and a scripted RFC 8555 CA built on it that issues real chains.
+        .target(name: "ScriptedHTTP", dependencies: ["HTTP"]),
+        .target(
+            name: "ScriptedACME",
+            dependencies: [
+                "ScriptedHTTP", "HTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
 
-        .testTarget(name: "ACMETests", dependencies: ["ACME", "HTTP", "Clocks", "TestLab"]),
+        .testTarget(name: "ACMETests", dependencies: ["ACME", "HTTP", "Clocks", "TestLab", "ScriptedHTTP", "ScriptedACME"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "TestLab"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "HTTP", "Settings"]),
-        .testTarget(name: "DNS01Tests", dependencies: ["DNS01", "ACME", "DNS", "Providers", "Settings", "Storage", "Processes", "Clocks", "TestLab", "FuzzEntries"]),
+        .testTarget(name: "DNS01Tests", dependencies: ["DNS01", "ACME", "DNS", "Providers", "Settings", "Storage", "Processes", "Clocks", "TestLab", "FuzzEntries", "ScriptedHTTP", "ScriptedACME"]),
 
         // The parsers of outside input, one entry each, for the fuzz targets below and the
         // corpus replay test (Tests/Corpus).

@@ -1,3 +1,5 @@
+import HTTP
+
 /// An authorization (RFC 8555 §7.1.4). `url` is where it was fetched from.
 public struct Authorization: Sendable, Decodable {
     public struct Status: RawRepresentable, Hashable, Sendable, Decodable, CustomStringConvertible {
@@ -21,4 +23,48 @@ public struct Authorization: Sendable, Decodable {
     public var expires: String?
 
     enum CodingKeys: String, CodingKey { case status, identifier, challenges, wildcard, expires }
+}
+
+extension ACMEClient {
+    /// RFC 8555 §7.5, POST-as-GET.
+    public func authorization(at url: String) async throws -> Authorization {
+        try await fetchAuthorization(url).value
+    }
+
+    private func fetchAuthorization(_ url: String) async throws -> (value: Authorization, retryAfter: Duration?) {
+        let response = try await post(url, payload: nil, what: "fetch authorization \(url)")
+        var authorization = try sender.decode(Authorization.self, response, what: "authorization")
+        authorization.url = url
+        return (authorization, RetryAfter.parse(response.header("Retry-After")))
+    }
+
+    /// Polls an authorization until it leaves `pending` (§7.5.1), waiting as `PollSchedule`
+    /// says on the client's clock; `invalid` throws the challenge's problem, and so does
+    /// `deadline`.
+    public func waitForAuthorization(at url: String, deadline: ContinuousClock.Instant) async throws -> Authorization {
+        var schedule = PollSchedule(clock: clock, deadline: deadline)
+        while true {
+            let (authorization, retryAfter) = try await fetchAuthorization(url)
+            let name = (authorization.wildcard == true ? "*." : "") + authorization.identifier.value
+            switch authorization.status {
+            case .valid:
+                return authorization
+            case .pending:
+                try await schedule.wait(retryAfter: retryAfter, what: "the CA to validate \(name)")
+            case .invalid:
+                let failed = authorization.challenges.first { $0.error != nil }
+                let problem = failed?.error
+                let type = failed?.type ?? "dns-01"
+                throw ACMEError(.invalidChallenge, "The CA rejected the \(type) challenge for \(name): \(problem?.description ?? "no reason given").", problem: problem)
+            default:
+                throw ACMEError(.invalidChallenge, "The CA's authorization for \(name) became \(authorization.status.rawValue).")
+            }
+        }
+    }
+
+    /// RFC 8555 §7.5.2: deactivates a pending authorization of an abandoned order, so it does
+    /// not count against the CA's pending-authorization limit.
+    public func deactivateAuthorization(at url: String) async throws {
+        _ = try await post(url, payload: Array(#"{"status":"deactivated"}"#.utf8), what: "deactivate authorization \(url)")
+    }
 }

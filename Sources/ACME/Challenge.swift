@@ -18,3 +18,11 @@ public struct Challenge: Sendable, Decodable, Hashable {
     public static func == (lhs: Challenge, rhs: Challenge) -> Bool { lhs.url == rhs.url && lhs.status == rhs.status }
     public func hash(into hasher: inout Hasher) { hasher.combine(url) }
 }
+
+extension ACMEClient {
+    /// RFC 8555 §7.5.1: tells the CA the challenge is ready, with the payload `{}`.
+    public func respond(to challenge: Challenge) async throws -> Challenge {
+        let response = try await post(challenge.url, payload: Array("{}".utf8), what: "answer challenge \(challenge.url)")
+        return try sender.decode(Challenge.self, response, what: "challenge")
+    }
+}

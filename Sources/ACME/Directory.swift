@@ -1,3 +1,5 @@
+import Foundation
+
 /// The CA's directory (RFC 8555 §7.1.1).
 public struct Directory: Sendable, Decodable {
     public var newNonce: String
@@ -14,5 +16,21 @@ public struct Directory: Sendable, Decodable {
         public var caaIdentities: [String]?
         public var externalAccountRequired: Bool?
         public var profiles: [String: String]?
+    }
+}
+
+extension ACMEClient {
+    /// RFC 8555 §7.1.1, fetched once (an unsigned GET).
+    public func directory() async throws -> Directory {
+        if let cachedDirectory { return cachedDirectory }
+        let response = try await sender.get(directoryURL)
+        guard response.status == 200 else {
+            throw ACMEError(.invalidDirectory, "\(directoryURL) answered HTTP \(response.status); it is not an ACME directory.")
+        }
+        guard let directory = try? JSONDecoder().decode(Directory.self, from: Data(response.body)) else {
+            throw ACMEError(.invalidDirectory, "\(directoryURL) is not an ACME directory (no newNonce, newAccount and newOrder URLs).")
+        }
+        cachedDirectory = directory
+        return directory
     }
 }

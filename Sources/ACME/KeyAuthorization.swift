@@ -6,7 +6,8 @@ public enum KeyAuthorization {
     /// token ‖ '.' ‖ base64url(JWK thumbprint)
     public static func string(token: String, thumbprint: String) -> String { token + "." + thumbprint }
 
-    /// base64url(SHA-256(key authorization)): what the TXT record at _acme-challenge holds.
+    /// base64url(SHA-256(key authorization)): what the TXT record at _acme-challenge holds; the
+    /// dns-account-01 record (at `DNSAccountLabel.challengeName(for:)`) holds the same value.
     public static func dns01Value(token: String, thumbprint: String) -> String {
         Base64URL.encode(SHA256.hash(data: Data(string(token: token, thumbprint: thumbprint).utf8)))
     }

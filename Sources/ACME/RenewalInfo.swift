@@ -61,3 +61,19 @@ public struct RenewalInfo: Sendable, Decodable {
         return certificateID(authorityKeyIdentifier: aki, serialNumber: certificate.serialNumber.bytes)
     }
 }
+
+extension ACMEClient {
+    /// RFC 9773 §4.2: the CA's suggested renewal window for a certificate, nil when the
+    /// directory has no renewalInfo. Unauthenticated GET.
+    public func renewalInfo(certificateID: String) async throws -> RenewalInfo? {
+        guard let base = try await directory().renewalInfo else { return nil }
+        let url = base.hasSuffix("/") ? base + certificateID : base + "/" + certificateID
+        let response = try await sender.get(url)
+        guard response.status == 200 else {
+            throw ACMEError(.badResponse, "The CA at \(host) answered HTTP \(response.status) for renewal information \(url).")
+        }
+        var info = try sender.decode(RenewalInfo.self, response, what: "renewalInfo")
+        info.retryAfter = RetryAfter.parse(response.header("Retry-After"))
+        return info
+    }
+}

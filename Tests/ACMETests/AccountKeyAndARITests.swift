@@ -1,5 +1,6 @@
 import _CryptoExtras
 @testable import ACME
+import Clocks
 import Crypto
 import Foundation
 import Testing
@@ -224,11 +225,14 @@ struct AccountKeyAndARITests {
             HTTPResponse(status: 429, headers: ["retry-after": ["1"], "content-type": ["application/problem+json"]], body: Self.rateLimited),
             HTTPResponse(status: 201, headers: [:], body: []),
         ])
-        let client = ACMEClient(directoryURL: "https://ca.test/dir", transport: ca, accountKey: try AccountKey.generate(), accountURL: "https://ca.test/acct/1")
-        let started = ContinuousClock.now
+        let clock = ManualClock()
+        let client = ACMEClient(directoryURL: "https://ca.test/dir", transport: ca, accountKey: try AccountKey.generate(),
+                                accountURL: "https://ca.test/acct/1", clock: clock)
         let order = try await client.newOrder(identifiers: [.dns("a.test")])
         #expect(order.url == "https://ca.test/order/1")
-        #expect(ContinuousClock.now - started >= .seconds(2))
+        // Both waits on the injected clock: simulated seconds, no real sleep.
+        #expect(clock.elapsed == .seconds(2))
+        #expect(clock.sleeps == 2)
     }
 
     @Test func aLongRetryAfterBecomesAnErrorNamingIt() async throws {
