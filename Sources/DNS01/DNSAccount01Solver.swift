@@ -10,7 +10,7 @@ struct DNSAccount01Solver: ChallengeSolver {
     func record(for challenge: Challenge, of authorization: Authorization, context: SolverContext) async throws -> ChallengeRecord? {
         let token = try context.token(of: challenge, for: authorization)
         let target = try context.target(for: authorization)
-        let label = DNSAccountLabel.label(accountURL: context.accountURL)
+        let label = DNSAccountLabel(accountURL: context.accountURL).label
         guard target.challengeName.hasPrefix(label + ".") else {
             throw OperationError("The record for \(authorization.identifier.value) was planned for dns-01, not dns-account-01.")
         }

@@ -100,7 +100,7 @@ actor IssuanceCoordinator {
         let client = env.client, dns = env.dns
         // DNS discovery (CNAMEs, zones, providers) runs while the CA creates the order.
         let providers = [request.provider].compactMap { $0 } + request.alsoProviders
-        let label = request.challenge == .dnsAccount01 ? DNSAccountLabel.label(accountURL: accountURL) : nil
+        let label = request.challenge == .dnsAccount01 ? DNSAccountLabel(accountURL: accountURL).label : nil
         let planning = Task { try await dns.targets(for: request.domains, providers: providers, accountLabel: label) }
         do {
             // `replaces` only to a CA that speaks ARI (RFC 9773 §5).
@@ -148,7 +148,9 @@ actor IssuanceCoordinator {
 
     private func presentAndValidate() async throws {
         let planned = jobs.indices.filter { jobs[$0].phase == .planned }
-        let records = planned.flatMap { jobs[$0].records }
+        // A record two jobs share (one authorization for both) is written once.
+        var seen: Set<ChallengeRecord> = []
+        let records = planned.flatMap { jobs[$0].records }.filter { seen.insert($0).inserted }
         if !records.isEmpty {
             let outcomes = try await env.dns.presentEach(records)
             presented = outcomes.flatMap(\.records)

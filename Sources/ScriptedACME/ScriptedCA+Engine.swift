@@ -84,6 +84,12 @@ extension ScriptedCA {
                 let number = state.orders.count + 1
                 var authorizations: [String] = []
                 for (index, name) in identifiers.enumerated() {
+                    if options.reuseAuthorizations, let (url, _) = state.authorizations.first(where: {
+                        $0.value.ordered == name && !$0.value.deactivated && $0.value.failure == nil
+                    }) {
+                        authorizations.append(url)
+                        continue
+                    }
                     let url = base + "/authz/\(number)/\(index)"
                     let types = name.hasPrefix("*.") ? options.challengeTypes.filter { $0.hasPrefix("dns-") } : options.challengeTypes
                     let tokens = Dictionary(uniqueKeysWithValues: types.map { ($0, Self.token()) })
@@ -238,6 +244,7 @@ extension ScriptedCA {
             members["type"] = type
             members["url"] = authorizationURL.replacingOccurrences(of: "/authz/", with: "/chall/") + "/" + type
             members["token"] = authorization.tokens[type] ?? ""
+            if type == "dns-persist-01" { members["issuer-domain-names"] = options.issuerDomainNames }
             members["status"] = status
             return members
         }

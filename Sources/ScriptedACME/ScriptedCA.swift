@@ -44,6 +44,12 @@ public final class ScriptedCA: Sendable {
         /// The ARI window (RFC 9773) served for every certificate ID, when set; the directory
         /// then has `renewalInfo`.
         public var renewalWindow: (start: Date, end: Date)?
+        /// An order for a name that an earlier order of the account already has an
+        /// authorization for (pending or valid, not deactivated or invalid) gets that
+        /// authorization again, as Let's Encrypt does.
+        public var reuseAuthorizations = false
+        /// `issuer-domain-names` of the dns-persist-01 challenges (draft-ietf-acme-dns-persist).
+        public var issuerDomainNames = ["ca.test"]
 
         public init(pendingPolls: Int = 1, processingPolls: Int = 1, retryAfter: Int? = nil, challengeTypes: [String] = ["dns-01"],
                     failing: [String: String] = [:], externalAccountRequired: Bool = false, profiles: [String: String]? = nil,
