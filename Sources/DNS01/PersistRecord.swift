@@ -136,10 +136,11 @@ public struct PersistRecord: Sendable, Hashable, Codable, CustomStringConvertibl
     /// `policy=wildcard`, in any case (§4.1 item 4).
     public var allowsWildcard: Bool { value(of: "policy").map(Self.asciiLowercased) == "wildcard" }
 
-    /// `persistUntil` in Unix seconds; a number past Int64 counts as never.
+    /// `persistUntil` in Unix seconds (leading zeros and all); a number past Int64 counts as never.
     public var persistUntilSeconds: Int64? {
         guard let text = value(of: "persistUntil"), Self.isBase10(text) else { return nil }
-        return Int64(text) ?? Int64.max
+        let digits = text.drop { $0 == "0" }
+        return digits.isEmpty ? 0 : Int64(digits) ?? Int64.max
     }
 
     /// `persistUntil` as a date.

@@ -1,4 +1,4 @@
-import DNS01
+@testable import DNS01
 import Foundation
 import Testing
 
@@ -51,6 +51,11 @@ struct PersistRecordTests {
         // A persistUntil past Int64 means never.
         .init(text: "authority.example; accounturi=a; persistUntil=123456789012345678901234567890", issuer: "authority.example",
               accountURI: "a", wildcard: false, persistUntil: Int64.max, parameters: 2),
+        // Leading zeros do not make a small number large (acme2certifier reads it as 1).
+        .init(text: "authority.example; accounturi=a; persistUntil=000000000000000000000000001", issuer: "authority.example",
+              accountURI: "a", wildcard: false, persistUntil: 1, parameters: 2),
+        .init(text: "authority.example; accounturi=a; persistUntil=0000", issuer: "authority.example",
+              accountURI: "a", wildcard: false, persistUntil: 0, parameters: 2),
     ]
 
     @Test(arguments: vectors)
@@ -197,5 +202,13 @@ struct PersistRecordTests {
     @Test(arguments: ["2025-11-24", "2025-11-24T16:00:00Z", "1970-01-01", "tomorrow", "2027-13-01", "1801353600", ""])
     func untilRefusesThePastAndNonDates(_ text: String) {
         #expect(throws: UsageError.self) { try PersistActions.parseUntil(text, now: Self.now) }
+    }
+
+    /// "*.NAME" is NAME with policy=wildcard; NAME and *.NAME together are one record.
+    @Test func wildcardNamesShareTheirBaseRecord() {
+        let bases = PersistActions.bases(["www.example.com", "*.www.example.com", "*.api.example.com", "example.com"], wildcard: false)
+        #expect(bases.map { $0.name } == ["www.example.com", "api.example.com", "example.com"])
+        #expect(bases.map { $0.wildcard } == [true, true, false])
+        #expect(PersistActions.bases(["example.com"], wildcard: true).map { $0.wildcard } == [true])
     }
 }
