@@ -13,7 +13,7 @@ public enum FuzzEntry {
     /// Every target by name, in the order `scripts/fuzz` lists them.
     public static let all: [(name: String, run: @Sendable ([UInt8]) -> Void)] = [
         ("config", config), ("duration", duration), ("tsig", tsig), ("pem", pem),
-        ("zonefile", zonefile), ("acmejson", acmeJSON), ("headers", headers),
+        ("zonefile", zonefile), ("acmejson", acmeJSON), ("headers", headers), ("persist", persist),
     ]
 
     public static func entry(named name: String) -> (@Sendable ([UInt8]) -> Void)? {
@@ -84,5 +84,19 @@ public enum FuzzEntry {
         _ = LinkHeader.parse(text)
         _ = LinkHeader.targets(text.split(separator: "\n").map(String.init), relation: "alternate")
         _ = RetryAfter.parse(text, now: today)
+    }
+
+    /// dns-persist-01 TXT values (`_validation-persist`, as any zone may serve them): parsed,
+    /// written back and parsed again, and judged for a name, its wildcard and a subdomain.
+    public static func persist(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let record = try? PersistRecord(parsing: text) else { return }
+        _ = try? PersistRecord(parsing: record.text)
+        _ = record.persistUntil
+        for (name, wildcard) in [("example.test", false), ("example.test", true), ("www.example.test", false)] {
+            let verdict = record.verdict(name: name, wildcard: wildcard, validatedName: "example.test", issuerNames: ["authority.example"],
+                                         accountURIs: ["https://ca.example/acct/123"], now: today)
+            _ = verdict.description
+        }
     }
 }
