@@ -55,7 +55,16 @@ public struct Configuration: Sendable {
         /// More providers after `provider` (`provider = ["a", "b"]`): every record is written
         /// through each, and removed through each.
         public var alsoProviders: [String] = []
+        /// `placeholder = true`: a self-signed certificate goes into live/ at once when there is
+        /// none, so a web server can start before the CA answers (`CertificateStore+Placeholder`).
+        public var placeholder = false
+        /// How long `dns01 run` keeps retrying after the first failure of a streak before it
+        /// gives up on the certificate (`RunHistory.retry`), until `--force` or a success.
+        public var giveUpAfter: Duration = Configuration.defaultGiveUpAfter
     }
+
+    /// `give_up_after` when a [[certificate]] does not set it.
+    public static let defaultGiveUpAfter = Duration.seconds(86400)
 
     /// Where the configuration was read from.
     public var path: String
@@ -253,7 +262,8 @@ public struct Configuration: Sendable {
     }
 
     private static func parseCertificate(_ settings: Settings, providers: [any DNSProvider]) throws -> CertificateSpec {
-        try settings.rejectUnknownKeys(allowed: ["name", "domains", "key_type", "provider", "deploy_hook", "renew_before", "profile"])
+        try settings.rejectUnknownKeys(allowed: ["name", "domains", "key_type", "provider", "deploy_hook", "renew_before", "profile",
+                                                 "placeholder", "give_up_after"])
         guard let domains = try settings.strings("domains"), !domains.isEmpty else {
             throw ConfigError("\(settings.context): key 'domains' must list at least one name.")
         }
@@ -268,7 +278,9 @@ public struct Configuration: Sendable {
         return CertificateSpec(name: name, domains: names, keyType: keyType, provider: named.first,
                                deployHook: try settings.string("deploy_hook"),
                                renewBefore: try settings.duration("renew_before"),
-                               profile: try settings.string("profile"), alsoProviders: Array(named.dropFirst()))
+                               profile: try settings.string("profile"), alsoProviders: Array(named.dropFirst()),
+                               placeholder: try settings.bool("placeholder") ?? false,
+                               giveUpAfter: try settings.duration("give_up_after") ?? defaultGiveUpAfter)
     }
 
     private static func section(_ top: Settings, _ key: String, required: Bool) throws -> Settings {
