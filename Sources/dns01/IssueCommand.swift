@@ -47,7 +47,9 @@ struct IssueCommand: AsyncParsableCommand {
                 try IssueRequest(certName: certName, domains: domains, keyType: KeyType(rawValue: keyType)!, provider: provider, profile: profile)
             }
             let config = try common.loadConfiguration()
-            let result = try await Issuer(config: config, events: console.sink).issue(request)
+            // A placeholder first when the [[certificate]] asks for one; a live placeholder's key is reused.
+            let prepared = try await CertificateStore.prepareIssue(request, config: config, events: console.sink)
+            let result = try await Issuer(config: config, events: console.sink).issue(prepared)
             if common.json {
                 console.printJSON(result)
             } else {
