@@ -4,13 +4,14 @@ import TestLab
 
 /// `give_up_after` through the real Pebble and BIND: a certificate whose failures have gone on
 /// for its give_up_after is no longer tried, says so (exit 1), and `--force` resets it. Time
-/// passes by moving the stored history back, not by waiting.
+/// passes by moving the stored history back, not by waiting. The certificate has a placeholder
+/// all along, and the summary says so.
 @Suite("give up after failing for give_up_after", .serialized)
 struct GiveUpIntegrationTests {
     @Test func givenUpUntilForced() async throws {
         let lab = try await TestLab.start(.init(zones: ["example.test", "other.test"], secondaryLag: 0))
         defer { lab.stop() }
-        let certificate = "\n[[certificate]]\nname = \"www\"\ndomains = [\"www.other.test\"]\ngive_up_after = \"1h\"\n"
+        let certificate = "\n[[certificate]]\nname = \"www\"\ndomains = [\"www.other.test\"]\ngive_up_after = \"1h\"\nplaceholder = true\n"
         // Broken: no provider serves other.test.
         let broken = try lab.writeConfig("broken.toml") {
             $0.replacingOccurrences(of: "zones = [\"example.test\", \"other.test\"]", with: "zones = [\"example.test\"]") + certificate
@@ -20,7 +21,8 @@ struct GiveUpIntegrationTests {
 
         let failed = try await CLIRunner.run(["run", "-c", broken])
         #expect(failed.status == 1)
-        #expect(failed.stdout.contains("www: failed"), "\(failed.stdout)")
+        #expect(failed.stdout.contains("www: failed ("), "\(failed.stdout)")
+        #expect(failed.stdout.contains("; live/www holds a self-signed placeholder\n"), "\(failed.stdout)")
 
         // Two hours pass, and the history is one an older dns01 wrote (no firstFailure): its
         // last failure stands for the streak's start. The back-off has passed, so the next run
@@ -46,6 +48,7 @@ struct GiveUpIntegrationTests {
             #expect(item["status"] as? String == "given-up")
             #expect(item["consecutiveFailures"] as? Int == 2)
             #expect(item["failingSince"] as? String == twoHoursAgo, "\(item)")
+            #expect(item["placeholder"] as? Bool == true, "\(item)")
             let error = try #require(item["error"] as? String)
             #expect(error.hasPrefix("given up: failing since \(twoHoursAgo) (2 failed attempts, give_up_after 1h), not retried until `dns01 run --force` resets it; last error: "), "\(error)")
             #expect(error.contains("www.other.test"), "\(error)")
@@ -60,7 +63,7 @@ struct GiveUpIntegrationTests {
         // --force resets the streak and tries: issued; the history starts afresh.
         let forced = try await CLIRunner.run(["run", "-c", fixed, "--force"])
         #expect(forced.status == 0, "\(forced.stderr)")
-        #expect(forced.stdout.contains("www: issued"), "\(forced.stdout)")
+        #expect(forced.stdout.contains("www: issued (placeholder)\n"), "\(forced.stdout)")
         let after = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: historyPath))) as? [String: Any])
         #expect(after["consecutiveFailures"] as? Int == 0)
         #expect(after["firstFailure"] == nil)
