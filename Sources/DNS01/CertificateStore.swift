@@ -35,7 +35,7 @@ public struct CertificateStore: Sendable {
     /// certificate came from a CSR: the user's own (`--csr`), whose key never passes through
     /// dns01, or one made with a key already stored for `name` (a placeholder's): that key,
     /// found in live/ or archive/ by the leaf's public key, goes into the new version too
-    /// (`storedKey(matching:)`), so live/ never lacks the key it had.
+    /// (`storedKey(name:matching:)`), so live/ never lacks the key it had.
     /// Callers hold the certificate's `CertificateLock`.
     @discardableResult
     public func save(name: String, privateKeyPEM: String?, chainPEM: String) async throws -> String {
