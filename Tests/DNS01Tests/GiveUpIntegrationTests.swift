@@ -6,7 +6,7 @@ import TestLab
 /// for its give_up_after is no longer tried, says so (exit 1), and `--force` resets it. Time
 /// passes by moving the stored history back, not by waiting. The certificate has a placeholder
 /// all along, and the summary says so.
-@Suite("give up after failing for give_up_after", .serialized)
+@Suite("give_up_after through Pebble and BIND", .serialized)
 struct GiveUpIntegrationTests {
     @Test func givenUpUntilForced() async throws {
         let lab = try await TestLab.start(.init(zones: ["example.test", "other.test"], secondaryLag: 0))
