@@ -6,13 +6,17 @@ import Storage
 /// `dns01 run`: every `[[certificate]]` that is due, issued together (one wait for all), each
 /// under a lock so two runs never work on one certificate. One certificate's failure does not
 /// stop the others. Each outcome goes into the certificate's `RunHistory`; a certificate whose
-/// last attempts failed is left alone until its back-off has passed (unless forced).
+/// last attempts failed is left alone until its back-off has passed, and for good once its
+/// failures have gone on for `give_up_after` (until forced, which resets the streak). With
+/// `placeholder = true`, a certificate that has none in live/ gets a self-signed one first.
 public struct BatchRun: Sendable {
     public struct Item: Sendable, Codable {
         public var name: String
         public var domains: [String]
-        /// "issued", "skipped" (not due), "failed" or "backing-off" (due, but its last attempts
-        /// failed and the back-off has not passed; `error` says until when and why).
+        /// "issued", "skipped" (not due), "failed", "backing-off" (due, but its last attempts
+        /// failed and the back-off has not passed; `error` says until when and why) or
+        /// "given-up" (its failures have gone on for `give_up_after`; `error` says since when
+        /// and why, and that `dns01 run --force` resets it).
         public var status: String
         public var reason: String?
         public var error: String?
@@ -22,6 +26,11 @@ public struct BatchRun: Sendable {
         /// For "backing-off": when the next attempt may start, and how many attempts failed in a row.
         public var retryAt: Date?
         public var consecutiveFailures: Int?
+        /// For "given-up": the first failure of the streak.
+        public var failingSince: Date?
+        /// True when, after this run, live/NAME holds dns01's self-signed placeholder (no
+        /// certificate from the CA yet).
+        public var placeholder: Bool?
     }
 
     public struct Summary: Sendable, Codable {
@@ -30,9 +39,10 @@ public struct BatchRun: Sendable {
         public var failed: Int { certificates.filter { $0.status == "failed" }.count }
         public var skipped: Int { certificates.filter { $0.status == "skipped" }.count }
         public var backingOff: Int { certificates.filter { $0.status == "backing-off" }.count }
+        public var givenUp: Int { certificates.filter { $0.status == "given-up" }.count }
         public var seconds: Double
 
-        enum CodingKeys: String, CodingKey { case certificates, issued, failed, skipped, backingOff, seconds }
+        enum CodingKeys: String, CodingKey { case certificates, issued, failed, skipped, backingOff, givenUp, seconds }
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(certificates, forKey: .certificates)
@@ -40,6 +50,7 @@ public struct BatchRun: Sendable {
             try container.encode(failed, forKey: .failed)
             try container.encode(skipped, forKey: .skipped)
             try container.encode(backingOff, forKey: .backingOff)
+            try container.encode(givenUp, forKey: .givenUp)
             try container.encode(seconds, forKey: .seconds)
         }
         public init(certificates: [Item], seconds: Double) {
@@ -75,36 +86,63 @@ public struct BatchRun: Sendable {
             Item(name: decision.spec.name, domains: decision.spec.domains, status: decision.reason == nil ? "skipped" : "pending",
                  reason: decision.reason?.rawValue, error: nil, notAfter: decision.notAfter, seconds: nil, deployHookError: nil)
         }
-        if !force {
-            for index in items.indices where items[index].status == "pending" {
-                let record = history.read(items[index].name)
-                guard record.isBackingOff(at: now), let retryAt = record.retryAt else { continue }
+        for (index, decision) in decisions.enumerated() {
+            let record = history.read(items[index].name)
+            guard record.consecutiveFailures > 0 else { continue }
+            // --force resets the streak and tries. A certificate that is not due is fine (renewed
+            // by `dns01 issue`, say): its old streak must not count against its next renewal.
+            if force || items[index].status == "skipped" {
+                resetStreak(items[index].name, in: history)
+                continue
+            }
+            switch record.retry(at: now, giveUpAfter: seconds(decision.spec.giveUpAfter)) {
+            case .now:
+                break
+            case .backingOff(let retryAt):
                 items[index].status = "backing-off"
                 items[index].retryAt = retryAt
                 items[index].consecutiveFailures = record.consecutiveFailures
                 items[index].error = Self.backoffMessage(record, retryAt: retryAt)
+            case .givenUp(let since):
+                items[index].status = "given-up"
+                items[index].failingSince = since
+                items[index].consecutiveFailures = record.consecutiveFailures
+                items[index].error = Self.givenUpMessage(record, since: since, giveUpAfter: decision.spec.giveUpAfter)
             }
         }
         var locks: [CertificateLock] = []
         defer { for lock in locks { lock.release() } }
+        let store = CertificateStore(stateDir: config.acme.stateDir)
         var requests: [(index: Int, request: IssueRequest)] = []
         for (index, decision) in decisions.enumerated() where items[index].status == "pending" {
             let spec = decision.spec
+            var request: IssueRequest
             do {
                 locks.append(try CertificateLock(stateDir: config.acme.stateDir, name: spec.name))
-                var request = try IssueRequest(certName: spec.name, domains: spec.domains, keyType: spec.keyType,
-                                               provider: spec.provider, alsoProviders: spec.alsoProviders,
-                                               deployHook: spec.deployHook, profile: spec.profile, replaces: decision.certificateID)
+                request = try IssueRequest(certName: spec.name, domains: spec.domains, keyType: spec.keyType,
+                                           provider: spec.provider, alsoProviders: spec.alsoProviders,
+                                           deployHook: spec.deployHook, profile: spec.profile,
+                                           replaces: decision.certificateID)
                 request.challenge = spec.challenge
-                requests.append((index, request))
             } catch {
                 items[index].status = "failed"
                 items[index].error = describe(error)
+                continue
             }
+            // A placeholder that cannot be written does not stop the real certificate.
+            do {
+                request = try await store.prepare(request, placeholder: spec.placeholder, events: events)
+            } catch {
+                events(.warning("\(spec.name): cannot write a placeholder certificate: \(describe(error))"))
+            }
+            requests.append((index, request))
         }
         let due = requests.count
         let held = items.filter { $0.status == "backing-off" }.count
-        events(.step("\(due) of \(decisions.count) certificate(s) due" + (held > 0 ? "; \(held) backing off after failed attempts" : "")))
+        let givenUp = items.filter { $0.status == "given-up" }.count
+        events(.step("\(due) of \(decisions.count) certificate(s) due" + (held > 0 ? "; \(held) backing off after failed attempts" : "")
+                     + (givenUp > 0 ? "; \(givenUp) given up (`dns01 run --force` resets)" : "")))
+
         if !requests.isEmpty {
             // An error thrown here (no account, a signal) is the run's, not a certificate's: it
             // goes into no history and starts no back-off.
@@ -121,6 +159,11 @@ public struct BatchRun: Sendable {
                     items[index].error = describe(error)
                 }
                 record(items[index], in: history, at: Date())
+            }
+        }
+        for index in items.indices where items[index].status != "issued" && items[index].status != "skipped" {
+            if let certificate = try? store.currentCertificate(items[index].name), CertificateStore.isPlaceholder(certificate) {
+                items[index].placeholder = true
             }
         }
         return Summary(certificates: items, seconds: seconds(ContinuousClock.now - start))
@@ -150,6 +193,33 @@ public struct BatchRun: Sendable {
         let attempts = record.consecutiveFailures == 1 ? "1 failed attempt" : "\(record.consecutiveFailures) failed attempts"
         let last = record.lastError.map { "; last error: \($0)" } ?? ""
         return "not retried before \(retryAt.formatted(.iso8601)) after \(attempts) (`dns01 run --force` retries now)\(last)"
+    }
+
+    /// "given up: failing since 2026-05-01T08:00:00Z (6 failed attempts, give_up_after 24h), not
+    /// retried until `dns01 run --force` resets it; last error: …"
+    static func givenUpMessage(_ record: RunHistory, since: Date, giveUpAfter: Duration) -> String {
+        let attempts = record.consecutiveFailures == 1 ? "1 failed attempt" : "\(record.consecutiveFailures) failed attempts"
+        let last = record.lastError.map { "; last error: \($0)" } ?? ""
+        return "given up: failing since \(since.formatted(.iso8601)) (\(attempts), give_up_after \(Self.durationText(giveUpAfter))), not retried until `dns01 run --force` resets it\(last)"
+    }
+
+    /// "24h", "90m", "45s", "1.5s": a duration as the config would write it.
+    static func durationText(_ duration: Duration) -> String {
+        let (total, fraction) = duration.components
+        guard fraction == 0 else { return String(format: "%gs", seconds(duration)) }
+        for (unit, size) in [("h", Int64(3600)), ("m", 60)] where total > 0 && total % size == 0 {
+            return "\(total / size)\(unit)"
+        }
+        return "\(total)s"
+    }
+
+    /// Forgets the failure streak of `name` (--force; a certificate that is fine again).
+    private func resetStreak(_ name: String, in history: RunHistoryStore) {
+        do {
+            try history.update(name) { $0.resetStreak() }
+        } catch {
+            events(.warning("Cannot reset the failure streak of \(name): \(describe(error))"))
+        }
     }
 
     /// Writes an attempt's outcome to the certificate's run history; a history that cannot be

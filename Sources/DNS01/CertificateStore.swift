@@ -32,7 +32,10 @@ public struct CertificateStore: Sendable {
 
     /// Stores a new version and makes it live, on the `BlockingPool` (every file is fsynced).
     /// `chainPEM` is the chain as the CA served it, leaf first. `privateKeyPEM` is nil when the
-    /// certificate came from the user's own CSR (`--csr`): its key never passes through dns01.
+    /// certificate came from a CSR: the user's own (`--csr`), whose key never passes through
+    /// dns01, or one made with a key already stored for `name` (a placeholder's): that key,
+    /// found in live/ or archive/ by the leaf's public key, goes into the new version too
+    /// (`storedKey(name:matching:)`), so live/ never lacks the key it had.
     /// Callers hold the certificate's `CertificateLock`.
     @discardableResult
     public func save(name: String, privateKeyPEM: String?, chainPEM: String) async throws -> String {
@@ -56,7 +59,7 @@ public struct CertificateStore: Sendable {
         var files: [(name: String, text: String, mode: mode_t)] = [
             ("cert.pem", leaf, 0o644), ("chain.pem", blocks.dropFirst().joined(), 0o644), ("fullchain.pem", blocks.joined(), 0o644),
         ]
-        if let privateKeyPEM { files.insert(("privkey.pem", privateKeyPEM, 0o600), at: 0) }
+        if let key = privateKeyPEM ?? storedKey(name: name, matching: leaf) { files.insert(("privkey.pem", key, 0o600), at: 0) }
         var written: [String] = []
         do {
             for file in files {
@@ -90,6 +93,26 @@ public struct CertificateStore: Sendable {
         let path = "\(liveDirectory(name))/cert.pem"
         guard FileSystem.exists(path) else { return nil }
         return try Certificate(pemEncoded: FileSystem.readText(path))
+    }
+
+    /// Versions searched for a stored key, newest first.
+    static let keySearchLimit = 20
+
+    /// The PEM of a private key stored for `name` (live/, then the newest archive versions)
+    /// whose public key is that of the certificate `leafPEM`; nil when there is none.
+    func storedKey(name: String, matching leafPEM: String) -> String? {
+        guard let leaf = try? Certificate(pemEncoded: leafPEM) else { return nil }
+        let archive = archiveDirectory(name)
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: archive)) ?? [])
+            .compactMap { entry in Int(entry).map { (number: $0, entry: entry) } }
+            .sorted { $0.number > $1.number }.prefix(Self.keySearchLimit).map(\.entry)
+        for directory in [liveDirectory(name)] + versions.map({ "\(archive)/\($0)" }) {
+            let path = "\(directory)/privkey.pem"
+            guard FileSystem.exists(path), let text = try? FileSystem.readText(path),
+                  let key = try? Certificate.PrivateKey(pemEncoded: text), key.publicKey == leaf.publicKey else { continue }
+            return text
+        }
+        return nil
     }
 
     /// Claims the next version directory: one past the highest, created with mkdir(2), which

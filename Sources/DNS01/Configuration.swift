@@ -55,10 +55,19 @@ public struct Configuration: Sendable {
         /// More providers after `provider` (`provider = ["a", "b"]`): every record is written
         /// through each, and removed through each.
         public var alsoProviders: [String] = []
+        /// `placeholder = true`: a self-signed certificate goes into live/ at once when there is
+        /// none, so a web server can start before the CA answers (`CertificateStore+Placeholder`).
+        public var placeholder = false
+        /// How long `dns01 run` keeps retrying after the first failure of a streak before it
+        /// gives up on the certificate (`RunHistory.retry`), until `--force` or a success.
+        public var giveUpAfter: Duration = Configuration.defaultGiveUpAfter
         /// `challenge`: the one challenge type to use; nil: dns-persist-01 when the CA offers it
         /// and a matching record is served, else dns-01.
         public var challenge: ChallengeKind? = nil
     }
+
+    /// `give_up_after` when a [[certificate]] does not set it.
+    public static let defaultGiveUpAfter = Duration.seconds(86400)
 
     /// Where the configuration was read from.
     public var path: String
@@ -256,7 +265,8 @@ public struct Configuration: Sendable {
     }
 
     private static func parseCertificate(_ settings: Settings, providers: [any DNSProvider]) throws -> CertificateSpec {
-        try settings.rejectUnknownKeys(allowed: ["name", "domains", "key_type", "provider", "deploy_hook", "renew_before", "profile", "challenge"])
+        try settings.rejectUnknownKeys(allowed: ["name", "domains", "key_type", "provider", "deploy_hook", "renew_before", "profile",
+                                                 "placeholder", "give_up_after", "challenge"])
         guard let domains = try settings.strings("domains"), !domains.isEmpty else {
             throw ConfigError("\(settings.context): key 'domains' must list at least one name.")
         }
@@ -279,6 +289,8 @@ public struct Configuration: Sendable {
                                deployHook: try settings.string("deploy_hook"),
                                renewBefore: try settings.duration("renew_before"),
                                profile: try settings.string("profile"), alsoProviders: Array(named.dropFirst()),
+                               placeholder: try settings.bool("placeholder") ?? false,
+                               giveUpAfter: try settings.duration("give_up_after") ?? defaultGiveUpAfter,
                                challenge: challenge)
     }
 

@@ -5,14 +5,16 @@ import Providers
 import X509
 import Processes
 
-/// Which `[[certificate]]` entries a `dns01 run` must issue: missing, due (by `renew_before`,
-/// or by the certificate's own lifetime when that is not set), or whose names changed (or all,
-/// with --force).
+/// Which `[[certificate]]` entries a `dns01 run` must issue: missing, a placeholder, due (by
+/// `renew_before`, or by the certificate's own lifetime when that is not set), or whose names
+/// changed (or all, with --force).
 public enum RenewalPlan {
     public enum Reason: String, Sendable, Codable {
         case missing, expiring, namesChanged = "names-changed", forced
         /// The CA's renewal window (RFC 9773 ARI) has begun.
         case renewalWindow = "renewal-window"
+        /// live/ holds dns01's self-signed placeholder, not yet the CA's certificate.
+        case placeholder
     }
 
     public struct Decision: Sendable {
@@ -37,6 +39,8 @@ public enum RenewalPlan {
                 return Decision(spec: spec, reason: .missing, notAfter: nil)
             }
             let notAfter = certificate.notValidAfter
+            // Due at once, even with --force (the more telling reason); no ARI, no `replaces`.
+            if CertificateStore.isPlaceholder(certificate) { return Decision(spec: spec, reason: .placeholder, notAfter: notAfter) }
             let renewAt = renewalTime(notBefore: certificate.notValidBefore, notAfter: notAfter, renewBefore: spec.renewBefore)
             let id = RenewalInfo.certificateID(of: certificate)
             if force { return Decision(spec: spec, reason: .forced, notAfter: notAfter, renewAt: renewAt, certificateID: id) }

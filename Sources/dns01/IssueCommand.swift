@@ -27,7 +27,13 @@ struct IssueCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Ask the CA for this certificate profile (when its directory lists profiles).")
     var profile: String?
 
+    @Option(name: .long, help: "Use only this challenge type: dns-01, dns-account-01 or dns-persist-01 (default: dns-persist-01 when the CA offers it and a matching record is served, else dns-01).")
+    var challenge: String?
+
     func validate() throws {
+        if let challenge, ChallengeKind(rawValue: challenge) == nil {
+            throw ValidationError("Challenge type '\(challenge)' is not one of \(ChallengeKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
         if csr != nil {
             guard domains.isEmpty else { throw ValidationError("Give either --csr FILE or -d NAME, not both: with --csr the names come from the CSR.") }
             return
@@ -41,13 +47,16 @@ struct IssueCommand: AsyncParsableCommand {
     func run() async throws {
         try await runCommand(common) { console in
             // Names are checked before the config is read or anyone is contacted.
-            let request = if let csr {
+            var request = if let csr {
                 try IssueRequest(certName: certName, csr: CSRInput(path: csr), provider: provider, profile: profile)
             } else {
                 try IssueRequest(certName: certName, domains: domains, keyType: KeyType(rawValue: keyType)!, provider: provider, profile: profile)
             }
+            request.challenge = challenge.flatMap(ChallengeKind.init(rawValue:))
             let config = try common.loadConfiguration()
-            let result = try await Issuer(config: config, events: console.sink).issue(request)
+            // A placeholder first when the [[certificate]] asks for one; a live placeholder's key is reused.
+            let prepared = try await CertificateStore.prepareIssue(request, config: config, events: console.sink)
+            let result = try await Issuer(config: config, events: console.sink).issue(prepared)
             if common.json {
                 console.printJSON(result)
             } else {

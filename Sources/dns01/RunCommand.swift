@@ -10,7 +10,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Flag(name: .long, help: "Issue every certificate, due or not.")
+    @Flag(name: .long, help: "Issue every certificate, due or not, backing off or given up (its failure streak is reset).")
     var force = false
 
     func run() async throws {
@@ -25,14 +25,20 @@ struct RunCommand: AsyncParsableCommand {
             } else {
                 for item in summary.certificates where item.status != "skipped" {
                     let detail = item.error ?? item.deployHookError.map { "deploy hook failed: \($0)" } ?? item.reason ?? ""
-                    console.result("\(item.name): \(item.status)\(detail.isEmpty ? "" : " (\(detail))")")
+                    let placeholder = item.placeholder == true ? "; live/\(item.name) holds a self-signed placeholder" : ""
+                    console.result("\(item.name): \(item.status)\(detail.isEmpty ? "" : " (\(detail))")\(placeholder)")
                 }
                 let held = summary.backingOff > 0 ? ", \(summary.backingOff) backing off" : ""
-                console.result("\(summary.issued) issued, \(summary.skipped) not due, \(summary.failed) failed\(held) in \(String(format: "%.2f", summary.seconds))s")
+                let givenUp = summary.givenUp > 0 ? ", \(summary.givenUp) given up" : ""
+                console.result("\(summary.issued) issued, \(summary.skipped) not due, \(summary.failed) failed\(held)\(givenUp) in \(String(format: "%.2f", summary.seconds))s")
             }
             if summary.failed > 0 {
                 let names = summary.certificates.filter { $0.status == "failed" }.map(\.name)
                 throw OperationError("\(summary.failed) certificate(s) failed: \(names.joined(separator: ", ")).")
+            }
+            if summary.givenUp > 0 {
+                let names = summary.certificates.filter { $0.status == "given-up" }.map(\.name)
+                throw OperationError("\(summary.givenUp) certificate(s) given up after failing for their give_up_after: \(names.joined(separator: ", ")) (`dns01 run --force` resets and retries).")
             }
             if summary.backingOff > 0 {
                 let names = summary.certificates.filter { $0.status == "backing-off" }.map(\.name)

@@ -63,7 +63,7 @@ struct RunHistoryTests {
         #expect(store.read("a") == RunHistory())
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
         try store.update("a") { $0.recordFailure("broken DNS", at: t0) }
-        #expect(store.read("a") == RunHistory(lastAttempt: t0, lastFailure: t0, lastError: "broken DNS", consecutiveFailures: 1))
+        #expect(store.read("a") == RunHistory(lastAttempt: t0, lastFailure: t0, lastError: "broken DNS", consecutiveFailures: 1, firstFailure: t0))
         let path = "\(directory)/history/a.json"
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
