@@ -98,14 +98,13 @@ import X509
         let (client, ca, clock) = try await Self.client()
         ca.transport.once("POST", ca.newOrderURL, .empty(status: 503, headers: ["Retry-After": "7"]),
                           .problem("rateLimited", detail: "too many new orders", status: 429, retryAfter: "5"))
-        let started = ContinuousClock.now
         let order = try await client.newOrder(identifiers: [.dns("a.test")])
         #expect(order.status == .pending)
+        // Twelve seconds of the clock's time: had the sender slept for real, the ManualClock
+        // would not have moved.
         #expect(clock.elapsed == .seconds(12))
         #expect(clock.sleeps == 2)
         #expect(ca.transport.requests("POST", ca.newOrderURL).count == 3)
-        // Twelve simulated seconds, not twelve real ones (a loose bound on a loaded machine).
-        #expect(ContinuousClock.now - started < .seconds(6))
     }
 
     /// The busy waits are bounded too: the fourth 503 is the caller's, naming the CA, the
@@ -136,12 +135,11 @@ import X509
     }
 
     /// Without Retry-After the back-off grows ×1.5 from 100 ms up to 2 s: fifty pending
-    /// answers are 50 waits of simulated time, in milliseconds of real time.
+    /// answers are 50 waits of simulated time (milliseconds of real time when run alone).
     @Test func fiftyPendingPollsTakeMilliseconds() async throws {
         let (client, ca, clock) = try await Self.client()
         let url = "https://ca.test/acme/authz/9/0"
         ca.transport.on("POST", url, Array(repeating: Self.pending(), count: 50) + [Self.valid])
-        let started = ContinuousClock.now
         _ = try await client.waitForAuthorization(at: url, deadline: clock.now + .seconds(600))
         var expected = Duration.zero, step = Duration.milliseconds(100)
         for _ in 0..<50 {
@@ -150,8 +148,9 @@ import X509
         }
         #expect(clock.sleeps == 50)
         #expect(clock.elapsed == expected)
+        // Almost 89 s of polling on the clock; no wall-clock bound (the full suite on two
+        // loaded cores can hold any task for seconds).
         #expect(clock.elapsed > .seconds(80))
-        #expect(ContinuousClock.now - started < .seconds(10))
     }
 
     /// An order still processing at the deadline: polled until the deadline exactly, never
