@@ -194,12 +194,22 @@ public final class Journal: Sendable {
             guard isChallengeValue(record.value) else {
                 throw JournalError(.foreignRecord, "it names a TXT value at \(record.target.recordName) that is not a dns-01 value")
             }
-            guard record.target.challengeName.lowercased().hasPrefix("_acme-challenge."),
+            guard isChallengeName(record.target.challengeName),
                   !record.target.zone.isEmpty,
                   DomainName.isSubdomain(record.target.recordName, of: record.target.zone) else {
                 throw JournalError(.foreignRecord, "it names \(record.target.recordName) in zone \(record.target.zone), not an _acme-challenge record of that zone")
             }
         }
+    }
+
+    /// "_acme-challenge.NAME" (dns-01), or "_LABEL._acme-challenge.NAME" with a dns-account-01
+    /// label: "_" and 16 base32 characters.
+    static func isChallengeName(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        if lower.hasPrefix("_acme-challenge.") { return true }
+        let labels = lower.split(separator: ".", maxSplits: 1)
+        guard labels.count == 2, labels[1].hasPrefix("_acme-challenge."), labels[0].count == 17, labels[0].first == "_" else { return false }
+        return labels[0].dropFirst().allSatisfy { ("a"..."z").contains($0) || ("2"..."7").contains($0) }
     }
 
     /// An error as a clause inside a sentence: without its final period.

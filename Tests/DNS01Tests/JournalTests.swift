@@ -131,6 +131,21 @@ struct JournalTests {
         #expect(try Journal(stateDir: stateDir).scan().rejected.isEmpty)
     }
 
+    /// dns-account-01 records (`_<label>._acme-challenge.NAME`) are dns01's too: a killed run's
+    /// are cleaned up like dns-01's; a name that only looks like one is set aside.
+    @Test(arguments: [("_ujmmovf2vn55tgye._acme-challenge.example.test", true), ("_UJMMOVF2VN55TGYE._acme-challenge.example.test", true),
+                      ("_ujmmovf2vn55tgy._acme-challenge.example.test", false), ("_ujmmovf2vn55tgy1._acme-challenge.example.test", false),
+                      ("www._acme-challenge.example.test", false), ("_ujmmovf2vn55tgye.www.example.test", false)])
+    func accountLabelledChallengeNamesAreTrusted(name: String, trusted: Bool) throws {
+        let stateDir = try Self.temporaryStateDir()
+        defer { try? FileManager.default.removeItem(atPath: stateDir) }
+        let gone = ProcessIdentity(bootID: "00000000-0000-0000-0000-000000000000", pid: 1, startTime: 1)
+        _ = try Self.plant(.init(pid: 1, owner: gone, created: Date(), records: [Self.record(name: name)]), in: stateDir)
+        let scan = try Journal(stateDir: stateDir).scan()
+        #expect(scan.orphans.count == (trusted ? 1 : 0))
+        #expect(scan.rejected.count == (trusted ? 0 : 1))
+    }
+
     @Test(arguments: [(1, 3600.0), (2, 7200), (3, 14400), (8, 460_800), (9, 604_800), (50, 604_800), (0, 3600), (-3, 3600)])
     func backOffDoublesFromAnHourToAWeek(failures: Int, seconds: Double) {
         #expect(Journal.retryDelay(afterFailures: failures) == seconds)
