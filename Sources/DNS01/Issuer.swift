@@ -104,7 +104,7 @@ public final class Issuer: Sendable {
         let client = try await self.client()
         let coordinator = IssuanceCoordinator(requests: requests, environment: .init(
             config: config, client: client, dns: deployer, store: CertificateStore(stateDir: config.acme.stateDir),
-            clock: clock, events: events))
+            clock: client.clock, events: events))
         return try await coordinator.run()
     }
 }
