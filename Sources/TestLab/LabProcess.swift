@@ -33,9 +33,17 @@ final class LabProcess: @unchecked Sendable {
 
     /// SIGTERM, up to 5 s to exit, then SIGKILL; waits for the exit either way.
     func stop() {
-        guard process.isRunning else { return }
-        kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(5)
+        terminate()
+        finish(by: Date().addingTimeInterval(5))
+    }
+
+    /// Sends SIGTERM if the process runs (a lab signals all of its processes first, then waits).
+    func terminate() {
+        if process.isRunning { kill(pid, SIGTERM) }
+    }
+
+    /// Waits for the exit until `deadline`, then SIGKILL and waits.
+    func finish(by deadline: Date) {
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning {
             kill(pid, SIGKILL)

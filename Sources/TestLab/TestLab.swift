@@ -412,7 +412,11 @@ public final class TestLab: @unchecked Sendable {
         guard !stopped else { return }
         stopped = true
         follower?.stop()
-        for process in processes.reversed() { process.stop() }
+        // All signalled at once, then waited for: the stop takes the slowest server's time, not
+        // the sum (it runs on the caller's thread, often one of the cooperative pool's two).
+        for process in processes.reversed() { process.terminate() }
+        let deadline = Date().addingTimeInterval(5)
+        for process in processes.reversed() { process.finish(by: deadline) }
         if ProcessInfo.processInfo.environment["DNS01_KEEP_LAB"] == nil {
             try? FileManager.default.removeItem(atPath: directory)
         }
