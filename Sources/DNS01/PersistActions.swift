@@ -209,7 +209,13 @@ public struct PersistActions: Sendable {
         for base in bases {
             guard let (target, served) = found[base.name], let value = records[base.name]?.text else { continue }
             let already = served.servedEverywhere { $0 == value }
-            let older = Self.ours(served, identity).filter { $0 != value }
+            let ours = Self.ours(served, identity)
+            let older = ours.filter { $0 != value }
+            // A provider that keeps one value per name would replace another CA's or account's record.
+            if let single = target.providers.first(where: config.singleValueProviders.contains),
+               served.values.contains(where: { $0 != value && !ours.contains($0) }) {
+                throw OperationError("Provider '\(single)' keeps one TXT value per name (single_value = true), and \(target.recordName) already holds a value of another CA or account that writing this record would replace.")
+            }
             if !already { toWrite.append(ChallengeRecord(target: target, value: value)) }
             stale += older.map { (ChallengeRecord(target: target, value: $0), served) }
             results.append(Written(name: base.name, recordName: target.recordName, zone: target.zone, provider: target.provider,

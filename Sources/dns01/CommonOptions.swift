@@ -30,7 +30,7 @@ struct CommonOptions: ParsableArguments {
 /// session under `dns01 issue`), and turns errors into one sentence on stderr and DESIGN.md's
 /// exit status. After a signal it says which records could not be removed, if any.
 /// `quiet` drops progress lines unless -v is given (certbot shows a hook's stderr as a warning).
-func runCommand(_ options: CommonOptions, quiet: Bool = false, _ body: @escaping @Sendable (Console) async throws -> Void) async throws {
+func runCommand(_ options: CommonOptions, quiet: Bool = false, presentsChallenges: Bool = true, _ body: @escaping @Sendable (Console) async throws -> Void) async throws {
     let console = Console(json: options.json, quiet: quiet && !options.verbose)
     let verbose = options.verbose
     LoggingSystem.bootstrap { label in
@@ -46,7 +46,7 @@ func runCommand(_ options: CommonOptions, quiet: Bool = false, _ body: @escaping
         let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
         let what = [SIGINT: "interrupted", SIGHUP: "hung up"][number] ?? "terminated"
         source.setEventHandler {
-            console.error("\(what); removing the records presented so far")
+            console.error(presentsChallenges ? "\(what); removing the records presented so far" : "\(what); stopping")
             task.cancel()
         }
         source.resume()
@@ -61,7 +61,9 @@ func runCommand(_ options: CommonOptions, quiet: Bool = false, _ body: @escaping
         throw error
     } catch is CancellationError {
         let left = Journal.unremovedByThisProcess()
-        if left.isEmpty {
+        if !presentsChallenges {
+            console.error("Stopped by a signal.")
+        } else if left.isEmpty {
             console.error("Stopped by a signal; every record presented was removed.")
         } else {
             console.error("Stopped by a signal; \(left.count) record(s) could not be removed and stay in the journal for the next run: \(ChallengeDeployer.places(left)).")

@@ -28,6 +28,20 @@ struct PersistIntegrationTests {
         try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
     }
 
+    /// A provider that keeps one value per name would replace another CA's record: refused, and
+    /// the foreign value stays.
+    @Test func aSingleValueProviderDoesNotReplaceAnotherCAsRecord() async throws {
+        let foreign = "other-ca.example; accounturi=https://other.example/acct/9"
+        let lab = try await TestLab.start(.init(extraRecords: ["example.test": ["_validation-persist.www IN TXT \"\(foreign)\""]]))
+        defer { lab.stop() }
+        let config = try lab.writeConfig { $0.replacingOccurrences(of: "[[provider]]\n", with: "[[provider]]\nsingle_value = true\n") }
+        #expect(try String(contentsOfFile: config, encoding: .utf8).contains("single_value = true"))
+        let result = try await CLIRunner.run(["persist", "-c", config, "-d", "www.example.test", "--issuer", Self.issuer])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("keeps one TXT value per name (single_value = true), and _validation-persist.www.example.test already holds a value of another CA or account"), "stderr: \(result.stderr)")
+        #expect(try lab.txtValues("_validation-persist.www.example.test", at: lab.primary) == [foreign])
+    }
+
     @Test func persistSetsListsReplacesAndRemovesOnlyItsOwnValue() async throws {
         let foreign = "other-ca.example; accounturi=https://other.example/acct/9"
         let lab = try await TestLab.start(.init(secondaryLag: 2, extraRecords: ["example.test": [
