@@ -6,7 +6,7 @@ DNS01_PACKAGES=(libldns-dev libcurl4-openssl-dev libssl-dev pkg-config bind9 bin
                 pebble certbot openssl curl time ca-certificates python3 python3-venv bc procps
                 knot knot-dnsutils pdns-server pdns-backend-sqlite3 sqlite3
                 libncurses6 libxml2 libedit2 libsqlite3-0 libstdc++-12-dev libgcc-12-dev libc6-dev
-                binutils git tzdata zlib1g-dev)
+                binutils git tzdata zlib1g-dev libfaketime)
 
 # Installs whichever of the packages (and any given as arguments) are missing. Idempotent:
 # apt-get runs only when something is missing. The lab runs its own servers on free loopback
@@ -62,6 +62,27 @@ ensure_venv() {
   echo "creating the Python virtualenv $venv for: $wanted"
   /usr/bin/python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "${DNS01_PYTHON_PACKAGES[@]}"
+  echo "$wanted" > "$marker"
+}
+
+# acme2certifier, the lab's second real CA (ARI, profiles, dns-persist-01), and gunicorn to serve
+# its WSGI application over HTTPS: acme2certifier's own wsgiref server and Django's runserver
+# speak plain HTTP only, while gunicorn takes --certfile/--keyfile, is pure Python from PyPI and
+# runs in the foreground as a child of the lab (no system service, nothing enabled). A venv of
+# its own: acme2certifier pulls certbot's `acme`, josepy, pyOpenSSL and cryptography unpinned,
+# and moto pins its own; kept apart, neither install can move the other's versions.
+DNS01_A2C_PYTHON_PACKAGES=("acme2certifier==0.46.3" "gunicorn==27.0.1")
+
+# Creates (or reuses) the virtualenv at .venv-a2c with those packages. Idempotent, like ensure_venv.
+ensure_a2c_venv() {
+  local venv=.venv-a2c marker=.venv-a2c/.dns01-packages
+  local wanted="${DNS01_A2C_PYTHON_PACKAGES[*]}"
+  if [[ -x $venv/bin/gunicorn && -f $marker && $(cat "$marker") == "$wanted" ]]; then
+    return
+  fi
+  echo "creating the Python virtualenv $venv for: $wanted"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "${DNS01_A2C_PYTHON_PACKAGES[@]}"
   echo "$wanted" > "$marker"
 }
 

@@ -1,11 +1,12 @@
 import Foundation
 import TestLab
 
-// dns01-lab up --dir DIR [--lag N] [--zone Z]... [--nonce-reject PCT] [--cloudflare] [--route53]
-// Starts the lab, writes DIR/dns01.toml, DIR/lab.env and DIR/ready, and runs until SIGTERM/SIGINT.
+// dns01-lab up --dir DIR [--lag N] [--zone Z]... [--nonce-reject PCT] [--cloudflare] [--route53] [--acme2certifier]
+// Starts the lab, writes DIR/dns01.toml (DIR/dns01-a2c.toml for acme2certifier), DIR/lab.env and
+// DIR/ready, and runs until SIGTERM/SIGINT.
 
 func usage(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("dns01-lab: \(message)\nusage: dns01-lab up --dir DIR [--lag SECONDS] [--zone ZONE]... [--nonce-reject PERCENT] [--authz-reuse PERCENT] [--secondary-port PORT] [--cloudflare] [--route53]\n".utf8))
+    FileHandle.standardError.write(Data("dns01-lab: \(message)\nusage: dns01-lab up --dir DIR [--lag SECONDS] [--zone ZONE]... [--nonce-reject PERCENT] [--authz-reuse PERCENT] [--secondary-port PORT] [--cloudflare] [--route53] [--acme2certifier]\n".utf8))
     exit(2)
 }
 
@@ -15,12 +16,14 @@ arguments.removeFirst()
 var directory: String?
 var options = TestLab.Options()
 var zones: [String] = []
-var cloudflare = false, route53 = false
+var cloudflare = false, route53 = false, acme2certifier = false
 while !arguments.isEmpty {
     let flag = arguments.removeFirst()
     // Flags without a value: the DNS host API stand-ins.
     if flag == "--cloudflare" { cloudflare = true; continue }
     if flag == "--route53" { route53 = true; continue }
+    // A second real CA beside Pebble, with ARI, profiles and dns-persist-01.
+    if flag == "--acme2certifier" { acme2certifier = true; continue }
     guard let value = arguments.first else { usage("\(flag) needs a value") }
     arguments.removeFirst()
     switch flag {
@@ -78,9 +81,16 @@ Task {
             let r53 = try await lab.startRoute53()
             extra += "LAB_ROUTE53_ENDPOINT='\(r53.endpoint)'\n"
         }
+        var ready = "lab ready: primary \(lab.primary), secondary \(lab.secondary), Pebble \(lab.pebbleDirectory)"
+        if acme2certifier {
+            let a2c = try await lab.startACME2Certifier()
+            try a2c.configTOML(stateDir: "\(directory)/state-a2c").write(toFile: "\(directory)/dns01-a2c.toml", atomically: true, encoding: .utf8)
+            extra += "LAB_A2C_DIR='\(a2c.directoryURL)'\nLAB_A2C_CA='\(a2c.caBundle)'\n"
+            ready += ", acme2certifier \(a2c.directoryURL) (CA bundle \(a2c.caBundle); up in \(String(format: "%.1f", a2c.startSeconds)) s)"
+        }
         try (env + extra).write(toFile: "\(directory)/lab.env", atomically: true, encoding: .utf8)
         FileManager.default.createFile(atPath: "\(directory)/ready", contents: Data())
-        print("lab ready: primary \(lab.primary), secondary \(lab.secondary), Pebble \(lab.pebbleDirectory)")
+        print(ready)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             DispatchQueue.global().async { done.wait(); continuation.resume() }
         }
