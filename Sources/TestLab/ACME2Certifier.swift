@@ -104,9 +104,7 @@ public final class ACME2Certifier: @unchecked Sendable {
         // system service. One worker, so one process holds the SQLite database; threads, so
         // dns01's concurrent requests do not queue behind a validation. --no-control-socket: it
         // would otherwise create ~/.gunicorn/gunicorn.ctl, shared by every lab on the machine.
-        // --config: unblocks the signals this process leaves blocked, so SIGTERM stops it.
         let process = try LabProcess(name: "acme2certifier", executable: gunicorn, arguments: [
-            "--config", "\(TestLab.supportDirectory)/acme2certifier_gunicorn.py",
             "--no-control-socket", "--bind", "127.0.0.1:\(port)",
             "--certfile", caBundle, "--keyfile", "\(directory)/tls-key.pem",
             "--workers", "1", "--worker-class", "gthread", "--threads", "8",

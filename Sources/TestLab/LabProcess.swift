@@ -9,8 +9,12 @@ final class LabProcess: @unchecked Sendable {
          directory: String) throws {
         self.name = name
         process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        guard FileManager.default.isExecutableFile(atPath: executable) else { throw LabError("cannot start \(executable): not an executable file") }
+        // Through env(1), which resets every signal to its default and unblocks it: the child
+        // inherits the spawning thread's signal mask, in which SIGTERM may be blocked, and a
+        // Python server never unblocks it (stops then waited 5 s for SIGKILL).
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["--default-signal", executable] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
