@@ -52,10 +52,12 @@ extension ACMEClient {
             case .pending:
                 try await schedule.wait(retryAfter: retryAfter, what: "the CA to validate \(name)")
             case .invalid:
-                let failed = authorization.challenges.first { $0.error != nil }
+                // The challenge with a problem, else the one marked invalid (a CA may give no
+                // problem document), else the authorization as a whole.
+                let failed = authorization.challenges.first { $0.error != nil } ?? authorization.challenges.first { $0.status == "invalid" }
                 let problem = failed?.error
-                let type = failed?.type ?? "dns-01"
-                throw ACMEError(.invalidChallenge, "The CA rejected the \(type) challenge for \(name): \(problem?.description ?? "no reason given").", problem: problem)
+                let what = failed.map { "the \(UntrustedText.clip($0.type, limit: 40)) challenge" } ?? "the authorization"
+                throw ACMEError(.invalidChallenge, "The CA rejected \(what) for \(name): \(problem?.description ?? "no reason given").", problem: problem)
             default:
                 throw ACMEError(.invalidChallenge, "The CA's authorization for \(name) became \(authorization.status.rawValue).")
             }

@@ -268,4 +268,65 @@ struct ACME2CertifierTests {
         }
         #expect(statuses == ["*.example.test": "valid", "example.test": "valid", "*.www.example.test": "invalid"])
     }
+
+    /// The zone's SOA serial at a server: changes with every record written.
+    func serial(_ lab: TestLab, at server: String) throws -> String {
+        let parts = server.split(separator: ":")
+        let result = try runProcess("/usr/bin/dig", ["+short", "-p", String(parts[1]), "@\(parts[0])", "example.test", "SOA"])
+        return try #require(result.stdout.split(separator: " ").dropFirst(2).first.map(String.init), "dig: \(result.stdout)\(result.stderr)")
+    }
+
+    /// Issue 17: `dns01 persist` sets `_validation-persist` once (policy=wildcard, the CA's
+    /// issuer domain from its directory's caaIdentities); afterwards `dns01 run` gets a wildcard
+    /// + apex certificate through dns-persist-01 without writing a single record (the zone's
+    /// serial stays) and without a propagation wait, while the secondary the CA asks lags 3 s.
+    /// Without the record, the same run falls back to dns-01 and waits for the lag.
+    @Test func wildcardAndApexByDNSPersistWriteNothing() async throws {
+        let lab = try await TestLab.start(.init(secondaryLag: 3, startPebble: false))
+        defer { lab.stop() }
+        let ca = try await lab.startACME2Certifier(.init())
+        let config = try writeConfig(lab, ca, """
+
+            [[certificate]]
+            name    = "persisted"
+            domains = ["*.example.test", "example.test"]
+
+            [[certificate]]
+            name    = "fallback"
+            domains = ["*.www.example.test", "www.example.test"]
+            """)
+        let persist = try await CLIRunner.run(["persist", "-c", config, "-d", "example.test", "--wildcard", "--json"])
+        #expect(persist.status == 0, "stderr: \(persist.stderr)")
+        let served = try lab.txtValues("_validation-persist.example.test", at: lab.secondary)
+        #expect(served.count == 1 && served[0].hasPrefix("ca.lab.test; accounturi=https://") && served[0].hasSuffix("; policy=wildcard"), "\(served)")
+
+        // Only the persisted certificate is due: the zone must not change while it is issued.
+        let only = try writeConfig(lab, ca, """
+
+            [[certificate]]
+            name    = "persisted"
+            domains = ["*.example.test", "example.test"]
+            """, name: "persisted.toml")
+        let before = try serial(lab, at: lab.primary)
+        let started = ContinuousClock.now
+        let run = try await CLIRunner.run(["run", "-c", only])
+        let persistedWall = ContinuousClock.now - started
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        #expect(run.stderr.contains("persisted: 2 name(s) validated by their dns-persist-01 record, no record needed"), "stderr: \(run.stderr)")
+        #expect(!run.stderr.contains("waiting for"), "stderr: \(run.stderr)")
+        #expect(try serial(lab, at: lab.primary) == before)
+        #expect(try subjectAlternativeNames(ofCertificateAt: "\(lab.directory)/state/live/persisted/cert.pem") == ["*.example.test", "example.test"])
+        // Nothing was journaled (there was nothing to clean up).
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: "\(lab.directory)/state/journal")) ?? []).filter { $0.hasSuffix(".json") }.isEmpty)
+
+        // www has no record of its own (a parent's policy=wildcard is not relied on): dns-01, with its wait.
+        let started2 = ContinuousClock.now
+        let fallback = try await CLIRunner.run(["run", "-c", config])
+        let fallbackWall = ContinuousClock.now - started2
+        #expect(fallback.status == 0, "stderr: \(fallback.stderr)")
+        #expect(fallback.stderr.contains("waiting for 2 value(s)"), "stderr: \(fallback.stderr)")
+        #expect(try serial(lab, at: lab.primary) != before)
+        #expect(try subjectAlternativeNames(ofCertificateAt: "\(lab.directory)/state/live/fallback/cert.pem") == ["*.www.example.test", "www.example.test"])
+        print("dns-persist-01 run \(persistedWall), dns-01 run \(fallbackWall) at a 3 s lag")
+    }
 }
