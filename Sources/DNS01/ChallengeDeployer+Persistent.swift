@@ -14,15 +14,7 @@ extension ChallengeDeployer {
     public func persistTarget(for name: String) async throws -> ChallengeTarget {
         let validationName = PersistRecord.validationName(for: name)
         let domain = String(validationName.dropFirst(PersistRecord.label.count + 1))
-        let (recordName, zone) = try await zoneFinder.locate(validationName)
-        var providers = config.zoneProviders[zone] ?? []
-        if providers.isEmpty, let provider = config.provider(for: recordName) { providers = [provider.name] }
-        guard let first = providers.first else {
-            let via = recordName == validationName ? "" : " (a CNAME of \(validationName))"
-            throw OperationError("No [[provider]] serves \(recordName)\(via) in zone \(zone): add the zone to a provider's zones.")
-        }
-        return ChallengeTarget(domain: domain, challengeName: validationName, recordName: recordName,
-                               zone: zone, provider: first, alsoProviders: Array(providers.dropFirst()))
+        return try await target(recordAt: validationName, domain: domain)
     }
 
     /// Writes the records, one provider call per (provider, zone), without a journal entry.

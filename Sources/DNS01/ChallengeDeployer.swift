@@ -38,6 +38,12 @@ public final class ChallengeDeployer: Sendable {
     public func target(for identifier: String, providers named: [String] = [], accountLabel: String? = nil) async throws -> ChallengeTarget {
         let domain = identifier.hasPrefix("*.") ? String(identifier.dropFirst(2)) : identifier
         let challengeName = accountLabel.map { "\($0)." + DomainName.challengeName(for: domain) } ?? DomainName.challengeName(for: domain)
+        return try await target(recordAt: challengeName, domain: domain, providers: named)
+    }
+
+    /// The target for a record at `challengeName` (its CNAME chain followed to the zone that
+    /// holds it); `domain` is the name it validates. Shared by challenge and persist records.
+    func target(recordAt challengeName: String, domain: String, providers named: [String] = []) async throws -> ChallengeTarget {
         let (recordName, zone) = try await zoneFinder.locate(challengeName)
         var providers = named.isEmpty ? config.zoneProviders[zone] ?? [] : named
         if providers.isEmpty, let provider = config.provider(for: recordName) { providers = [provider.name] }
