@@ -9,6 +9,10 @@ import Storage
 /// last attempts failed is left alone until its back-off has passed, and for good once its
 /// failures have gone on for `give_up_after` (until forced, which resets the streak). With
 /// `placeholder = true`, a certificate that has none in live/ gets a self-signed one first.
+///
+/// A dry run (`--dry-run`) obtains every certificate, due or not, from `[acme]`'s
+/// `dryRunDirectory` (a staging CA) and throws it away: no lock, placeholder, live/ or archive/
+/// write, deploy hook, `replaces` or run history; its records are cleaned up as in any run.
 public struct BatchRun: Sendable {
     public struct Item: Sendable, Codable {
         public var name: String
@@ -41,8 +45,10 @@ public struct BatchRun: Sendable {
         public var backingOff: Int { certificates.filter { $0.status == "backing-off" }.count }
         public var givenUp: Int { certificates.filter { $0.status == "given-up" }.count }
         public var seconds: Double
+        /// A dry run: "issued" certificates were obtained and thrown away.
+        public var dryRun = false
 
-        enum CodingKeys: String, CodingKey { case certificates, issued, failed, skipped, backingOff, givenUp, seconds }
+        enum CodingKeys: String, CodingKey { case certificates, issued, failed, skipped, backingOff, givenUp, seconds, dryRun }
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(certificates, forKey: .certificates)
@@ -52,6 +58,7 @@ public struct BatchRun: Sendable {
             try container.encode(backingOff, forKey: .backingOff)
             try container.encode(givenUp, forKey: .givenUp)
             try container.encode(seconds, forKey: .seconds)
+            if dryRun { try container.encode(dryRun, forKey: .dryRun) }
         }
         public init(certificates: [Item], seconds: Double) {
             self.certificates = certificates
@@ -61,6 +68,7 @@ public struct BatchRun: Sendable {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             certificates = try container.decode([Item].self, forKey: .certificates)
             seconds = try container.decode(Double.self, forKey: .seconds)
+            dryRun = try container.decodeIfPresent(Bool.self, forKey: .dryRun) ?? false
         }
     }
 
@@ -72,21 +80,31 @@ public struct BatchRun: Sendable {
         self.events = events
     }
 
-    public func run(force: Bool) async throws -> Summary {
+    public func run(force: Bool, dryRun: Bool = false) async throws -> Summary {
         let start = ContinuousClock.now
-        let issuer = Issuer(config: config, events: events)
+        var issuing = config
+        if dryRun { issuing.acme = config.acme.forDryRun }
+        let issuer = Issuer(config: issuing, events: events, dryRun: dryRun)
         // Records a killed run left behind are removed first, whether or not anything is due.
         try await issuer.deployer.checkStateDirectory()
         await issuer.deployer.cleanupOrphans()
         var decisions = RenewalPlan.decide(config, force: force)
-        decisions = try await consultRenewalInfo(decisions, issuer: issuer)
+        if dryRun {
+            // Every certificate is rehearsed; the reason says whether a real run would renew it
+            // (without asking the production CA's ARI), and nothing replaces the live one.
+            events(.step("Dry run against \(issuing.acme.directory): nothing is stored, no deploy hook runs"))
+            for index in decisions.indices { decisions[index].certificateID = nil }
+        } else {
+            decisions = try await consultRenewalInfo(decisions, issuer: issuer)
+        }
         let now = Date()
         let history = RunHistoryStore(stateDir: config.acme.stateDir)
         var items = decisions.map { decision in
-            Item(name: decision.spec.name, domains: decision.spec.domains, status: decision.reason == nil ? "skipped" : "pending",
-                 reason: decision.reason?.rawValue, error: nil, notAfter: decision.notAfter, seconds: nil, deployHookError: nil)
+            Item(name: decision.spec.name, domains: decision.spec.domains, status: decision.reason == nil && !dryRun ? "skipped" : "pending",
+                 reason: decision.reason?.rawValue ?? (dryRun ? "not-due" : nil), error: nil, notAfter: decision.notAfter, seconds: nil,
+                 deployHookError: nil)
         }
-        for (index, decision) in decisions.enumerated() {
+        for (index, decision) in decisions.enumerated() where !dryRun {
             let record = history.read(items[index].name)
             guard record.consecutiveFailures > 0 else { continue }
             // --force resets the streak and tries. A certificate that is not due is fine (renewed
@@ -118,7 +136,7 @@ public struct BatchRun: Sendable {
             let spec = decision.spec
             var request: IssueRequest
             do {
-                locks.append(try CertificateLock(stateDir: config.acme.stateDir, name: spec.name))
+                if !dryRun { locks.append(try CertificateLock(stateDir: config.acme.stateDir, name: spec.name)) }
                 request = try IssueRequest(certName: spec.name, domains: spec.domains, keyType: spec.keyType,
                                            provider: spec.provider, alsoProviders: spec.alsoProviders,
                                            deployHook: spec.deployHook, profile: spec.profile,
@@ -130,10 +148,12 @@ public struct BatchRun: Sendable {
                 continue
             }
             // A placeholder that cannot be written does not stop the real certificate.
-            do {
-                request = try await store.prepare(request, placeholder: spec.placeholder, events: events)
-            } catch {
-                events(.warning("\(spec.name): cannot write a placeholder certificate: \(describe(error))"))
+            if !dryRun {
+                do {
+                    request = try await store.prepare(request, placeholder: spec.placeholder, events: events)
+                } catch {
+                    events(.warning("\(spec.name): cannot write a placeholder certificate: \(describe(error))"))
+                }
             }
             requests.append((index, request))
         }
@@ -158,7 +178,7 @@ public struct BatchRun: Sendable {
                     items[index].status = "failed"
                     items[index].error = describe(error)
                 }
-                record(items[index], in: history, at: Date())
+                if !dryRun { record(items[index], in: history, at: Date()) }
             }
         }
         for index in items.indices where items[index].status != "issued" && items[index].status != "skipped" {
@@ -166,7 +186,9 @@ public struct BatchRun: Sendable {
                 items[index].placeholder = true
             }
         }
-        return Summary(certificates: items, seconds: seconds(ContinuousClock.now - start))
+        var summary = Summary(certificates: items, seconds: seconds(ContinuousClock.now - start))
+        summary.dryRun = dryRun
+        return summary
     }
 
     /// RFC 9773: asks the CA about the live certificates not yet due, through a client of its

@@ -29,6 +29,9 @@ public struct Configuration: Sendable {
         /// once finalized (`order_timeout`, default 300 s); an order still pending or
         /// processing then fails.
         public var orderTimeout: Duration = .seconds(300)
+        /// `staging_directory`: the CA `dns01 run --dry-run` rehearses against (nil: see
+        /// `dryRunDirectory`).
+        public var stagingDirectory: String? = nil
     }
 
     public struct DNSSettings: Sendable {
@@ -175,7 +178,7 @@ public struct Configuration: Sendable {
     private static func parseACME(_ settings: Settings, path: String, requiresCA: Bool) throws -> ACME {
         try settings.rejectUnknownKeys(allowed: ["directory", "ca_bundle", "email", "agree_tos", "state_dir", "concurrency",
                                                  "account_key_type", "account_key_file", "eab_kid", "eab_hmac_key_file",
-                                                 "preferred_chain", "order_timeout"])
+                                                 "preferred_chain", "order_timeout", "staging_directory"])
         // Without a CA to talk to (hook modes), an absent directory is never used.
         let directory = requiresCA || settings.has("directory") ? try settings.requiredString("directory") : ""
         if requiresCA || !directory.isEmpty {
@@ -202,12 +205,18 @@ public struct Configuration: Sendable {
         guard orderTimeout >= .seconds(1), orderTimeout <= .seconds(86400) else {
             throw ConfigError("[acme]: order_timeout must be between 1s and 24h.")
         }
+        let staging = try settings.string("staging_directory")
+        if let staging {
+            guard let url = URL(string: staging), url.scheme == "https" || url.scheme == "http", url.host != nil else {
+                throw ConfigError("[acme]: staging_directory '\(staging)' is not an http(s) URL.")
+            }
+        }
         return ACME(directory: directory, caBundle: caBundle, email: try settings.string("email"),
                     agreeTOS: try settings.bool("agree_tos") ?? false,
                     stateDir: try stateDirectory(settings, path: path),
                     concurrency: concurrency, accountKeyType: accountKeyType, accountKeyFile: accountKeyFile,
                     eabKeyID: eabKeyID, eabHMACKeyFile: eabHMACKeyFile, preferredChain: try settings.string("preferred_chain"),
-                    orderTimeout: orderTimeout)
+                    orderTimeout: orderTimeout, stagingDirectory: staging)
     }
 
     /// `[acme] state_dir`: never empty (as root, "" would put accounts/ and live/ at the

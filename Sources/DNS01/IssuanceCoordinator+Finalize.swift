@@ -31,6 +31,15 @@ extension IssuanceCoordinator {
         }
         let chain = try await client.downloadCertificate(at: certificateURL, preferredChain: config.acme.preferredChain,
                                                          publicKey: publicKey, names: request.domains)
+        if env.dryRun {
+            // The rehearsal ends here: the chain was obtained and checked; live/, archive/ and
+            // the deploy hook stay untouched, and the new key goes with this process.
+            let notAfter = chain.certificates.first?.notValidAfter ?? Date()
+            env.events(.step("\(request.certName): certificate obtained (valid until \(notAfter.formatted(.iso8601))); dry run: not stored, no deploy hook"))
+            return IssueResult(certName: request.certName, domains: request.domains, live: "", notAfter: notAfter,
+                               recordsPresented: job.records.count + job.validatedEarly, authorizationsReused: job.reused,
+                               seconds: elapsed, deployHookError: nil)
+        }
         let store = env.store
         let live = try await store.save(name: request.certName, privateKeyPEM: keyPEM, chainPEM: chain.pem)
         let notAfter = try store.currentCertificate(request.certName)?.notValidAfter ?? Date()

@@ -23,6 +23,9 @@ actor IssuanceCoordinator {
         var store: CertificateStore
         var clock: any DeadlineClock
         var events: EventSink
+        /// `dns01 run --dry-run`: each certificate is obtained and checked, then thrown away:
+        /// nothing is stored and no deploy hook runs (`finalizeAndStore`).
+        var dryRun = false
     }
 
     let env: Environment

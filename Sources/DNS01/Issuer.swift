@@ -70,9 +70,12 @@ public final class Issuer: Sendable {
     let deployer: ChallengeDeployer
     let transport: any HTTPTransport
     let clock: any DeadlineClock
+    /// Obtain without storing or running deploy hooks (`dns01 run --dry-run`).
+    let dryRun: Bool
 
-    public init(config: Configuration, events: @escaping EventSink, logger: Logger = Logger(label: "dns01")) {
+    public init(config: Configuration, events: @escaping EventSink, logger: Logger = Logger(label: "dns01"), dryRun: Bool = false) {
         self.config = config
+        self.dryRun = dryRun
         self.events = events
         self.logger = logger
         clock = SystemClock()
@@ -104,7 +107,7 @@ public final class Issuer: Sendable {
         let client = try await self.client()
         let coordinator = IssuanceCoordinator(requests: requests, environment: .init(
             config: config, client: client, dns: deployer, store: CertificateStore(stateDir: config.acme.stateDir),
-            clock: client.clock, events: events))
+            clock: client.clock, events: events, dryRun: dryRun))
         return try await coordinator.run()
     }
 }

@@ -13,24 +13,32 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Issue every certificate, due or not, backing off or given up (its failure streak is reset).")
     var force = false
 
+    @Flag(name: .long, help: "Rehearse: obtain every certificate from [acme] staging_directory (Let's Encrypt's staging for its production URL, else the directory itself) and throw it away; nothing stored in live/, no deploy hook, no run history. Exit status as a real run.")
+    var dryRun = false
+
     func run() async throws {
         try await runCommand(common) { console in
             let config = try common.loadConfiguration()
             guard !config.certificates.isEmpty else {
                 throw UsageError("\(config.path) has no [[certificate]] entries to run.")
             }
-            let summary = try await BatchRun(config: config, events: console.sink).run(force: force)
+            let summary = try await BatchRun(config: config, events: console.sink).run(force: force, dryRun: dryRun)
             if common.json {
                 console.printJSON(summary)
             } else {
                 for item in summary.certificates where item.status != "skipped" {
+                    if summary.dryRun && item.status == "issued" {
+                        let until = item.notAfter.map { ", valid until \($0.formatted(.iso8601))" } ?? ""
+                        console.result("\(item.name): obtained (dry run: not stored\(until); a real run: \(item.reason ?? "not-due"))")
+                        continue
+                    }
                     let detail = item.error ?? item.deployHookError.map { "deploy hook failed: \($0)" } ?? item.reason ?? ""
                     let placeholder = item.placeholder == true ? "; live/\(item.name) holds a self-signed placeholder" : ""
                     console.result("\(item.name): \(item.status)\(detail.isEmpty ? "" : " (\(detail))")\(placeholder)")
                 }
                 let held = summary.backingOff > 0 ? ", \(summary.backingOff) backing off" : ""
                 let givenUp = summary.givenUp > 0 ? ", \(summary.givenUp) given up" : ""
-                console.result("\(summary.issued) issued, \(summary.skipped) not due, \(summary.failed) failed\(held)\(givenUp) in \(String(format: "%.2f", summary.seconds))s")
+                console.result((summary.dryRun ? "dry run: \(summary.issued) obtained and discarded, " : "\(summary.issued) issued, ") + "\(summary.skipped) not due, \(summary.failed) failed\(held)\(givenUp) in \(String(format: "%.2f", summary.seconds))s")
             }
             if summary.failed > 0 {
                 let names = summary.certificates.filter { $0.status == "failed" }.map(\.name)

@@ -1,0 +1,61 @@
+import ACME
+import Foundation
+import Logging
+import X509
+
+extension CertificateReport {
+    /// `dns01 certificates --ask-ca`: the CA's suggested renewal window (RFC 9773 §4.2) of each
+    /// live certificate of the config, asked without an account (renewalInfo is an
+    /// unauthenticated GET), `RenewalPlan.lookupConcurrency` at a time, each within
+    /// `RenewalPlan.lookupTimeout`. A window that opens before the rule's time moves `at` to its
+    /// start: `dns01 run` renews at a random moment of it. Errors go into `ariNote`.
+    public mutating func askCA(_ config: Configuration, logger: Logger) async {
+        let stateDir = config.acme.stateDir
+        let store = CertificateStore(stateDir: stateDir)
+        let asked: [(index: Int, id: String)] = certificates.indices.compactMap { index in
+            let entry = certificates[index]
+            guard entry.inConfig, entry.live?.placeholder == false,
+                  let certificate = try? store.currentCertificate(entry.name),
+                  let id = RenewalInfo.certificateID(of: certificate) else { return nil }
+            return (index, id)
+        }
+        guard !asked.isEmpty else { return }
+        let client: ACMEClient
+        do {
+            let transport = CurlTransport(caBundle: config.acme.caBundle, timeout: RenewalPlan.lookupTimeout, userAgent: "dns01")
+            client = ACMEClient(directoryURL: config.acme.directory, transport: transport, accountKey: try AccountKey.generate(), logger: logger)
+            guard try await Deadline.run(RenewalPlan.lookupTimeout, { try await client.directory().renewalInfo }) != nil else {
+                for (index, _) in asked { certificates[index].renewal.ariNote = "the CA at \(config.acme.directory) offers no renewalInfo" }
+                return
+            }
+        } catch {
+            for (index, _) in asked { certificates[index].renewal.ariNote = "cannot read the CA's directory: \(describe(error))" }
+            return
+        }
+        let outcomes = (try? await concurrentMap(asked.map(\.id), limit: RenewalPlan.lookupConcurrency) { id -> Result<RenewalInfo?, OperationError> in
+            do {
+                return .success(try await Deadline.run(RenewalPlan.lookupTimeout) { try await client.renewalInfo(certificateID: id) } ?? nil)
+            } catch {
+                return .failure(OperationError(describe(error)))
+            }
+        }) ?? []
+        for ((index, _), outcome) in zip(asked, outcomes) {
+            switch outcome {
+            case .success(let info?):
+                let window = info.suggestedWindow
+                certificates[index].renewal.ariWindowStart = window.start
+                certificates[index].renewal.ariWindowEnd = window.end
+                certificates[index].renewal.ariNote = "asked the CA"
+                if certificates[index].renewal.held == nil, certificates[index].renewal.due == nil,
+                   let at = certificates[index].renewal.at, window.start < at {
+                    certificates[index].renewal.at = window.start
+                    certificates[index].renewal.rule = "ARI window: at a random moment of it"
+                }
+            case .success(nil):
+                certificates[index].renewal.ariNote = "the CA sent no renewal information within \(BatchRun.durationText(RenewalPlan.lookupTimeout))"
+            case .failure(let error):
+                certificates[index].renewal.ariNote = "the CA's renewalInfo failed: \(error.message)"
+            }
+        }
+    }
+}
