@@ -149,7 +149,11 @@ public struct CertificateReport: Sendable, Codable {
 
     /// Which rule sets the renewal time (`RenewalPlan.renewalTime`), in words.
     static func rule(_ certificate: Certificate, renewBefore: Duration?) -> String {
-        if let renewBefore { return "renew_before \(BatchRun.durationText(renewBefore))" }
+        if let renewBefore {
+            let (total, fraction) = renewBefore.components
+            let text = fraction == 0 && total > 0 && total % 86400 == 0 ? "\(total / 86400)d" : BatchRun.durationText(renewBefore)
+            return "renew_before \(text)"
+        }
         let lifetime = certificate.notValidAfter.timeIntervalSince(certificate.notValidBefore)
         let days = lifetime / 86400
         let shown = days == days.rounded() ? String(Int(days)) : String(format: "%.1f", days)
