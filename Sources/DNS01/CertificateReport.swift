@@ -156,7 +156,8 @@ public struct CertificateReport: Sendable, Codable {
         }
         let lifetime = certificate.notValidAfter.timeIntervalSince(certificate.notValidBefore)
         let days = lifetime / 86400
-        let shown = days == days.rounded() ? String(Int(days)) : String(format: "%.1f", days)
+        // A lifetime a second short of whole days (Pebble's, Let's Encrypt's) reads as whole days.
+        let shown = abs(days - days.rounded()) < 0.01 ? String(Int(days.rounded())) : String(format: "%.1f", days)
         return lifetime < RenewalPlan.shortLifetime ? "lifetime: half of \(shown) days left" : "lifetime: a third of \(shown) days left"
     }
 

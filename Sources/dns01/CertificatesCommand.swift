@@ -86,7 +86,7 @@ struct CertificatesCommand: AsyncParsableCommand {
     }
 
     static func row(_ name: String, _ key: String, _ notAfter: String, _ left: String, _ renews: String, _ last: String) -> String {
-        pad(name, 20) + " " + pad(key, 7) + " " + pad(notAfter, 16) + " " + String(repeating: " ", count: max(0, 5 - left.count)) + left
+        pad(name, 20) + " " + pad(key, 7) + " " + pad(notAfter, 16) + " " + String(repeating: " ", count: max(0, 6 - left.count)) + left
             + "  " + pad(renews, 16) + "  " + last
     }
 
