@@ -24,8 +24,15 @@ extension CertificateReport {
         do {
             let transport = CurlTransport(caBundle: config.acme.caBundle, timeout: RenewalPlan.lookupTimeout, userAgent: "dns01")
             client = ACMEClient(directoryURL: config.acme.directory, transport: transport, accountKey: try AccountKey.generate(), logger: logger)
-            guard try await Deadline.run(RenewalPlan.lookupTimeout, { try await client.directory().renewalInfo }) != nil else {
-                for (index, _) in asked { certificates[index].renewal.ariNote = "the CA at \(config.acme.directory) offers no renewalInfo" }
+            let offered = try await Deadline.run(RenewalPlan.lookupTimeout, { try await client.directory().renewalInfo })
+            guard let offered else {
+                for (index, _) in asked {
+                    certificates[index].renewal.ariNote = "the CA's directory did not answer within \(BatchRun.durationText(RenewalPlan.lookupTimeout))"
+                }
+                return
+            }
+            guard offered != nil else {
+                for (index, _) in asked { certificates[index].renewal.ariNote = "the CA at \(config.acme.directory) offers no renewalInfo (RFC 9773)" }
                 return
             }
         } catch {
@@ -34,7 +41,11 @@ extension CertificateReport {
         }
         let outcomes = (try? await concurrentMap(asked.map(\.id), limit: RenewalPlan.lookupConcurrency) { id -> Result<RenewalInfo?, OperationError> in
             do {
-                return .success(try await Deadline.run(RenewalPlan.lookupTimeout) { try await client.renewalInfo(certificateID: id) } ?? nil)
+                // nil: no answer in time (the directory offers renewalInfo: checked above).
+                guard let info = try await Deadline.run(RenewalPlan.lookupTimeout, { try await client.renewalInfo(certificateID: id) }) else {
+                    return .success(nil)
+                }
+                return .success(info)
             } catch {
                 return .failure(OperationError(describe(error)))
             }

@@ -101,6 +101,17 @@ struct CertificatesCommandTests {
         #expect(other["inConfig"] as? Bool == false)
         #expect((other["live"] as? [String: Any])?["names"] as? [String] == ["extra.example.test"])
 
+        // --ask-ca asks the CA without an account; Debian's Pebble offers no renewalInfo, which
+        // the note says (the failed one, with nothing in live/, is not asked).
+        let asked = try await CLIRunner.run(["certificates", "-c", config, "--json", "--ask-ca"])
+        #expect(asked.status == 0, "\(asked.stderr)")
+        let askedEntries = try #require((try JSONSerialization.jsonObject(with: Data(asked.stdout.utf8)) as? [String: Any])?["certificates"] as? [[String: Any]])
+        let webAsked = try #require(askedEntries.first { $0["name"] as? String == "web" }?["renewal"] as? [String: Any])
+        #expect(webAsked["ariWindowStart"] == nil, "\(webAsked)")
+        #expect((webAsked["ariNote"] as? String)?.hasSuffix("offers no renewalInfo (RFC 9773)") == true, "\(webAsked)")
+        let brokenAsked = try #require(askedEntries.first { $0["name"] as? String == "broken" }?["renewal"] as? [String: Any])
+        #expect((brokenAsked["ariNote"] as? String)?.hasPrefix("unknown") == true, "\(brokenAsked)")
+
         // The table: every line within 80 columns, each certificate named, the error shown.
         let table = try await CLIRunner.run(["certificates", "-c", config])
         #expect(table.status == 0, "\(table.stderr)")
