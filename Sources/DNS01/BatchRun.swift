@@ -31,6 +31,8 @@ public struct BatchRun: Sendable {
         /// True when, after this run, live/NAME holds dns01's self-signed placeholder (no
         /// certificate from the CA yet).
         public var placeholder: Bool?
+        /// For "issued": the challenge records presented for it.
+        public var recordsPresented: Int?
     }
 
     public struct Summary: Sendable, Codable {
@@ -41,6 +43,7 @@ public struct BatchRun: Sendable {
         public var backingOff: Int { certificates.filter { $0.status == "backing-off" }.count }
         public var givenUp: Int { certificates.filter { $0.status == "given-up" }.count }
         public var seconds: Double
+        public var recordsPresented: Int { certificates.reduce(0) { $0 + ($1.recordsPresented ?? 0) } }
 
         enum CodingKeys: String, CodingKey { case certificates, issued, failed, skipped, backingOff, givenUp, seconds }
         public func encode(to encoder: any Encoder) throws {
@@ -154,6 +157,7 @@ public struct BatchRun: Sendable {
                     items[index].notAfter = issued.notAfter
                     items[index].seconds = issued.seconds
                     items[index].deployHookError = issued.deployHookError
+                    items[index].recordsPresented = issued.recordsPresented
                 case .failure(let error):
                     items[index].status = "failed"
                     items[index].error = describe(error)
@@ -166,7 +170,10 @@ public struct BatchRun: Sendable {
                 items[index].placeholder = true
             }
         }
-        return Summary(certificates: items, seconds: seconds(ContinuousClock.now - start))
+        let summary = Summary(certificates: items, seconds: seconds(ContinuousClock.now - start))
+        if let notify = config.notify { await NotifyHook.notify(notify, items: items, config: config, events: events) }
+        if let metrics = config.metrics { MetricsTextfile.write(metrics, config: config, summary: summary, events: events) }
+        return summary
     }
 
     /// RFC 9773: asks the CA about the live certificates not yet due, through a client of its
