@@ -35,6 +35,8 @@ public struct BatchRun: Sendable {
         /// True when, after this run, live/NAME holds dns01's self-signed placeholder (no
         /// certificate from the CA yet).
         public var placeholder: Bool?
+        /// For "issued": the challenge records presented for it.
+        public var recordsPresented: Int?
     }
 
     public struct Summary: Sendable, Codable {
@@ -47,6 +49,7 @@ public struct BatchRun: Sendable {
         public var seconds: Double
         /// A dry run: "issued" certificates were obtained and thrown away.
         public var dryRun = false
+        public var recordsPresented: Int { certificates.reduce(0) { $0 + ($1.recordsPresented ?? 0) } }
 
         enum CodingKeys: String, CodingKey { case certificates, issued, failed, skipped, backingOff, givenUp, seconds, dryRun }
         public func encode(to encoder: any Encoder) throws {
@@ -174,6 +177,7 @@ public struct BatchRun: Sendable {
                     items[index].notAfter = issued.notAfter
                     items[index].seconds = issued.seconds
                     items[index].deployHookError = issued.deployHookError
+                    items[index].recordsPresented = issued.recordsPresented
                 case .failure(let error):
                     items[index].status = "failed"
                     items[index].error = describe(error)
@@ -188,6 +192,9 @@ public struct BatchRun: Sendable {
         }
         var summary = Summary(certificates: items, seconds: seconds(ContinuousClock.now - start))
         summary.dryRun = dryRun
+        // A dry run changes nothing a monitor reads and tells nobody.
+        if !dryRun, let notify = config.notify { await NotifyHook.notify(notify, items: items, config: config, events: events) }
+        if !dryRun, let metrics = config.metrics { MetricsTextfile.write(metrics, config: config, summary: summary, events: events) }
         return summary
     }
 

@@ -85,6 +85,10 @@ public struct Configuration: Sendable {
     /// and its apex are validated one after the other.
     public var singleValueProviders: Set<String> = []
     public var certificates: [CertificateSpec]
+    /// `[metrics]`: the Prometheus textfile written after each `dns01 run`; nil without the section.
+    public var metrics: MetricsSettings? = nil
+    /// `[notify]`: the command run when a certificate fails (or is issued, or nears expiry); nil without the section.
+    public var notify: NotifySettings? = nil
 
     /// DESIGN.md: `-c`, then `$DNS01_CONFIG`, then `./dns01.toml`, then `/etc/dns01/dns01.toml`.
     public static func locate(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
@@ -111,7 +115,7 @@ public struct Configuration: Sendable {
     public static func parse(_ text: String, path: String, requiresCA: Bool = true) throws -> Configuration {
         let root = try TOMLReader.read(text, path: path)
         let top = Settings(context: path, values: root)
-        try top.rejectUnknownKeys(allowed: ["acme", "dns", "provider", "zone", "certificate"])
+        try top.rejectUnknownKeys(allowed: ["acme", "dns", "provider", "zone", "certificate", "metrics", "notify"])
 
         let acme = try parseACME(section(top, "acme", required: requiresCA), path: path, requiresCA: requiresCA)
         let dns = try parseDNS(section(top, "dns", required: false))
@@ -156,7 +160,9 @@ public struct Configuration: Sendable {
         }
         return Configuration(path: path, acme: acme, dns: dns, providers: providers,
                              zoneNameservers: zoneNameservers, zoneProviders: zoneProviders,
-                             singleValueProviders: singleValue, certificates: certificates)
+                             singleValueProviders: singleValue, certificates: certificates,
+                             metrics: top.has("metrics") ? try MetricsSettings.parse(section(top, "metrics", required: true)) : nil,
+                             notify: top.has("notify") ? try NotifySettings.parse(section(top, "notify", required: true)) : nil)
     }
 
     /// `provider = "a"` or `provider = ["a", "b"]`, each a configured [[provider]].

@@ -34,7 +34,7 @@ func runCommand(_ options: CommonOptions, quiet: Bool = false, presentsChallenge
     let console = Console(json: options.json, quiet: quiet && !options.verbose)
     let verbose = options.verbose
     LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
+        var handler = ConsoleLogHandler(label: label, console: console)
         handler.logLevel = verbose ? .debug : .warning
         return handler
     }
