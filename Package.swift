@@ -22,6 +22,8 @@ let package = Package(
         // C libraries, confined to their wrappers (STYLE.md 4).
         .systemLibrary(name: "CLDNS", pkgConfig: "ldns", providers: [.apt(["libldns-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // IDN (UTS #46) for the DNS module only: libidn2 is already under libcurl.
+        .systemLibrary(name: "CIDN2", pkgConfig: "libidn2", providers: [.apt(["libidn2-dev"])]),
 
         // Runs blocking C calls (ldns, curl) on threads of its own, never on the cooperative pool.
         .target(name: "Blocking"),
@@ -50,7 +52,7 @@ let package = Package(
         ),
         .target(
             name: "DNS",
-            dependencies: ["CLDNS", "Blocking", "Clocks", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CLDNS", "CIDN2", "Blocking", "Clocks", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Providers",
