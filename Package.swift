@@ -114,7 +114,7 @@ let package = Package(
 //   DNS01_FUZZ=1 swift build --scratch-path .build-fuzz -c debug --product fuzz-config \
 //     -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xcc -fsanitize=fuzzer-no-link,address
 if ProcessInfo.processInfo.environment["DNS01_FUZZ"] == "1" {
-    for name in ["config", "duration", "tsig", "pem", "zonefile", "acmejson", "headers", "persist"] {
+    for name in ["config", "duration", "tsig", "pem", "zonefile", "acmejson", "headers", "persist", "idna"] {
         package.targets.append(.executableTarget(name: "fuzz-\(name)", dependencies: ["FuzzEntries"], path: "Sources/Fuzz/\(name)"))
         package.products.append(.executable(name: "fuzz-\(name)", targets: ["fuzz-\(name)"]))
     }

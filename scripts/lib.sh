@@ -2,7 +2,7 @@
 
 # Debian packages dns01 builds against and tests with. procps gives pgrep/pkill to the scripts;
 # libncurses6, libxml2 and friends are Swift's own runtime needs, missing from minimal images.
-DNS01_PACKAGES=(libldns-dev libcurl4-openssl-dev libssl-dev pkg-config bind9 bind9-dnsutils bind9-utils
+DNS01_PACKAGES=(libldns-dev libcurl4-openssl-dev libidn2-dev libssl-dev pkg-config bind9 bind9-dnsutils bind9-utils
                 pebble certbot openssl curl time ca-certificates python3 python3-venv bc procps
                 knot knot-dnsutils pdns-server pdns-backend-sqlite3 sqlite3
                 libncurses6 libxml2 libedit2 libsqlite3-0 libstdc++-12-dev libgcc-12-dev libc6-dev
