@@ -56,7 +56,7 @@ struct IDNIntegrationTests {
         }
     }
 
-    /// Config `domains` and certbot's CERTBOT_DOMAIN are held in A-label form.
+    /// Config `domains` and `zones`, and certbot's CERTBOT_DOMAIN, are held in A-label form.
     @Test func configAndCertbotNamesInALabelForm() throws {
         let config = try Configuration.parse(BadInputTests.unreachableCAConfig.replacingOccurrences(of: "/nonexistent/dns01-state", with: "/tmp/x") + """
 
@@ -65,6 +65,9 @@ struct IDNIntegrationTests {
             """, path: "/t/dns01.toml")
         #expect(config.certificates.first?.domains == ["*.xn--bcher-kva.example.test", "xn--bcher-kva.example.test"])
         #expect(config.certificates.first?.name == "xn--bcher-kva.example.test")
+        let zoned = try Configuration.parse(BadInputTests.unreachableCAConfig.replacingOccurrences(of: "/nonexistent/dns01-state", with: "/tmp/x")
+            .replacingOccurrences(of: #"zones = ["example.test"]"#, with: #"zones = ["Bücher.example.test"]"#), path: "/t/dns01.toml")
+        #expect(zoned.providers.first?.zones == ["xn--bcher-kva.example.test"])
         let call = try CertbotHook.Call(environment: ["CERTBOT_DOMAIN": "bücher.example.test", "CERTBOT_VALIDATION": String(repeating: "A", count: 43),
                                                       "CERTBOT_REMAINING_CHALLENGES": "0"], cleanup: false)
         #expect(call.domain == "xn--bcher-kva.example.test")
