@@ -59,9 +59,17 @@ public enum IDNA {
         name.split(separator: ".").contains { $0.lowercased().hasPrefix("xn--") }
     }
 
-    /// libidn2's sentence for a status code.
+    /// libidn2's sentence for a status code, saying which DNS limit was hit when it is one
+    /// (libidn2 reports a long label as its Punycode buffer being too small).
     static func reason(_ status: CInt) -> String {
-        guard let text = idn2_strerror(status) else { return "libidn2 error \(status)" }
-        return String(cString: text)
+        let text = idn2_strerror(status).map { String(cString: $0) } ?? "libidn2 error \(status)"
+        switch status {
+        case CInt(IDN2_PUNYCODE_BIG_OUTPUT.rawValue), CInt(IDN2_TOO_BIG_LABEL.rawValue):
+            return "a label is longer than 63 octets in A-label form (\(text))"
+        case CInt(IDN2_TOO_BIG_DOMAIN.rawValue):
+            return "it is longer than 253 octets in A-label form (\(text))"
+        default:
+            return text
+        }
     }
 }

@@ -92,8 +92,8 @@ import Testing
     /// more than 63 octets as an A-label, and 31 × "ü" (each "xn--tda") with ".abcdef" is 254
     /// octets; libidn2 refuses both, in a sentence naming the name as given.
     @Test(arguments: [
-        ("ö" + String(repeating: "a", count: 60) + ".example", "too large"),
-        (Array(repeating: "ü", count: 31).joined(separator: ".") + ".abcdef", "longer than 255"),
+        ("ö" + String(repeating: "a", count: 60) + ".example", "longer than 63 octets in A-label form"),
+        (Array(repeating: "ü", count: 31).joined(separator: ".") + ".abcdef", "longer than 253 octets in A-label form"),
     ])
     func limitsApplyToTheALabelForm(_ name: String, _ reason: String) {
         do {
