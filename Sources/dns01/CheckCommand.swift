@@ -16,7 +16,7 @@ struct CheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runCommand(common) { console in
-            let names = try IdentifierList.normalize(domains)
+            let names = domains.isEmpty ? [] : try IdentifierList.normalize(domains)
             let config = try common.loadConfiguration(requiresCA: false)
             let checkNames = names.isEmpty ? PreflightCheck.defaultNames(config) : names
             guard !checkNames.isEmpty else {
