@@ -22,6 +22,8 @@ let package = Package(
         // C libraries, confined to their wrappers (STYLE.md 4).
         .systemLibrary(name: "CLDNS", pkgConfig: "ldns", providers: [.apt(["libldns-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // IDN (UTS #46) for the DNS module only: libidn2 is already under libcurl.
+        .systemLibrary(name: "CIDN2", pkgConfig: "libidn2", providers: [.apt(["libidn2-dev"])]),
 
         // Runs blocking C calls (ldns, curl) on threads of its own, never on the cooperative pool.
         .target(name: "Blocking"),
@@ -50,7 +52,7 @@ let package = Package(
         ),
         .target(
             name: "DNS",
-            dependencies: ["CLDNS", "Blocking", "Clocks", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CLDNS", "CIDN2", "Blocking", "Clocks", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Providers",
@@ -112,7 +114,7 @@ let package = Package(
 //   DNS01_FUZZ=1 swift build --scratch-path .build-fuzz -c debug --product fuzz-config \
 //     -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xcc -fsanitize=fuzzer-no-link,address
 if ProcessInfo.processInfo.environment["DNS01_FUZZ"] == "1" {
-    for name in ["config", "duration", "tsig", "pem", "zonefile", "acmejson", "headers", "persist"] {
+    for name in ["config", "duration", "tsig", "pem", "zonefile", "acmejson", "headers", "persist", "idna"] {
         package.targets.append(.executableTarget(name: "fuzz-\(name)", dependencies: ["FuzzEntries"], path: "Sources/Fuzz/\(name)"))
         package.products.append(.executable(name: "fuzz-\(name)", targets: ["fuzz-\(name)"]))
     }

@@ -4,7 +4,7 @@
 # libncurses6, libxml2 and friends are Swift's own runtime needs, missing from minimal images.
 # prometheus is there for promtool (`promtool check metrics` on the [metrics] textfile): 19 MB
 # to download, 96 MB installed; its service is disabled again like every other (see below).
-DNS01_PACKAGES=(libldns-dev libcurl4-openssl-dev libssl-dev pkg-config bind9 bind9-dnsutils bind9-utils
+DNS01_PACKAGES=(libldns-dev libcurl4-openssl-dev libidn2-dev libssl-dev pkg-config bind9 bind9-dnsutils bind9-utils
                 pebble certbot openssl curl time ca-certificates python3 python3-venv bc procps
                 knot knot-dnsutils pdns-server pdns-backend-sqlite3 sqlite3
                 libncurses6 libxml2 libedit2 libsqlite3-0 libstdc++-12-dev libgcc-12-dev libc6-dev

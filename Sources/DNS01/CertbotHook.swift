@@ -27,7 +27,7 @@ public struct CertbotHook: Sendable {
                 }
                 return value
             }
-            domain = try DomainName.normalize(try required("CERTBOT_DOMAIN"), allowWildcard: true)
+            domain = try DomainName.normalizeIDN(try required("CERTBOT_DOMAIN"), allowWildcard: true)
             validation = try required("CERTBOT_VALIDATION")
             // RFC 8555 §8.4: base64url of a SHA-256 digest. Only such values are journaled and
             // ever removed by a later run.

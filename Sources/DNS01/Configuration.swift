@@ -330,7 +330,7 @@ public struct Configuration: Sendable {
     }
 
     static func normalizeZone(_ zone: String, context: String) throws -> String {
-        do { return try DomainName.normalize(zone, allowUnderscore: true) } catch {
+        do { return try DomainName.normalizeIDN(zone, allowUnderscore: true) } catch {
             throw ConfigError("\(context): zone '\(zone)' is not a valid DNS name.")
         }
     }

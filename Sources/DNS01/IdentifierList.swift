@@ -3,8 +3,9 @@ import Providers
 
 /// The names a certificate is for, checked before anything is sent anywhere.
 public enum IdentifierList {
-    /// Validates and normalizes every name (lowercase, no trailing dot), drops duplicates, keeps
-    /// the order given. A bad name is a usage error (exit 2) naming it.
+    /// Validates and normalizes every name (lowercase, no trailing dot, internationalized names
+    /// in A-label form: `bücher.example` → `xn--bcher-kva.example`), drops duplicates, keeps the
+    /// order given. A bad name is a usage error (exit 2) naming it.
     public static func normalize(_ names: [String]) throws -> [String] {
         guard !names.isEmpty else { throw UsageError("No names given: use -d NAME at least once.") }
         var seen = Set<String>()
@@ -12,7 +13,7 @@ public enum IdentifierList {
         for name in names {
             let normalized: String
             do {
-                normalized = try DomainName.normalize(name, allowWildcard: true)
+                normalized = try DomainName.normalizeIDN(name, allowWildcard: true)
             } catch let error as DNSError {
                 throw UsageError(error.message)
             }

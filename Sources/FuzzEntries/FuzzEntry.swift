@@ -14,6 +14,7 @@ public enum FuzzEntry {
     public static let all: [(name: String, run: @Sendable ([UInt8]) -> Void)] = [
         ("config", config), ("duration", duration), ("tsig", tsig), ("pem", pem),
         ("zonefile", zonefile), ("acmejson", acmeJSON), ("headers", headers), ("persist", persist),
+        ("idna", idna),
     ]
 
     public static func entry(named name: String) -> (@Sendable ([UInt8]) -> Void)? {
@@ -98,5 +99,15 @@ public enum FuzzEntry {
                                          accountURIs: ["https://ca.example/acct/123"], now: today)
             _ = verdict.description
         }
+    }
+
+    /// Internationalized names as `-d` and config `domains` give them: to A-labels through
+    /// libidn2 (UTS #46), checked, and shown again in U-label form.
+    public static func idna(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        _ = DomainName.display(text)
+        guard let ascii = try? IDNA.toASCII(text) else { return }
+        _ = IDNA.toUnicode(ascii)
+        if let name = try? DomainName.normalizeIDN(text, allowWildcard: true) { _ = DomainName.display(name) }
     }
 }

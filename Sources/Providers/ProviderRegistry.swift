@@ -34,7 +34,7 @@ public enum ProviderRegistry {
         }
         let zones = try settings.strings("zones") ?? []
         let normalized = try zones.map { zone in
-            do { return try DomainName.normalize(zone, allowUnderscore: true) } catch {
+            do { return try DomainName.normalizeIDN(zone, allowUnderscore: true) } catch {
                 throw ConfigError("\(settings.context): zone '\(zone)' is not a valid DNS name.")
             }
         }

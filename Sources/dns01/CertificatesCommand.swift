@@ -1,4 +1,5 @@
 import ArgumentParser
+import DNS
 import DNS01
 import Foundation
 import Logging
@@ -55,12 +56,12 @@ struct CertificatesCommand: AsyncParsableCommand {
             var details: [String] = []
             if !entry.inConfig { details.append("not in the config (found in live/): dns01 run leaves it alone") }
             if let live {
-                let names = live.names.joined(separator: ", ")
+                let names = live.names.map(DomainName.display).joined(separator: ", ")
                 details.append("names: \(names)" + (entry.inConfig && Set(live.names) != Set(entry.domains)
-                    ? " (config: \(entry.domains.joined(separator: ", ")))" : ""))
+                    ? " (config: \(entry.domains.map(DomainName.display).joined(separator: ", ")))" : ""))
                 details.append("issuer: \(live.issuer)" + (live.placeholder ? " (dns01's self-signed placeholder)" : ""))
             } else {
-                if !entry.domains.isEmpty { details.append("names (config): \(entry.domains.joined(separator: ", "))") }
+                if !entry.domains.isEmpty { details.append("names (config): \(entry.domains.map(DomainName.display).joined(separator: ", "))") }
                 details.append(entry.liveError ?? "nothing in live/ yet")
             }
             if entry.inConfig {

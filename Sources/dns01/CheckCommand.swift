@@ -1,4 +1,5 @@
 import ArgumentParser
+import DNS
 import DNS01
 import Foundation
 
@@ -15,7 +16,7 @@ struct CheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runCommand(common) { console in
-            let names = try IdentifierList.normalize(domains)
+            let names = domains.isEmpty ? [] : try IdentifierList.normalize(domains)
             let config = try common.loadConfiguration(requiresCA: false)
             let checkNames = names.isEmpty ? PreflightCheck.defaultNames(config) : names
             guard !checkNames.isEmpty else {
@@ -30,7 +31,7 @@ struct CheckCommand: AsyncParsableCommand {
                                  result.zone.map { "zone \($0)" }, result.provider.map { "provider \($0)" }]
                         .compactMap { $0 }.joined(separator: ", ")
                     let status = result.ok ? "ok" : "FAILED: \(result.error ?? "unknown error")"
-                    console.result("\(result.name): \(status) (\(String(format: "%.2f", result.seconds))s; \(place))")
+                    console.result("\(DomainName.display(result.name)): \(status) (\(String(format: "%.2f", result.seconds))s; \(place))")
                 }
             }
             let failed = results.filter { !$0.ok }

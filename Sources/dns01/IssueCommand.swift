@@ -1,4 +1,5 @@
 import ArgumentParser
+import DNS
 import DNS01
 
 struct IssueCommand: AsyncParsableCommand {
@@ -60,7 +61,7 @@ struct IssueCommand: AsyncParsableCommand {
             if common.json {
                 console.printJSON(result)
             } else {
-                console.result("\(result.live) (\(result.domains.joined(separator: ", "))) issued in \(String(format: "%.2f", result.seconds))s")
+                console.result("\(result.live) (\(result.domains.map(DomainName.display).joined(separator: ", "))) issued in \(String(format: "%.2f", result.seconds))s")
             }
         }
     }

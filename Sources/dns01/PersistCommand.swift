@@ -1,4 +1,5 @@
 import ArgumentParser
+import DNS
 import DNS01
 import Foundation
 
@@ -91,9 +92,10 @@ struct PersistCommand: AsyncParsableCommand {
                 continue
             }
             let place = recordName == entry.validationName ? recordName : "\(entry.validationName) -> \(recordName)"
+            let shown = DomainName.display(entry.name)
             let status = entry.authorized
-                ? (entry.authorizedWildcard ? "authorizes \(entry.name) and *.\(entry.name)" : "authorizes \(entry.name), not *.\(entry.name)")
-                : "does not authorize \(entry.name)"
+                ? (entry.authorizedWildcard ? "authorizes \(shown) and *.\(entry.name)" : "authorizes \(shown), not *.\(entry.name)")
+                : "does not authorize \(shown)"
             console.result("\(place) (zone \(zone), \(entry.answers.count) nameserver address(es)): \(status)")
             if entry.values.isEmpty { console.result("  no TXT values") }
             for value in entry.values {

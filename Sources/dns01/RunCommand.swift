@@ -1,4 +1,5 @@
 import ArgumentParser
+import DNS
 import DNS01
 import Foundation
 
@@ -34,7 +35,7 @@ struct RunCommand: AsyncParsableCommand {
                     }
                     let detail = item.error ?? item.deployHookError.map { "deploy hook failed: \($0)" } ?? item.reason ?? ""
                     let placeholder = item.placeholder == true ? "; live/\(item.name) holds a self-signed placeholder" : ""
-                    console.result("\(item.name): \(item.status)\(detail.isEmpty ? "" : " (\(detail))")\(placeholder)")
+                    console.result("\(DomainName.display(item.name)): \(item.status)\(detail.isEmpty ? "" : " (\(detail))")\(placeholder)")
                 }
                 let held = summary.backingOff > 0 ? ", \(summary.backingOff) backing off" : ""
                 let givenUp = summary.givenUp > 0 ? ", \(summary.givenUp) given up" : ""
