@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "Blocking"),
         // The injected time source of every wait (SystemClock; ManualClock in tests).
         .target(name: "Clocks"),
+        // The git commit `dns01 --version` names, written in by scripts/package (Version.swift).
+        .target(name: "CBuildInfo"),
 
         // HTTPS through libcurl, for the CA and for DNS host APIs.
         .target(name: "HTTP", dependencies: ["CCurl", "Blocking"]),
@@ -77,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "dns01",
             dependencies: [
-                "DNS01", "Providers", "Settings", "Storage",
+                "DNS01", "Providers", "Settings", "Storage", "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
