@@ -15,12 +15,12 @@ struct ClientHookTests {
         try DNSOnlyConfigTests.config(lab)
     }
 
-    /// A HOOK that logs each call's event and argument count, then runs `shim`.
+    /// A HOOK that logs each call's event, argument count and first argument, then runs `shim`.
     static func loggingHook(_ lab: TestLab, shim: String) throws -> (hook: String, log: String) {
         let hook = "\(lab.directory)/logging-\(shim)", log = "\(lab.directory)/\(shim)-calls.log"
         try """
         #!/bin/sh
-        echo "$1 $#" >> '\(log)'
+        echo "$1 $# $2" >> '\(log)'
         exec '\(repository)/hooks/\(shim)' "$@"
         """.write(toFile: hook, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hook)
@@ -73,8 +73,8 @@ struct ClientHookTests {
         // presentation (one UPDATE: the serial moves once for it and once for the cleanup) and
         // one wait, inside that single hook process.
         let calls = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
-        #expect(calls.filter { $0.hasPrefix("deploy_challenge ") } == ["deploy_challenge 19"], "\(calls)")
-        #expect(calls.filter { $0.hasPrefix("clean_challenge ") } == ["clean_challenge 19"], "\(calls)")
+        #expect(calls.filter { $0.hasPrefix("deploy_challenge ") } == ["deploy_challenge 19 example.test"], "\(calls)")
+        #expect(calls.filter { $0.hasPrefix("clean_challenge ") } == ["clean_challenge 19 example.test"], "\(calls)")
         #expect(try serial(lab) == before + 2)
         // Other events (startup_hook, deploy_cert, exit_hook, ...) reached the hook and were ignored.
         #expect(calls.contains { $0.hasPrefix("deploy_cert ") })
@@ -110,8 +110,9 @@ struct ClientHookTests {
         // Both authorizations name example.test (a wildcard's identifier has no "*."), each
         // with its own value: begin and done once each for dns-01; other types were declined.
         let calls = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
-        #expect(calls.filter { $0 == "begin 5" }.count >= 2, "\(calls)")
-        #expect(calls.filter { $0 == "done 5" }.count == 2, "\(calls)")
+        #expect(calls.filter { $0 == "begin 5 dns-01" }.count == 2, "\(calls)")
+        #expect(calls.filter { $0 == "done 5 dns-01" }.count == 2, "\(calls)")
+        #expect(!calls.contains { $0.hasPrefix("failed") || (!$0.hasSuffix(" dns-01") && !$0.hasPrefix("begin ")) }, "\(calls)")
         #expect(try lab.leftoverChallengeValues(["example.test"]).isEmpty)
         #expect(JournalIntegrationTests.journalEntries(lab).isEmpty)
     }
