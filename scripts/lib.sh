@@ -8,7 +8,7 @@ DNS01_PACKAGES=(libldns-dev libcurl4-openssl-dev libidn2-dev libssl-dev pkg-conf
                 pebble certbot openssl curl time ca-certificates python3 python3-venv bc procps
                 knot knot-dnsutils pdns-server pdns-backend-sqlite3 sqlite3
                 libncurses6 libxml2 libedit2 libsqlite3-0 libstdc++-12-dev libgcc-12-dev libc6-dev
-                binutils git tzdata zlib1g-dev libfaketime prometheus)
+                binutils git tzdata zlib1g-dev libfaketime prometheus dehydrated uacme)
 
 # Installs whichever of the packages (and any given as arguments) are missing. Idempotent:
 # apt-get runs only when something is missing. The lab runs its own servers on free loopback

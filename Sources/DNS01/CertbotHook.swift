@@ -65,23 +65,22 @@ public struct CertbotHook: Sendable {
         self.events = events
     }
 
-    /// A deployer whose journal entries belong to the certbot process: they outlive each hook
-    /// process (the cleanup hook takes the records out again), and become orphans for a later
-    /// run only once certbot itself is gone.
-    func deployer(certbotProcess: Int32) -> ChallengeDeployer {
-        ChallengeDeployer(config: config, events: events, owner: ProcessIdentity.of(pid: certbotProcess))
+    /// The records belong to the certbot process: they outlive each hook process (the cleanup
+    /// hook takes them out again), and become orphans for a later run only once certbot itself
+    /// is gone.
+    func hook(certbotProcess: Int32) -> ClientHook {
+        ClientHook(config: config, events: events, clientProcess: certbotProcess)
     }
 
     /// The auth hook. Returns the number of records presented (0 while challenges remain).
     /// Like every command that may touch DNS, it first removes what killed runs left behind.
     @discardableResult
     public func auth(_ call: Call, certbotProcess: Int32 = CertbotHook.certbotProcess()) async throws -> Int {
-        let deployer = deployer(certbotProcess: certbotProcess)
-        try await deployer.checkStateDirectory()
-        await deployer.cleanupOrphans()
+        let hook = hook(certbotProcess: certbotProcess)
+        try await hook.start()
         let path = statePath(call, certbotProcess: certbotProcess)
         // Find the target now, so a name no provider serves fails on its own call.
-        _ = try await deployer.target(for: call.domain)
+        _ = try await hook.deployer.target(for: call.domain)
         let state = try await update(path) { state in
             let challenge = State.Challenge(domain: call.domain, validation: call.validation)
             if !state.challenges.contains(challenge) { state.challenges.append(challenge) }
@@ -90,32 +89,24 @@ public struct CertbotHook: Sendable {
             events(.step("recorded the challenge for \(call.domain); \(call.remaining) to come"))
             return 0
         }
-        let identifiers = state.challenges.map(\.domain)
-        let targets = try await deployer.targets(for: identifiers)
-        let records = try state.challenges.map { challenge in
-            guard let target = targets[challenge.domain] else {
-                throw OperationError("No challenge target was found for \(challenge.domain).")
-            }
-            return ChallengeRecord(target: target, value: challenge.validation)
+        let challenges = try state.challenges.map {
+            try ClientHook.Challenge(domain: $0.domain, value: $0.validation, from: "certbot")
         }
         do {
-            try await deployer.present(records)
-            _ = try await update(path) { $0.presented = records }
-            try await deployer.waitUntilVisible(records)
+            return try await hook.presentAndWait(challenges) { records in
+                _ = try await update(path) { $0.presented = records }
+            }.count
         } catch {
-            await deployer.cleanup(records)
             try? FileSystem.remove(path)
             throw error
         }
-        return records.count
     }
 
     /// The cleanup hook: removes this call's value. The last cleanup of the run removes the
     /// state file.
     public func cleanup(_ call: Call, certbotProcess: Int32 = CertbotHook.certbotProcess()) async throws {
-        let deployer = deployer(certbotProcess: certbotProcess)
-        try await deployer.checkStateDirectory()
-        await deployer.cleanupOrphans()
+        let hook = hook(certbotProcess: certbotProcess)
+        try await hook.start()
         let path = statePath(call, certbotProcess: certbotProcess)
         let base = Self.base(call.domain)
         let validation = call.validation
@@ -127,12 +118,11 @@ public struct CertbotHook: Sendable {
         if mine.isEmpty {
             // Not presented by a state file of this run (e.g. auth failed, or a different
             // process layout): remove the value where it would be.
-            let target = try await deployer.target(for: call.domain)
+            let target = try await hook.deployer.target(for: call.domain)
             mine = [ChallengeRecord(target: target, value: call.validation)]
         }
-        let errors = await deployer.cleanup(mine)
-        if state.challenges.isEmpty && state.presented.isEmpty { try? FileSystem.remove(path) }
-        if let first = errors.first { throw first }
+        defer { if state.challenges.isEmpty && state.presented.isEmpty { try? FileSystem.remove(path) } }
+        try await hook.remove(mine)
     }
 
     static func base(_ domain: String) -> String {
@@ -181,25 +171,8 @@ public struct CertbotHook: Sendable {
         return (before, state)
     }
 
-    /// The pid of the certbot process that runs this hook: the nearest ancestor whose command
-    /// line runs the certbot program (certbot runs hooks through a shell), else the parent.
+    /// The pid of the certbot process that runs this hook (certbot runs hooks through a shell).
     public static func certbotProcess() -> Int32 {
-        var pid = getppid()
-        for _ in 0..<8 {
-            guard pid > 1 else { break }
-            if let cmdline = try? FileSystem.readBytes("/proc/\(pid)/cmdline") {
-                // "certbot …" or "python3 /usr/bin/certbot …": the program, not a hook whose
-                // command line merely mentions certbot.
-                let arguments = cmdline.split(separator: 0, omittingEmptySubsequences: false).prefix(2)
-                    .map { (String(decoding: $0, as: UTF8.self) as NSString).lastPathComponent }
-                if arguments.contains("certbot") { return pid }
-            }
-            guard let stat = try? FileSystem.readText("/proc/\(pid)/stat"),
-                  let close = stat.lastIndex(of: ")") else { break }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 1, let parent = Int32(fields[1]) else { break }
-            pid = parent
-        }
-        return getppid()
+        ClientHook.clientProcess(named: ["certbot"])
     }
 }
