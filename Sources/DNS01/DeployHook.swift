@@ -15,23 +15,7 @@ enum DeployHook {
             "RENEWED_DOMAINS": domains.joined(separator: " "),
             "DNS01_CERT_NAME": certName,
         ]
-        do {
-            let output = try await ProcessRunner.run("/bin/sh", arguments: ["-c", command], environment: environment, timeout: timeout)
-            if output.timedOut { return report("deploy hook '\(command)' for \(certName) did not finish within \(ProcessRunner.describe(timeout))", events) }
-            if output.cancelled { return report("deploy hook '\(command)' for \(certName) was interrupted", events) }
-            guard output.status == 0 else {
-                let last = output.lastLine.map { ": \($0)" } ?? ""
-                return report("deploy hook '\(command)' for \(certName) exited with status \(output.status)\(last)", events)
-            }
-            events(.step("\(certName): deploy hook '\(command)' done"))
-            return nil
-        } catch {
-            return report("deploy hook '\(command)' for \(certName) could not run: \(error)", events)
-        }
-    }
-
-    private static func report(_ message: String, _ events: EventSink) -> String {
-        events(.warning(message))
-        return message
+        return await UserCommand.run(command, what: "deploy hook '\(command)' for \(certName)", done: "\(certName): deploy hook '\(command)' done",
+                                     environment: environment, timeout: timeout, events: events)
     }
 }

@@ -87,24 +87,7 @@ public enum NotifyHook {
     /// Runs the command for one notice; returns its failure as one sentence, or nil.
     static func run(_ settings: NotifySettings, notice: Notice, events: EventSink) async -> String? {
         let what = "notify command for \(notice.event.rawValue) of \(notice.name)"
-        do {
-            let output = try await ProcessRunner.run("/bin/sh", arguments: ["-c", settings.command],
-                                                     environment: environment(notice), timeout: settings.timeout)
-            if output.timedOut { return report("\(what) did not finish within \(ProcessRunner.describe(settings.timeout))", events) }
-            if output.cancelled { return report("\(what) was interrupted", events) }
-            guard output.status == 0 else {
-                let last = output.lastLine.map { ": \($0)" } ?? ""
-                return report("\(what) exited with status \(output.status)\(last)", events)
-            }
-            events(.step("\(notice.name): notify command for \(notice.event.rawValue) done"))
-            return nil
-        } catch {
-            return report("\(what) could not run: \(error)", events)
-        }
-    }
-
-    private static func report(_ message: String, _ events: EventSink) -> String {
-        events(.warning(message))
-        return message
+        return await UserCommand.run(settings.command, what: what, done: "\(notice.name): notify command for \(notice.event.rawValue) done",
+                                     environment: environment(notice), timeout: settings.timeout, events: events)
     }
 }
