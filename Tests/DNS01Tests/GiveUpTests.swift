@@ -113,12 +113,7 @@ struct GiveUpTests {
     }
 
     @Test func giveUpAfterDefaultsToADay() throws {
-        let toml = """
-            [acme]
-            directory = "https://ca.test/dir"
-            state_dir = "/tmp/dns01-unused"
-            [dns]
-            resolvers = ["127.0.0.1:53"]
+        let toml = ConfigFixture.text("""
             [[certificate]]
             domains = ["a.test"]
             [[certificate]]
@@ -127,7 +122,7 @@ struct GiveUpTests {
             [[certificate]]
             domains = ["c.test"]
             give_up_after = "0s"
-            """
+            """)
         let config = try Configuration.parse(toml, path: "test.toml")
         #expect(config.certificates.map(\.giveUpAfter) == [.seconds(86400), .seconds(6 * 3600), .zero])
         #expect { try Configuration.parse(toml.replacingOccurrences(of: "\"6h\"", with: "\"soon\""), path: "test.toml") }

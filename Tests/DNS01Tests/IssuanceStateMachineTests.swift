@@ -229,6 +229,22 @@ struct IssuanceStateMachineTests {
         #expect(world.answers(to: world.ca.challengeURL(order: 1, index: 0, type: "dns-account-01")).count == 1)
     }
 
+    @Test func challengeIsOneOfTheThreeDNSTypes() throws {
+        let config = try ConfigFixture.parse("""
+            [[certificate]]
+            domains = ["a.test"]
+            [[certificate]]
+            domains = ["b.test"]
+            challenge = "dns-persist-01"
+            [[certificate]]
+            domains = ["c.test"]
+            challenge = "dns-account-01"
+            """)
+        #expect(config.certificates.map(\.challenge) == [nil, .dnsPersist01, .dnsAccount01])
+        #expect { try ConfigFixture.parse("[[certificate]]\ndomains = [\"a.test\"]\nchallenge = \"http-01\"\n") }
+            throws: { "\($0)" == "[[certificate]] 'a.test': challenge 'http-01' is not one of dns-01, dns-account-01, dns-persist-01." }
+    }
+
     @Test(arguments: JobPhase.allCases)
     func phasesOnlyMoveForward(_ phase: JobPhase) {
         // No way back, and nothing after stored or failed.

@@ -148,18 +148,13 @@ struct PlaceholderTests {
     }
 
     @Test func placeholderIsOffUnlessSetAndMustBeABoolean() throws {
-        let toml = """
-            [acme]
-            directory = "https://ca.test/dir"
-            state_dir = "/tmp/dns01-unused"
-            [dns]
-            resolvers = ["127.0.0.1:53"]
+        let toml = ConfigFixture.text("""
             [[certificate]]
             domains = ["a.test"]
             [[certificate]]
             domains = ["b.test"]
             placeholder = true
-            """
+            """)
         #expect(try Configuration.parse(toml, path: "test.toml").certificates.map(\.placeholder) == [false, true])
         #expect { try Configuration.parse(toml.replacingOccurrences(of: "placeholder = true", with: "placeholder = \"yes\""), path: "test.toml") }
             throws: { "\($0)".contains("[[certificate]] #2: key 'placeholder' must be") }

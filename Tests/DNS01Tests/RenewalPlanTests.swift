@@ -74,18 +74,13 @@ struct RenewalPlanTests {
     }
 
     @Test func renewBeforeIsUnsetUnlessGiven() throws {
-        let toml = """
-            [acme]
-            directory = "https://ca.test/dir"
-            state_dir = "/tmp/dns01-unused"
-            [dns]
-            resolvers = ["127.0.0.1:53"]
+        let toml = ConfigFixture.text("""
             [[certificate]]
             domains = ["a.test"]
             [[certificate]]
             domains = ["b.test"]
             renew_before = "2d"
-            """
+            """)
         let config = try Configuration.parse(toml, path: "test.toml")
         #expect(config.certificates.map(\.renewBefore) == [nil, .seconds(2 * 86400)])
     }
