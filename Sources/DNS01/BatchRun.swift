@@ -163,8 +163,12 @@ public struct BatchRun: Sendable {
         let due = requests.count
         let held = items.filter { $0.status == "backing-off" }.count
         let givenUp = items.filter { $0.status == "given-up" }.count
-        events(.step("\(due) of \(decisions.count) certificate(s) due" + (held > 0 ? "; \(held) backing off after failed attempts" : "")
-                     + (givenUp > 0 ? "; \(givenUp) given up (`dns01 run --force` resets)" : "")))
+        if dryRun {
+            events(.step("dry run: \(due) certificate(s) to obtain from \(issuing.acme.directory) and throw away"))
+        } else {
+            events(.step("\(due) of \(decisions.count) certificate(s) due" + (held > 0 ? "; \(held) backing off after failed attempts" : "")
+                         + (givenUp > 0 ? "; \(givenUp) given up (`dns01 run --force` resets)" : "")))
+        }
 
         if !requests.isEmpty {
             // An error thrown here (no account, a signal) is the run's, not a certificate's: it

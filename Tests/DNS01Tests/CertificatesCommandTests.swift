@@ -64,7 +64,6 @@ struct CertificatesCommandTests {
 
         let result = try await CLIRunner.run(["certificates", "-c", config, "--json"])
         #expect(result.status == 0, "\(result.stderr)")
-        try? result.stdout.write(toFile: "/tmp/status-out/certificates.json", atomically: true, encoding: .utf8)
         let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let entries = try #require(report["certificates"] as? [[String: Any]])
         #expect(entries.map { $0["name"] as? String } == ["web", "mail", "broken", "extra"])
@@ -115,7 +114,6 @@ struct CertificatesCommandTests {
         // The table: every line within 80 columns, each certificate named, the error shown.
         let table = try await CLIRunner.run(["certificates", "-c", config])
         #expect(table.status == 0, "\(table.stderr)")
-        try? table.stdout.write(toFile: "/tmp/status-out/certificates.txt", atomically: true, encoding: .utf8)
         let lines = table.stdout.split(separator: "\n")
         #expect(lines.allSatisfy { $0.count <= 80 }, "\(table.stdout)")
         for name in ["web", "mail", "broken", "extra"] { #expect(lines.contains { $0.hasPrefix(name + " ") }, "\(name)") }

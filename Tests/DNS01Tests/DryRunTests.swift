@@ -62,7 +62,7 @@ struct DryRunTests {
 
         let dry = try await CLIRunner.run(["run", "-c", config, "--dry-run", "--json"])
         #expect(dry.status == 0, "\(dry.stderr)")
-        try? dry.stderr.write(toFile: "/tmp/status-out/dry-run.stderr", atomically: true, encoding: .utf8)
+        #expect(dry.stderr.contains("dry run: 2 certificate(s) to obtain from \(staging) and throw away"), "\(dry.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any])
         #expect(summary["dryRun"] as? Bool == true)
         // Neither is due; both are obtained all the same, and say so.
@@ -87,7 +87,7 @@ struct DryRunTests {
             figures.append("\(part): \(sums.joined(separator: " -> "))")
         }
         figures.append("zone records (AXFR minus SOA): \(zoneBefore.count) -> \(zoneAfter.count), identical: \(zoneBefore == zoneAfter)")
-        try? figures.joined(separator: "\n").write(toFile: "/tmp/status-out/dry-run-figures.txt", atomically: true, encoding: .utf8)
+        print(figures.joined(separator: "\n"))
         #expect(!FileManager.default.fileExists(atPath: marker), "the deploy hook ran")
         let stagingHost = try #require(URL(string: staging)).port.map { "localhost_\($0)" }
         #expect(FileManager.default.fileExists(atPath: "\(state)/accounts/\(stagingHost ?? "")/account.json"))
