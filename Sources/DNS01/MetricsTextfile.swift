@@ -113,26 +113,18 @@ public enum MetricsTextfile {
     }
 
     /// Text exposition format: in a label value, `\` `"` and a line feed are escaped.
-    static func escapeLabelValue(_ value: String) -> String {
-        // By scalar: "\r\n" is one Character in Swift, and its line feed must be escaped too.
-        var result = String.UnicodeScalarView()
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\\": result.append(contentsOf: "\\\\".unicodeScalars)
-            case "\"": result.append(contentsOf: "\\\"".unicodeScalars)
-            case "\n": result.append(contentsOf: "\\n".unicodeScalars)
-            default: result.append(scalar)
-            }
-        }
-        return String(result)
-    }
+    static func escapeLabelValue(_ value: String) -> String { escape(value, quotes: true) }
 
     /// Text exposition format: in HELP text, `\` and a line feed are escaped.
-    static func escapeHelp(_ value: String) -> String {
+    static func escapeHelp(_ value: String) -> String { escape(value, quotes: false) }
+
+    /// By scalar: "\r\n" is one Character in Swift, and its line feed must be escaped too.
+    private static func escape(_ value: String, quotes: Bool) -> String {
         var result = String.UnicodeScalarView()
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\\": result.append(contentsOf: "\\\\".unicodeScalars)
+            case "\"" where quotes: result.append(contentsOf: "\\\"".unicodeScalars)
             case "\n": result.append(contentsOf: "\\n".unicodeScalars)
             default: result.append(scalar)
             }
