@@ -24,6 +24,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // IDN (UTS #46) for the DNS module only: libidn2 is already under libcurl.
         .systemLibrary(name: "CIDN2", pkgConfig: "libidn2", providers: [.apt(["libidn2-dev"])]),
+        // PostgreSQL's client library, for fleet storage (`[storage] type = "postgres"`), imported only by Storage.
+        .systemLibrary(name: "CPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         // Runs blocking C calls (ldns, curl) on threads of its own, never on the cooperative pool.
         .target(name: "Blocking"),
@@ -36,8 +38,13 @@ let package = Package(
         .target(name: "HTTP", dependencies: ["CCurl", "Blocking"]),
         // Typed configuration tables (read from TOML by the core) and their errors.
         .target(name: "Settings"),
-        // Files as DESIGN.md wants them written: atomic, synced, modes set at creation; locks; secret files.
-        .target(name: "Storage", dependencies: ["Settings", "Blocking"]),
+        // Where state lives: files as DESIGN.md wants them written (atomic, synced, modes set at
+        // creation), locks, secret files; and the fleet's PostgreSQL database (libpq), keys sealed
+        // with AES-GCM.
+        .target(
+            name: "Storage",
+            dependencies: ["Settings", "Blocking", "CPQ", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Running hooks and other programs: process groups, time limits, bounded output.
         .target(name: "Processes", dependencies: ["Blocking"]),
 

@@ -1,0 +1,140 @@
+import Foundation
+
+/// One stored certificate version: the chain as the CA served it (leaf first), its private key
+/// (nil for a certificate from the user's own CSR), its names and notAfter.
+public struct StoredVersion: Sendable, Equatable {
+    public var name: String
+    public var version: Int
+    public var chainPEM: String
+    public var keyPEM: String?
+    public var names: [String]
+    public var notAfter: Date
+
+    public init(name: String, version: Int, chainPEM: String, keyPEM: String?, names: [String], notAfter: Date) {
+        self.name = name
+        self.version = version
+        self.chainPEM = chainPEM
+        self.keyPEM = keyPEM
+        self.names = names
+        self.notAfter = notAfter
+    }
+}
+
+extension FleetDatabase {
+    /// What a private key's sealed bytes are bound to: a key moved to another row does not open.
+    static func keyContext(name: String, version: Int) -> String { "dns01 certificate key \(name) version \(version)" }
+
+    /// Stores a new version of `name` and makes it live, in one transaction; returns its number
+    /// (one past the highest stored). A connection lost before COMMIT leaves nothing behind.
+    public func storeVersion(name: String, chainPEM: String, keyPEM: String?, names: [String], notAfter: Date) throws -> Int {
+        try connection.transaction {
+            try connection.query("INSERT INTO dns01_certificates (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", [.text(name)])
+            try connection.query("SELECT live_version FROM dns01_certificates WHERE name = $1 FOR UPDATE", [.text(name)])
+            let next = try connection.query("SELECT coalesce(max(version), 0) + 1 AS next FROM dns01_versions WHERE name = $1",
+                                            [.text(name)]).int(0, "next") ?? 1
+            try insert(StoredVersion(name: name, version: next, chainPEM: chainPEM, keyPEM: keyPEM, names: names, notAfter: notAfter))
+            try connection.query("UPDATE dns01_certificates SET live_version = $2, updated = now() WHERE name = $1", [.text(name), .int(Int64(next))])
+            return next
+        }
+    }
+
+    /// `dns01 storage import`: stores `version` under its own number unless that number is
+    /// taken, and makes it live when `live`. Returns false when the number was taken (the
+    /// version is not stored again).
+    public func importVersion(_ version: StoredVersion, live: Bool) throws -> Bool {
+        try connection.transaction {
+            try connection.query("INSERT INTO dns01_certificates (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", [.text(version.name)])
+            let taken = try !connection.query("SELECT 1 FROM dns01_versions WHERE name = $1 AND version = $2",
+                                              [.text(version.name), .int(Int64(version.version))]).isEmpty
+            if !taken { try insert(version) }
+            if live {
+                try connection.query("UPDATE dns01_certificates SET live_version = $2, updated = now() WHERE name = $1",
+                                     [.text(version.name), .int(Int64(version.version))])
+            }
+            return !taken
+        }
+    }
+
+    private func insert(_ version: StoredVersion) throws {
+        let sealed: PostgresConnection.Value = try version.keyPEM.map {
+            .bytes(try sealing.seal($0, context: Self.keyContext(name: version.name, version: version.version)))
+        } ?? .null
+        try connection.query("""
+            INSERT INTO dns01_versions (name, version, chain, key_sealed, names, not_after, created_by)
+            VALUES ($1, $2, $3, $4, string_to_array($5, ' '), to_timestamp($6), $7)
+            """, [.text(version.name), .int(Int64(version.version)), .text(version.chainPEM), sealed,
+                  .text(version.names.joined(separator: " ")), .text(String(version.notAfter.timeIntervalSince1970)), .text(ownerName)])
+    }
+
+    /// The live versions of `known`'s certificates that differ from the version each machine
+    /// has (nil: none), with the key opened: `dns01 sync`'s one query. The schema version rides
+    /// along, so no other query is needed when nothing changed; a missing or older schema is
+    /// brought up to date and the query asked again.
+    public func changedLiveVersions(known: [(name: String, version: Int?)]) throws -> [StoredVersion] {
+        let names = "{" + known.map { "\"" + Self.arrayEscaped($0.name) + "\"" }.joined(separator: ",") + "}"
+        let versions = "{" + known.map { $0.version.map(String.init) ?? "NULL" }.joined(separator: ",") + "}"
+        let rows: PostgresRows
+        do {
+            rows = try connection.query("""
+                SELECT s.version AS schema, x.* FROM (SELECT max(version) AS version FROM dns01_schema) s
+                LEFT JOIN LATERAL (
+                    SELECT c.name, v.version, v.chain, v.key_sealed, extract(epoch FROM v.not_after) AS not_after,
+                           array_to_string(v.names, ' ') AS names
+                    FROM unnest($1::text[], $2::integer[]) AS k (name, known)
+                    JOIN dns01_certificates c ON c.name = k.name
+                    JOIN dns01_versions v ON v.name = c.name AND v.version = c.live_version
+                    WHERE k.known IS DISTINCT FROM c.live_version
+                ) x ON true
+                """, [.text(names), .text(versions)])
+        } catch let error as PostgresError where error.sqlState == "42P01" {
+            try ensureSchema()
+            return try changedLiveVersions(known: known)
+        }
+        let schema = try rows.int(0, "schema") ?? 0
+        if schema != Self.schemaVersion {
+            try check(schema: schema)
+            try ensureSchema()
+            return try changedLiveVersions(known: known)
+        }
+        return try (0..<rows.count).compactMap { row in
+            guard try rows.text(row, "name") != nil else { return nil }
+            return try version(in: rows, row: row)
+        }
+    }
+
+    /// Every version of `name`, oldest first (export).
+    public func versions(of name: String) throws -> [StoredVersion] {
+        let rows = try connection.query("""
+            SELECT name, version, chain, key_sealed, extract(epoch FROM not_after) AS not_after, array_to_string(names, ' ') AS names
+            FROM dns01_versions WHERE name = $1 ORDER BY version
+            """, [.text(name)])
+        return try (0..<rows.count).map { try version(in: rows, row: $0) }
+    }
+
+    /// Every certificate's name and live version number.
+    public func certificates() throws -> [(name: String, live: Int?)] {
+        let rows = try connection.query("SELECT name, live_version FROM dns01_certificates ORDER BY name")
+        return try (0..<rows.count).map { (try rows.requiredText($0, "name"), try rows.int($0, "live_version")) }
+    }
+
+    private func version(in rows: PostgresRows, row: Int) throws -> StoredVersion {
+        let name = try rows.requiredText(row, "name")
+        guard let number = try rows.int(row, "version"), let notAfter = try rows.epoch(row, "not_after") else {
+            throw PostgresError(.unexpectedData, "PostgreSQL at \(connection.serverName) holds a version of \(name) without a number or notAfter")
+        }
+        var key: String?
+        if let sealed = try rows.bytes(row, "key_sealed") {
+            guard let opened = sealing.open(sealed, context: Self.keyContext(name: name, version: number)) else {
+                throw PostgresError(.sealing, "the private key of \(name) version \(number) in PostgreSQL at \(connection.serverName) does not open with [storage] key_file (another fleet's key, or changed in the database)")
+            }
+            key = opened
+        }
+        let names = try rows.text(row, "names").map { $0.split(separator: " ").map(String.init) } ?? []
+        return StoredVersion(name: name, version: number, chainPEM: try rows.requiredText(row, "chain"), keyPEM: key, names: names, notAfter: notAfter)
+    }
+
+    /// An element of a PostgreSQL array literal, inside double quotes.
+    static func arrayEscaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+    }
+}
