@@ -89,6 +89,8 @@ public struct Configuration: Sendable {
     public var metrics: MetricsSettings? = nil
     /// `[notify]`: the command run when a certificate fails (or is issued, or nears expiry); nil without the section.
     public var notify: NotifySettings? = nil
+    /// `[storage]`: the state directory alone (default) or shared through PostgreSQL.
+    public var storage = StorageSettings()
 
     /// DESIGN.md: `-c`, then `$DNS01_CONFIG`, then `./dns01.toml`, then `/etc/dns01/dns01.toml`.
     public static func locate(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
@@ -115,7 +117,7 @@ public struct Configuration: Sendable {
     public static func parse(_ text: String, path: String, requiresCA: Bool = true) throws -> Configuration {
         let root = try TOMLReader.read(text, path: path)
         let top = Settings(context: path, values: root)
-        try top.rejectUnknownKeys(allowed: ["acme", "dns", "provider", "zone", "certificate", "metrics", "notify"])
+        try top.rejectUnknownKeys(allowed: ["acme", "dns", "provider", "zone", "certificate", "metrics", "notify", "storage"])
 
         let acme = try parseACME(section(top, "acme", required: requiresCA), path: path, requiresCA: requiresCA)
         let dns = try parseDNS(section(top, "dns", required: false))
@@ -158,11 +160,13 @@ public struct Configuration: Sendable {
             }
             certificates.append(spec)
         }
-        return Configuration(path: path, acme: acme, dns: dns, providers: providers,
+        var configuration = Configuration(path: path, acme: acme, dns: dns, providers: providers,
                              zoneNameservers: zoneNameservers, zoneProviders: zoneProviders,
                              singleValueProviders: singleValue, certificates: certificates,
                              metrics: top.has("metrics") ? try MetricsSettings.parse(section(top, "metrics", required: true)) : nil,
                              notify: top.has("notify") ? try NotifySettings.parse(section(top, "notify", required: true)) : nil)
+        if top.has("storage") { configuration.storage = try StorageSettings.parse(section(top, "storage", required: true)) }
+        return configuration
     }
 
     /// `provider = "a"` or `provider = ["a", "b"]`, each a configured [[provider]].

@@ -1,0 +1,58 @@
+import Blocking
+import Foundation
+import Settings
+import Storage
+
+/// `[storage]`: where the state lives. `type = "directory"` (the default) is `state_dir` alone;
+/// `type = "postgres"` shares accounts, certificate versions, the journal, run history and
+/// per-certificate locks among machines through PostgreSQL, with `state_dir` as each machine's
+/// working copy (what web servers read, written by `dns01 sync` and `dns01 run`).
+///
+///     [storage]
+///     type     = "postgres"
+///     url_file = "/etc/dns01/pg.url"   # 0600: postgresql://dns01:…@db.example.com/dns01, or key=value pairs
+///     key_file = "/etc/dns01/pg.key"   # 0600: 32 random bytes (openssl rand -hex 32); the same on every machine
+public struct StorageSettings: Sendable, Equatable {
+    public enum Kind: String, Sendable { case directory, postgres }
+
+    public var kind: Kind
+    /// The file holding libpq's connection string (its password never leaves it).
+    public var urlFile: String?
+    /// The file holding the AES-256-GCM key private keys are sealed with in the database.
+    public var keyFile: String?
+
+    public init(kind: Kind = .directory, urlFile: String? = nil, keyFile: String? = nil) {
+        self.kind = kind
+        self.urlFile = urlFile
+        self.keyFile = keyFile
+    }
+
+    static func parse(_ settings: Settings) throws -> StorageSettings {
+        try settings.rejectUnknownKeys(allowed: ["type", "url_file", "key_file"])
+        let type = try settings.string("type") ?? "directory"
+        guard let kind = Kind(rawValue: type) else {
+            throw ConfigError("[storage]: type '\(type.prefix(40))' is not one of \"directory\", \"postgres\".")
+        }
+        guard kind == .postgres else {
+            for key in ["url_file", "key_file"] where settings.has(key) {
+                throw ConfigError("[storage]: \(key) is only for type = \"postgres\".")
+            }
+            return StorageSettings()
+        }
+        let url = try settings.requiredString("url_file"), key = try settings.requiredString("key_file")
+        for (name, path) in [("url_file", url), ("key_file", key)] where !path.hasPrefix("/") {
+            throw ConfigError("[storage]: \(name) '\(path)' must be an absolute path.")
+        }
+        return StorageSettings(kind: kind, urlFile: url, keyFile: key)
+    }
+
+    /// Connects to the fleet's database (nil for `type = "directory"`), on the `BlockingPool`.
+    /// The URL file and the key file are read and checked (0600) first; errors name them, never
+    /// their content. `migrate: false` leaves the schema check to the first query (`dns01 sync`).
+    public func open(migrate: Bool = true) async throws -> FleetDatabase? {
+        guard kind == .postgres, let urlFile, let keyFile else { return nil }
+        let url = try SecretFile.read(urlFile, context: "[storage]", what: "url_file")
+        let sealing = try SealingKey(file: keyFile)
+        return try await BlockingPool.shared.run { try FleetDatabase(connectionString: url, sealing: sealing, migrate: migrate) }
+    }
+}
