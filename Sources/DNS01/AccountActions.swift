@@ -24,7 +24,7 @@ public struct AccountActions: Sendable {
 
     public init(config: Configuration, logger: Logger = Logger(label: "dns01")) {
         self.config = config
-        store = AccountStore(config: config.acme)
+        store = AccountStore(config: config.acme, storage: config.storage)
         transport = CurlTransport(caBundle: config.acme.caBundle, userAgent: "dns01")
         self.logger = logger
     }
@@ -57,7 +57,7 @@ public struct AccountActions: Sendable {
     public func deactivate() async throws -> Summary {
         let client = try await existing()
         let result = await summary(client, try await client.deactivateAccount())
-        try store.forget()
+        try await store.forget()
         return result
     }
 

@@ -24,8 +24,17 @@ public struct AccountStore: Sendable {
     }
 
     public let config: Configuration.ACME
+    /// With fleet storage the account lives in the shared database and these files are its
+    /// working copy (`AccountStore+Fleet`): `fleet` is the caller's open connection, or one is
+    /// opened from `storage` for the call.
+    let storage: StorageSettings
+    let fleet: FleetDatabase?
 
-    public init(config: Configuration.ACME) { self.config = config }
+    public init(config: Configuration.ACME, storage: StorageSettings = StorageSettings(), fleet: FleetDatabase? = nil) {
+        self.config = config
+        self.storage = storage
+        self.fleet = fleet
+    }
 
     public var directory: String {
         let url = URL(string: config.directory)
@@ -41,6 +50,10 @@ public struct AccountStore: Sendable {
 
     /// An ACME client signed in with the stored account, registering one first if there is none.
     public func client(transport: any HTTPTransport, logger: Logger) async throws -> ACMEClient {
+        try await withFleetAccount { try await localClient(transport: transport, logger: logger) }
+    }
+
+    private func localClient(transport: any HTTPTransport, logger: Logger) async throws -> ACMEClient {
         let key: AccountKey
         let imported = config.accountKeyFile != nil
         if imported || FileSystem.exists(keyPath) {
@@ -82,6 +95,10 @@ public struct AccountStore: Sendable {
 
     /// A client for the account already registered, or nil when there is none yet.
     public func existingClient(transport: any HTTPTransport, logger: Logger) async throws -> ACMEClient? {
+        try await withFleetAccount { try await localExistingClient(transport: transport, logger: logger) }
+    }
+
+    private func localExistingClient(transport: any HTTPTransport, logger: Logger) async throws -> ACMEClient? {
         guard FileSystem.exists(keyPath), let record = readRecord() else { return nil }
         let key = try readKey(keyPath)
         if config.accountKeyFile == nil && FileSystem.exists(nextKeyPath) {
@@ -148,6 +165,10 @@ public struct AccountStore: Sendable {
     /// `account.key` once the CA accepted it; a crash in between leaves both keys, and the next
     /// start keeps the one the CA accepts (`settleRollover`).
     public func rollover(client: ACMEClient, to type: AccountKeyType) async throws -> AccountKey {
+        try await withFleetAccount { try await localRollover(client: client, to: type) }
+    }
+
+    private func localRollover(client: ACMEClient, to type: AccountKeyType) async throws -> AccountKey {
         guard config.accountKeyFile == nil else {
             throw ConfigError("[acme] account_key_file is set; roll that key over with the tool that made it, or remove account_key_file to let dns01 manage the key.")
         }
@@ -168,8 +189,16 @@ public struct AccountStore: Sendable {
         return newKey
     }
 
-    /// After `dns01 account deactivate`: the record goes, so the next run registers afresh.
-    public func forget() throws {
+    /// After `dns01 account deactivate`: the record goes (from the fleet's database too), so the
+    /// next run registers afresh.
+    public func forget() async throws {
+        try await withFleetAccount(push: false) { database in
+            if let database { try await BlockingPool.shared.run { try database.deleteAccount(directory: config.directory) } }
+            try forgetLocally()
+        }
+    }
+
+    private func forgetLocally() throws {
         try FileSystem.remove(recordPath)
         if config.accountKeyFile == nil {
             try FileSystem.remove(keyPath)
@@ -177,7 +206,7 @@ public struct AccountStore: Sendable {
         }
     }
 
-    private func readKey(_ path: String) throws -> AccountKey {
+    func readKey(_ path: String) throws -> AccountKey {
         do {
             return try AccountKey(pemRepresentation: FileSystem.readText(path))
         } catch let error as FileSystemError {
@@ -187,7 +216,7 @@ public struct AccountStore: Sendable {
         }
     }
 
-    private func readRecord() -> Record? {
+    func readRecord() -> Record? {
         guard FileSystem.exists(recordPath),
               let record = try? JSONDecoder().decode(Record.self, from: Data(FileSystem.readBytes(recordPath))),
               record.directory == config.directory else { return nil }

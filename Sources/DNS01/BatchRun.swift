@@ -83,11 +83,22 @@ public struct BatchRun: Sendable {
         self.events = events
     }
 
-    public func run(force: Bool, dryRun: Bool = false) async throws -> Summary {
+    /// `waitLock`: with fleet storage, how long to wait for a certificate another machine is
+    /// working on (`--wait-lock`); nil: skip it and say who holds it.
+    public func run(force: Bool, dryRun: Bool = false, waitLock: Int? = nil) async throws -> Summary {
         let start = ContinuousClock.now
         var issuing = config
         if dryRun { issuing.acme = config.acme.forDryRun }
-        let issuer = Issuer(config: issuing, events: events, dryRun: dryRun)
+        // With fleet storage: one session for the whole run (its locks end with it); this
+        // machine's live/ and the run history are brought up to date first. A dry run stays
+        // off the shared state.
+        let fleet = dryRun ? nil : try await config.storage.open()
+        defer { fleet?.close() }
+        if let fleet {
+            _ = try await FleetSync(config: config, fleet: fleet, events: events).run()
+            try await FleetHistory(config: config, fleet: fleet).pull(config.certificates.map(\.name))
+        }
+        let issuer = Issuer(config: issuing, events: events, dryRun: dryRun, fleet: fleet)
         // Records a killed run left behind are removed first, whether or not anything is due.
         try await issuer.deployer.checkStateDirectory()
         await issuer.deployer.cleanupOrphans()
@@ -133,7 +144,10 @@ public struct BatchRun: Sendable {
         }
         var locks: [CertificateLock] = []
         defer { for lock in locks { lock.release() } }
-        let store = CertificateStore(stateDir: config.acme.stateDir)
+        let store = CertificateStore(stateDir: config.acme.stateDir, fleet: fleet)
+        if let fleet {
+            try await lockInFleet(fleet, items: &items, force: force, waitLock: waitLock)
+        }
         var requests: [(index: Int, request: IssueRequest)] = []
         for (index, decision) in decisions.enumerated() where items[index].status == "pending" {
             let spec = decision.spec
@@ -187,6 +201,16 @@ public struct BatchRun: Sendable {
                     items[index].error = describe(error)
                 }
                 if !dryRun { record(items[index], in: history, at: Date()) }
+            }
+        }
+        if let fleet {
+            // The outcomes (and streaks reset above) go to the fleet: another issuer's next run
+            // backs off from this one's failures.
+            let touched = items.filter { $0.status != "skipped" || force }.map(\.name)
+            do {
+                try await FleetHistory(config: config, fleet: fleet).push(touched)
+            } catch {
+                events(.warning("Cannot share the run history with the fleet: \(describe(error))"))
             }
         }
         for index in items.indices where items[index].status != "issued" && items[index].status != "skipped" {

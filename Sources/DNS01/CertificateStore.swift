@@ -14,10 +14,19 @@ import Storage
 /// renaming a new symlink over the old one. A reader of `live/<name>/…` therefore sees the whole
 /// old set or the whole new set, never a new key with an old certificate; previous versions stay
 /// in `archive/`.
+///
+/// With fleet storage (`fleet`), a version is first stored in PostgreSQL and made live there in
+/// one transaction; the same version number is then written here. The database is the truth;
+/// this directory is the machine's working copy, which `dns01 sync` brings up to date.
 public struct CertificateStore: Sendable {
     public let stateDir: String
+    /// The fleet's database, or nil for directory storage.
+    public let fleet: FleetDatabase?
 
-    public init(stateDir: String) { self.stateDir = stateDir }
+    public init(stateDir: String, fleet: FleetDatabase? = nil) {
+        self.stateDir = stateDir
+        self.fleet = fleet
+    }
 
     public func liveDirectory(_ name: String) -> String { "\(stateDir)/live/\(name)" }
     func archiveDirectory(_ name: String) -> String { "\(stateDir)/archive/\(name)" }
@@ -48,9 +57,30 @@ public struct CertificateStore: Sendable {
         guard let leaf = blocks.first else {
             throw FileSystemError(path: liveDirectory(name), operation: "store the certificate in", reason: "the CA's chain holds no certificate")
         }
+        let key = privateKeyPEM ?? storedKey(name: name, matching: leaf)
+        guard let fleet else { return try write(name: name, version: nil, key: key, blocks: blocks) }
+        let certificate: Certificate
+        do { certificate = try Certificate(pemEncoded: leaf) } catch {
+            throw OperationError("The CA's certificate for \(name) cannot be read: \(error).")
+        }
+        let names = (try? certificate.extensions.subjectAlternativeNames)??.compactMap { name -> String? in
+            if case .dnsName(let dns) = name { return dns }
+            return nil
+        } ?? []
+        let number = try fleet.storeVersion(name: name, chainPEM: blocks.joined(), keyPEM: key, names: names,
+                                            notAfter: certificate.notValidAfter)
+        return try write(name: name, version: number, key: key, blocks: blocks)
+    }
+
+    /// Writes a version into archive/`name`/ and makes it live: numbered `version` (the fleet's
+    /// number; an existing directory of that number is replaced) or the next free number.
+    func write(name: String, version number: Int?, key: String?, blocks: [String]) throws -> String {
+        guard let leaf = blocks.first else {
+            throw FileSystemError(path: liveDirectory(name), operation: "store the certificate in", reason: "the chain holds no certificate")
+        }
         let archive = archiveDirectory(name)
         try FileSystem.createDirectory(archive)
-        let version = try claimVersion(in: archive)
+        let version = try number.map { try claimVersion(String(format: "%04d", $0), in: archive, leaf: leaf) } ?? claimVersion(in: archive)
         let versionDirectory = "\(archive)/\(version)"
         // Nobody reads the new version until the live link points at it: each file is written and
         // synced in place, the directory synced once, then the link replaced atomically.
@@ -59,7 +89,7 @@ public struct CertificateStore: Sendable {
         var files: [(name: String, text: String, mode: mode_t)] = [
             ("cert.pem", leaf, 0o644), ("chain.pem", blocks.dropFirst().joined(), 0o644), ("fullchain.pem", blocks.joined(), 0o644),
         ]
-        if let key = privateKeyPEM ?? storedKey(name: name, matching: leaf) { files.insert(("privkey.pem", key, 0o600), at: 0) }
+        if let key { files.insert(("privkey.pem", key, 0o600), at: 0) }
         var written: [String] = []
         do {
             for file in files {
@@ -113,6 +143,33 @@ public struct CertificateStore: Sendable {
             return text
         }
         return nil
+    }
+
+    /// The fleet version number live/`name` points at ("../archive/NAME/0007" → 7), nil when
+    /// there is no live link (or it is not one dns01 wrote).
+    public func liveVersionNumber(_ name: String) -> Int? {
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: liveDirectory(name)),
+              let last = target.split(separator: "/").last, last.count <= 9 else { return nil }
+        return Int(last)
+    }
+
+    /// Claims archive/`name`/`version` for the fleet's version of that number. A directory
+    /// already there holding the same certificate (a sync interrupted before its link flip) is
+    /// replaced; one holding another certificate (versions written here before the state was
+    /// shared, and not imported) is kept, renamed `NNNN.replaced-<time>`: nothing is lost.
+    private func claimVersion(_ version: String, in archive: String, leaf: String) throws -> String {
+        let path = "\(archive)/\(version)"
+        if FileSystem.exists(path) {
+            let same = (try? FileSystem.readText("\(path)/cert.pem")) == leaf
+            let stamp = Int(Date().timeIntervalSince1970)
+            let aside = same ? "\(archive)/.\(version).old-\(getpid())-\(stamp)" : "\(archive)/\(version).replaced-\(stamp)-\(getpid())"
+            guard rename(path, aside) == 0 else { throw FileSystem.systemError(path, "move aside") }
+            if same { try? FileManager.default.removeItem(atPath: aside) }
+        }
+        guard try FileSystem.claimDirectory(path, mode: 0o755) else {
+            throw FileSystemError(path: path, operation: "create", reason: "another process created it at the same moment")
+        }
+        return version
     }
 
     /// Claims the next version directory: one past the highest, created with mkdir(2), which

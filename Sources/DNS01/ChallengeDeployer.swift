@@ -3,6 +3,7 @@ import Clocks
 import DNS
 import Foundation
 import Providers
+import Storage
 import Synchronization
 
 /// The DNS half of DNS-01: finds where each challenge record goes, presents all of them grouped
@@ -21,14 +22,15 @@ public final class ChallengeDeployer: Sendable {
 
     /// `owner`: the process whose lifetime the presented records share (certbot for its
     /// hooks); this process when nil.
+    /// `fleet`: the shared database whose journal rows replace the journal's files.
     public init(config: Configuration, events: @escaping EventSink, owner: ProcessIdentity? = nil,
-                clock: any DeadlineClock = SystemClock()) {
+                clock: any DeadlineClock = SystemClock(), fleet: FleetDatabase? = nil) {
         self.config = config
         self.events = events
         self.clock = clock
         zoneFinder = ZoneFinder(client: DNSClient(), resolvers: config.dns.resolvers,
                                 nameserverPort: config.dns.port, overrides: config.zoneNameservers)
-        journal = Journal(stateDir: config.acme.stateDir, owner: owner)
+        journal = Journal(stateDir: config.acme.stateDir, owner: owner, fleet: fleet)
     }
 
     /// The target for one identifier ("*.example.test" and "example.test" share one). The
@@ -166,7 +168,7 @@ public final class ChallengeDeployer: Sendable {
         for rejected in scan.rejected { events(.warning(rejected.reason)) }
         var removed = 0
         for (path, entry) in scan.orphans {
-            events(.step("cleaning up \(entry.records.count) record(s) left by process \(entry.pid), which is no longer running"))
+            events(.step("cleaning up \(entry.records.count) record(s) left by \(entry.writerDescription), which is no longer running"))
             let outcomes = await Task.detached {
                 await self.forEachGroup(of: entry.records, verb: "removed") { provider, zone, txt in
                     try await provider.cleanup(txt, zone: zone)
@@ -183,9 +185,9 @@ public final class ChallengeDeployer: Sendable {
             let updated = try? await BlockingPool.shared.run { try journal.recordFailure(at: path, reason: reason, now: now) }
             let next = updated?.retryAfter.map { " after \($0.formatted(.iso8601))" } ?? ""
             if (updated?.failures ?? 1) <= 1 {
-                events(.warning("cannot remove \(failed.count) record(s) left by process \(entry.pid) (\(names)); they stay in the journal and are retried\(next): \(reason)"))
+                events(.warning("cannot remove \(failed.count) record(s) left by \(entry.writerDescription) (\(names)); they stay in the journal and are retried\(next): \(reason)"))
             } else {
-                events(.step("removing \(failed.count) record(s) left by process \(entry.pid) failed again (\(updated?.failures ?? 0) times); next attempt\(next)"))
+                events(.step("removing \(failed.count) record(s) left by \(entry.writerDescription) failed again (\(updated?.failures ?? 0) times); next attempt\(next)"))
             }
         }
         if !scan.deferred.isEmpty {

@@ -4,6 +4,7 @@ import DNS
 import Foundation
 import Logging
 import Providers
+import Storage
 
 /// What to issue: one certificate.
 public struct IssueRequest: Sendable {
@@ -72,20 +73,25 @@ public final class Issuer: Sendable {
     let clock: any DeadlineClock
     /// Obtain without storing or running deploy hooks (`dns01 run --dry-run`).
     let dryRun: Bool
+    /// The fleet's database (`[storage] type = "postgres"`): the account, the journal and every
+    /// stored version go there; nil for directory storage.
+    let fleet: FleetDatabase?
 
-    public init(config: Configuration, events: @escaping EventSink, logger: Logger = Logger(label: "dns01"), dryRun: Bool = false) {
+    public init(config: Configuration, events: @escaping EventSink, logger: Logger = Logger(label: "dns01"), dryRun: Bool = false,
+                fleet: FleetDatabase? = nil) {
         self.config = config
         self.dryRun = dryRun
         self.events = events
         self.logger = logger
+        self.fleet = fleet
         clock = SystemClock()
-        deployer = ChallengeDeployer(config: config, events: events, clock: clock)
+        deployer = ChallengeDeployer(config: config, events: events, clock: clock, fleet: fleet)
         transport = CurlTransport(caBundle: config.acme.caBundle, userAgent: "dns01")
     }
 
     /// Signs in with the stored account (registering one the first time).
     public func client() async throws -> ACMEClient {
-        try await AccountStore(config: config.acme).client(transport: transport, logger: logger)
+        try await AccountStore(config: config.acme, storage: config.storage, fleet: fleet).client(transport: transport, logger: logger)
     }
 
     /// One certificate; throws its failure.
@@ -98,7 +104,21 @@ public final class Issuer: Sendable {
         // The lock `dns01 run` takes too: two processes never work on (and store) one certificate.
         let lock = try CertificateLock(stateDir: config.acme.stateDir, name: request.certName)
         defer { lock.release() }
-        return try await issueAll([request])[0].get()
+        guard let fleet else { return try await issueAll([request])[0].get() }
+        // With fleet storage, the fleet's lock too: no other machine works on it meanwhile.
+        let held = try await FleetLocks(fleet).acquire([request.certName], waitSeconds: nil)
+        guard held.locked.contains(request.certName) else {
+            throw OperationError(held.refusals[request.certName] ?? "Another machine is working on certificate \(request.certName).")
+        }
+        let result: Result<IssueResult, any Error>
+        do {
+            result = try await issueAll([request])[0]
+        } catch {
+            await FleetLocks(fleet).release(held.locked)
+            throw error
+        }
+        await FleetLocks(fleet).release(held.locked)
+        return try result.get()
     }
 
     /// Many certificates at once; one result per request, in order.
@@ -106,7 +126,7 @@ public final class Issuer: Sendable {
         await deployer.cleanupOrphans()
         let client = try await self.client()
         let coordinator = IssuanceCoordinator(requests: requests, environment: .init(
-            config: config, client: client, dns: deployer, store: CertificateStore(stateDir: config.acme.stateDir),
+            config: config, client: client, dns: deployer, store: CertificateStore(stateDir: config.acme.stateDir, fleet: fleet),
             clock: client.clock, events: events, dryRun: dryRun))
         return try await coordinator.run()
     }

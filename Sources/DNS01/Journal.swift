@@ -34,6 +34,11 @@ public final class Journal: Sendable {
         public var failures: Int?
         public var lastError: String?
         public var retryAfter: Date?
+        /// Who wrote a fleet journal row ("dns01 on web1 pid 1234"); nil in entry files.
+        public var writer: String?
+
+        /// "process 1234", or the fleet row's writer: who left the records, for messages.
+        public var writerDescription: String { writer ?? "process \(pid)" }
     }
 
     /// What `scan` found: entries to clean now, entries whose writer is gone but whose next
@@ -46,15 +51,20 @@ public final class Journal: Sendable {
 
     public let stateDir: String
     public let directory: String
+    /// With fleet storage, entries are rows of the shared database instead of files (`Journal+Fleet`).
+    let fleet: FleetDatabase?
     /// The process the entries written through this journal belong to.
     let owner: ProcessIdentity?
     private let counter = Mutex(0)
     /// Entry files this process wrote, to tell at exit what is still journaled.
     private static let written = Mutex<Set<String>>([])
+    /// Fleet journal rows this process wrote, by id, with the records still in them.
+    static let writtenRows = Mutex<[String: [ChallengeRecord]]>([:])
 
     /// `owner`: the process whose lifetime the records share; this process when nil.
-    public init(stateDir: String, owner: ProcessIdentity? = nil) {
+    public init(stateDir: String, owner: ProcessIdentity? = nil, fleet: FleetDatabase? = nil) {
         self.stateDir = stateDir
+        self.fleet = fleet
         directory = stateDir + "/journal"
         self.owner = owner ?? ProcessIdentity.current()
     }
@@ -67,6 +77,7 @@ public final class Journal: Sendable {
 
     /// Writes an entry for `records`; returns its path.
     public func add(_ records: [ChallengeRecord]) throws -> String {
+        if let fleet { return try addRow(records, in: fleet) }
         try checkDirectories()
         try FileSystem.createDirectory(directory)
         let number = counter.withLock { value in
@@ -84,6 +95,7 @@ public final class Journal: Sendable {
     /// Takes `records` out of every entry, whoever wrote it: they are no longer published.
     /// Entries left empty are deleted.
     public func forget(_ records: Set<ChallengeRecord>) throws {
+        if let fleet, !records.isEmpty { return try forgetRows(records, in: fleet) }
         guard !records.isEmpty, FileSystem.exists(directory) else { return }
         try withLock {
             for path in try entryPaths() {
@@ -97,6 +109,7 @@ public final class Journal: Sendable {
     /// Takes `records` out of the entry at `path`; deletes it when nothing is left.
     public func remove(_ records: Set<ChallengeRecord>, from path: String) throws {
         guard !records.isEmpty else { return }
+        if let fleet { return try removeRows(records, from: path, in: fleet) }
         try withLock {
             guard var entry = try? read(path) else { return }
             entry.records.removeAll { records.contains($0) }
@@ -108,7 +121,8 @@ public final class Journal: Sendable {
     /// time before which no run tries again. Returns the entry as written.
     @discardableResult
     public func recordFailure(at path: String, reason: String, now: Date = Date()) throws -> Entry? {
-        try withLock {
+        if let fleet { return try recordRowFailure(at: path, reason: reason, now: now, in: fleet) }
+        return try withLock {
             guard var entry = try? read(path) else { return nil }
             let failures = (entry.failures ?? 0) + 1
             entry.failures = failures
@@ -129,6 +143,7 @@ public final class Journal: Sendable {
     /// Entries whose writer is gone, split into those due for cleanup and those waiting for
     /// their back-off; files dns01 did not write are renamed to `NAME.rejected` and reported.
     public func scan(now: Date = Date()) throws -> Scan {
+        if let fleet { return try scanRows(now: now, in: fleet) }
         try checkDirectories()
         guard FileSystem.exists(directory) else { return Scan() }
         return try withLock {
@@ -157,13 +172,14 @@ public final class Journal: Sendable {
 
     /// Records in entries this process wrote that are still journaled (not removed).
     public static func unremovedByThisProcess() -> [ChallengeRecord] {
+        let rows = writtenRows.withLock { $0 }
         let paths = written.withLock { $0 }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return paths.sorted().flatMap { path -> [ChallengeRecord] in
             guard let bytes = try? FileSystem.readBytes(path), let entry = try? decoder.decode(Entry.self, from: Data(bytes)) else { return [] }
             return entry.records
-        }
+        } + rows.keys.sorted().flatMap { rows[$0] ?? [] }
     }
 
     /// Whether the entry's writer is gone.
@@ -190,6 +206,11 @@ public final class Journal: Sendable {
         guard info.st_mode & S_IFMT == S_IFREG else { throw JournalError(.untrusted, "it is not a regular file") }
         guard info.st_uid == geteuid() || info.st_uid == 0 else { throw JournalError(.untrusted, "it is owned by uid \(info.st_uid)") }
         guard info.st_mode & 0o022 == 0 else { throw JournalError(.untrusted, "others may write to it") }
+        try validateRecords(entry)
+    }
+
+    /// Throws unless every record is one dns01 writes: a dns-01 value at an _acme-challenge name.
+    static func validateRecords(_ entry: Entry) throws {
         for record in entry.records {
             guard isChallengeValue(record.value) else {
                 throw JournalError(.foreignRecord, "it names a TXT value at \(record.target.recordName) that is not a dns-01 value")
@@ -213,7 +234,7 @@ public final class Journal: Sendable {
     }
 
     /// An error as a clause inside a sentence: without its final period.
-    private static func reason(_ error: any Error) -> String {
+    static func reason(_ error: any Error) -> String {
         let text = describe(error)
         return text.hasSuffix(".") ? String(text.dropLast()) : text
     }

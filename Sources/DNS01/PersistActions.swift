@@ -127,7 +127,7 @@ public struct PersistActions: Sendable {
     /// The CA's issuer domain names and this account's URL. `register`: create the account when
     /// there is none yet (as `dns01 issue` does); otherwise the URL is nil then.
     public func identity(issuer: String?, register: Bool) async throws -> Identity {
-        let store = AccountStore(config: config.acme)
+        let store = AccountStore(config: config.acme, storage: config.storage)
         let client = register ? try await store.client(transport: transport, logger: logger)
                               : try await store.existingClient(transport: transport, logger: logger)
         var issuerNames: [String] = []

@@ -17,16 +17,25 @@ public struct RunHistoryStore: Sendable {
     public func read(_ name: String) -> RunHistory {
         let path = path(name)
         guard FileSystem.exists(path), let bytes = try? FileSystem.readBytes(path) else { return RunHistory() }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return (try? decoder.decode(RunHistory.self, from: Data(bytes))) ?? RunHistory()
+        return (try? Self.decoder.decode(RunHistory.self, from: Data(bytes))) ?? RunHistory()
     }
 
     public func write(_ history: RunHistory, for name: String) throws {
+        try FileSystem.writeAtomically(Array(try Self.encoder.encode(history)), to: path(name), mode: 0o600)
+    }
+
+    /// The history's JSON form, on disk and in the fleet's database.
+    static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
-        try FileSystem.writeAtomically(Array(try encoder.encode(history)), to: path(name), mode: 0o600)
+        return encoder
+    }
+
+    static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
     }
 
     /// Reads, changes and writes back the history of `name`.

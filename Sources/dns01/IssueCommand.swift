@@ -57,7 +57,10 @@ struct IssueCommand: AsyncParsableCommand {
             let config = try common.loadConfiguration()
             // A placeholder first when the [[certificate]] asks for one; a live placeholder's key is reused.
             let prepared = try await CertificateStore.prepareIssue(request, config: config, events: console.sink)
-            let result = try await Issuer(config: config, events: console.sink).issue(prepared)
+            // With fleet storage, the version goes to the shared database (under the fleet's lock).
+            let fleet = try await config.storage.open()
+            defer { fleet?.close() }
+            let result = try await Issuer(config: config, events: console.sink, fleet: fleet).issue(prepared)
             if common.json {
                 console.printJSON(result)
             } else {

@@ -17,13 +17,16 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Rehearse: obtain every certificate from [acme] staging_directory (Let's Encrypt's staging for its production URL, else the directory itself) and throw it away; nothing stored in live/, no deploy hook, no run history. Exit status as a real run.")
     var dryRun = false
 
+    @Flag(name: .long, help: "With [storage] type = \"postgres\": wait for a certificate another machine is working on (up to [acme] order_timeout plus [dns] propagation_timeout) instead of skipping it.")
+    var waitLock = false
+
     func run() async throws {
         try await runCommand(common) { console in
             let config = try common.loadConfiguration()
             guard !config.certificates.isEmpty else {
                 throw UsageError("\(config.path) has no [[certificate]] entries to run.")
             }
-            let summary = try await BatchRun(config: config, events: console.sink).run(force: force, dryRun: dryRun)
+            let summary = try await BatchRun(config: config, events: console.sink).run(force: force, dryRun: dryRun, waitLock: waitLock ? config.fleetLockWait : nil)
             if common.json {
                 console.printJSON(summary)
             } else {

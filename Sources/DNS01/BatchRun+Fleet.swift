@@ -1,0 +1,40 @@
+import Blocking
+import Foundation
+import Storage
+
+extension BatchRun {
+    /// Takes the fleet's lock of every certificate still pending. One another machine holds is
+    /// skipped, saying who holds it (or waited for, with `waitLock`). For the ones taken, the
+    /// live versions are synced once more: a certificate another issuer renewed between this
+    /// run's first sync and its lock is decided again, and usually no longer due.
+    func lockInFleet(_ fleet: FleetDatabase, items: inout [Item], force: Bool, waitLock: Int?) async throws {
+        let pending = items.indices.filter { items[$0].status == "pending" }
+        guard !pending.isEmpty else { return }
+        let outcome = try await FleetLocks(fleet).acquire(pending.map { items[$0].name }, waitSeconds: waitLock)
+        for index in pending {
+            guard let refusal = outcome.refusals[items[index].name] else { continue }
+            items[index].status = "skipped"
+            items[index].reason = "locked-elsewhere"
+            items[index].error = refusal
+            events(.step(refusal))
+        }
+        let renewed = try await FleetSync(config: config, fleet: fleet, events: events).run(names: outcome.locked).updated.map(\.name)
+        guard !renewed.isEmpty else { return }
+        let again = RenewalPlan.decide(config, force: force)
+        for index in pending where renewed.contains(items[index].name) {
+            guard let decision = again.first(where: { $0.spec.name == items[index].name }), decision.reason == nil else { continue }
+            items[index].status = "skipped"
+            items[index].reason = nil
+            items[index].notAfter = decision.notAfter
+            events(.step("\(items[index].name): renewed by another machine meanwhile; not due"))
+        }
+    }
+}
+
+extension Configuration {
+    /// How long `dns01 run --wait-lock` waits for another machine's lock: as long as that
+    /// machine's issuance may take (its order and propagation deadlines), plus a minute.
+    public var fleetLockWait: Int {
+        Int(seconds(acme.orderTimeout) + seconds(dns.propagationTimeout)) + 60
+    }
+}
