@@ -88,8 +88,11 @@ public final class PostgresConnection: @unchecked Sendable {
             PQexecParams(connection, sql, Int32(pointers.count), nil, pointers, nil, nil, 0)
         }
         guard let result else {
-            throw PostgresError(PQstatus(connection) == CONNECTION_OK ? .queryFailed : .connectionLost,
-                                "PostgreSQL at \(serverName) did not answer: \(Self.message(PQerrorMessage(connection)))")
+            let reason = Self.message(PQerrorMessage(connection))
+            guard PQstatus(connection) == CONNECTION_OK else {
+                throw PostgresError(.connectionLost, "lost the connection to PostgreSQL at \(serverName) (\(reason))")
+            }
+            throw PostgresError(.queryFailed, "PostgreSQL at \(serverName) did not answer: \(reason)")
         }
         defer { PQclear(result) }
         let status = PQresultStatus(result)
@@ -145,9 +148,12 @@ public final class PostgresConnection: @unchecked Sendable {
 
     private static func message(_ pointer: UnsafePointer<CChar>?) -> String {
         guard let pointer else { return "no reason given" }
-        let text = String(cString: pointer).trimmingCharacters(in: .whitespacesAndNewlines)
-        // libpq's messages may span lines ("…failed: FATAL:  password authentication failed…").
-        return text.isEmpty ? "no reason given" : text.split(whereSeparator: \.isNewline).joined(separator: "; ")
+        // libpq's messages may span lines and carry tabs ("…failed: FATAL:  password
+        // authentication failed…"): one line, single spaces, no final period.
+        let lines = String(cString: pointer).split(whereSeparator: \.isNewline)
+            .map { $0.split(whereSeparator: \.isWhitespace).joined(separator: " ") }.filter { !$0.isEmpty }
+        let text = lines.joined(separator: "; ")
+        return text.isEmpty ? "no reason given" : (text.hasSuffix(".") ? String(text.dropLast()) : text)
     }
 
     private static func withCStrings<T>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> T) -> T {
