@@ -53,6 +53,10 @@ public struct StorageSettings: Sendable, Equatable {
         guard kind == .postgres, let urlFile, let keyFile else { return nil }
         let url = try SecretFile.read(urlFile, context: "[storage]", what: "url_file")
         let sealing = try SealingKey(file: keyFile)
-        return try await BlockingPool.shared.run { try FleetDatabase(connectionString: url, sealing: sealing, migrate: migrate) }
+        do {
+            return try await BlockingPool.shared.run { try FleetDatabase(connectionString: url, sealing: sealing, migrate: migrate) }
+        } catch let error as PostgresError where error.code == .connectionFailed && error.message.hasPrefix("the PostgreSQL connection string") {
+            throw ConfigError("[storage]: url_file \(urlFile) holds neither a postgresql:// URL nor libpq key=value pairs.")
+        }
     }
 }

@@ -34,6 +34,14 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Connects. `connectionString` is libpq's (URL or key=value); `applicationName` shows in
     /// `pg_stat_activity`, which is how a lock's holder is named to another machine.
     public init(connectionString: String, applicationName: String, connectTimeout: Int = 10) throws {
+        // libpq's own parse errors quote pieces of the string, which may be the password: the
+        // string is checked first and a fault is told without them.
+        var parseError: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(connectionString, &parseError) else {
+            if let parseError { PQfreemem(parseError) }
+            throw PostgresError(.connectionFailed, "the PostgreSQL connection string is neither a postgresql:// URL nor libpq key=value pairs")
+        }
+        PQconninfoFree(options)
         let keywords = ["dbname", "application_name", "connect_timeout", "client_encoding"]
         let values = [connectionString, applicationName, String(connectTimeout), "UTF8"]
         let connection = Self.withCStrings(keywords) { keywordPointers in

@@ -25,6 +25,6 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         let text = message.prefix(1).uppercased() + message.dropFirst()
-        return text.hasSuffix(".") ? text : text + "."
+        return text.hasSuffix(".") || text.hasSuffix("?") ? text : text + "."
     }
 }
