@@ -28,6 +28,7 @@ import Testing
         let configuration = try Configuration.parse(try sandbox.materialize(switchedOn), path: "packaging/dns01.toml")
         #expect(configuration.certificates.map(\.name) == ["example.com"])
         #expect(configuration.providers.count == 2)
+        #expect(configuration.storage.kind == .postgres)
     }
 
     /// Every /usr/lib/dns01 path the example names is a file scripts/package installs there.
