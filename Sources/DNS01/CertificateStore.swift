@@ -78,6 +78,15 @@ public struct CertificateStore: Sendable {
         guard let leaf = blocks.first else {
             throw FileSystemError(path: liveDirectory(name), operation: "store the certificate in", reason: "the chain holds no certificate")
         }
+        // A fleet version is written under a lock of this state directory: `dns01 sync` from a
+        // timer and `dns01 run` on one machine may install the same number at the same moment.
+        var installLock: FileLock?
+        defer { installLock?.unlock() }
+        if let number {
+            try FileSystem.createDirectory("\(stateDir)/locks")
+            installLock = try FileLock(path: "\(stateDir)/locks/fleet-install.lock")
+            if liveVersionNumber(name) == number { return liveDirectory(name) }
+        }
         let archive = archiveDirectory(name)
         try FileSystem.createDirectory(archive)
         let version = try number.map { try claimVersion(String(format: "%04d", $0), in: archive, leaf: leaf) } ?? claimVersion(in: archive)

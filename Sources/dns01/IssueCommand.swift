@@ -55,11 +55,11 @@ struct IssueCommand: AsyncParsableCommand {
             }
             request.challenge = challenge.flatMap(ChallengeKind.init(rawValue:))
             let config = try common.loadConfiguration()
-            // A placeholder first when the [[certificate]] asks for one; a live placeholder's key is reused.
-            let prepared = try await CertificateStore.prepareIssue(request, config: config, events: console.sink)
-            // With fleet storage, the version goes to the shared database (under the fleet's lock).
+            // With fleet storage, versions go to the shared database (under the fleet's lock).
             let fleet = try await config.storage.open()
             defer { fleet?.close() }
+            // A placeholder first when the [[certificate]] asks for one; a live placeholder's key is reused.
+            let prepared = try await CertificateStore.prepareIssue(request, config: config, events: console.sink, fleet: fleet)
             let result = try await Issuer(config: config, events: console.sink, fleet: fleet).issue(prepared)
             if common.json {
                 console.printJSON(result)
