@@ -1,0 +1,148 @@
+import Foundation
+import Storage
+import Testing
+import TestLab
+
+/// Issue 19: the Storage module's PostgreSQL side against a real server (TestLab's
+/// `PostgreSQLServer`: initdb + postgres on a free loopback port): schema migrations, version
+/// numbering and the live pointer, journal liveness by session, advisory locks and who holds
+/// them, sealed keys, and errors that never carry the password.
+@Suite("fleet database") struct FleetDatabaseTests {
+    static let sealing = SealingKey(bytes: Array(repeating: 7, count: 32))
+
+    static func open(_ server: PostgreSQLServer, sealing: SealingKey = sealing, migrate: Bool = true) async throws -> FleetDatabase {
+        let url = server.url
+        return try await Task.detached { try FleetDatabase(connectionString: url, sealing: sealing, migrate: migrate) }.value
+    }
+
+    /// A chain of one self-signed certificate (the database does not look inside it).
+    static let chain = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    static let key = "-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----\n"
+
+    @Test func concurrentConnectsMigrateOnce() async throws {
+        let server = try await PostgreSQLServer.start()
+        defer { server.stopAndRemove() }
+        let databases = try await withThrowingTaskGroup(of: FleetDatabase.self) { group in
+            for _ in 0..<4 { group.addTask { try await Self.open(server) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        defer { for database in databases { database.close() } }
+        #expect(try server.psql("SELECT version FROM dns01_schema") == "\(FleetDatabase.schemaVersion)")
+        #expect(try server.psql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'dns01_%'") == "6")
+    }
+
+    @Test func aNewerSchemaIsRefusedInOneSentence() async throws {
+        let server = try await PostgreSQLServer.start()
+        defer { server.stopAndRemove() }
+        try await Self.open(server).close()
+        try server.psql("INSERT INTO dns01_schema VALUES (99)")
+        await #expect {
+            try await Self.open(server)
+        } throws: { error in
+            let text = "\(error)"
+            return (error as? PostgresError)?.code == .schemaTooNew && text.contains("schema 99") && text.contains("upgrade dns01")
+        }
+    }
+
+    @Test func versionsAreNumberedAndSyncSeesOnlyChanges() async throws {
+        let server = try await PostgreSQLServer.start()
+        defer { server.stopAndRemove() }
+        let database = try await Self.open(server)
+        defer { database.close() }
+        let notAfter = Date(timeIntervalSince1970: 1_900_000_000)
+        #expect(try database.storeVersion(name: "web", chainPEM: Self.chain, keyPEM: Self.key, names: ["a.test", "*.a.test"], notAfter: notAfter) == 1)
+        #expect(try database.storeVersion(name: "web", chainPEM: Self.chain, keyPEM: nil, names: ["a.test"], notAfter: notAfter) == 2)
+        let changed = try database.changedLiveVersions(known: [("web", 1), ("other", nil)])
+        #expect(changed.map(\.version) == [2])
+        #expect(changed.first?.keyPEM == nil)
+        #expect(try database.changedLiveVersions(known: [("web", 2)]).isEmpty)
+        let first = try #require(try database.versions(of: "web").first)
+        #expect(first.keyPEM == Self.key && first.names == ["a.test", "*.a.test"] && first.notAfter == notAfter)
+        #expect(try server.psql("SELECT live_version FROM dns01_certificates WHERE name = 'web'") == "2")
+    }
+
+    @Test func aKeyMovedToAnotherRowDoesNotOpen() async throws {
+        let server = try await PostgreSQLServer.start()
+        defer { server.stopAndRemove() }
+        let database = try await Self.open(server)
+        defer { database.close() }
+        for _ in 0..<2 { _ = try database.storeVersion(name: "web", chainPEM: Self.chain, keyPEM: Self.key, names: ["a.test"], notAfter: Date()) }
+        #expect(try server.psql("SELECT count(*) FROM dns01_versions WHERE encode(key_sealed, 'escape') LIKE '%PRIVATE KEY%'") == "0")
+        try server.psql("UPDATE dns01_versions SET key_sealed = (SELECT key_sealed FROM dns01_versions WHERE version = 1) WHERE version = 2")
+        #expect { try database.versions(of: "web") } throws: { error in
+            (error as? PostgresError)?.code == .sealing && "\(error)".contains("web version 2")
+        }
+        let other = try await Self.open(server, sealing: SealingKey(bytes: Array(repeating: 8, count: 32)))
+        defer { other.close() }
+        #expect { try other.changedLiveVersions(known: [("web", nil)]) } throws: { ($0 as? PostgresError)?.code == .sealing }
+    }
+
+    @Test func journalRowsLiveAsLongAsTheirWritersSession() async throws {
+        let server = try await PostgreSQLServer.start()
+        defer { server.stopAndRemove() }
+        let writer = try await Self.open(server), reader = try await Self.open(server)
+        defer { reader.close() }
+        let id = try writer.addJournalRow(recordsJSON: "[]")
+        let seen = try #require(try reader.journalRows().first { $0.id == id })
+        #expect(seen.ownerAlive && !seen.mine && seen.owner.hasPrefix("dns01 on "))
+        #expect(try writer.journalRows().first { $0.id == id }?.mine == true)
+        writer.close()
+        // The server ends the backend when the socket closes; the lock goes with it.
+        var alive = true
+        for _ in 0..<200 where alive {
+            alive = try reader.journalRows().first { $0.id == id }?.ownerAlive ?? false
+            if alive { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(!alive)
+        try reader.editJournal { rows in rows.map { ($0.id, nil) } }
+        #expect(try reader.journalRows().isEmpty)
+    }
+
+    @Test func aHeldCertificateLockNamesItsHolderAndDiesWithIt() async throws {
+        let server = try await PostgreSQLServer.start()
+        defer { server.stopAndRemove() }
+        let holder = try await Self.open(server), other = try await Self.open(server)
+        defer { other.close() }
+        #expect(try holder.tryLockCertificate("web"))
+        #expect(try !other.tryLockCertificate("web"))
+        #expect(try other.tryLockCertificate("mail"))
+        let named = try #require(try other.certificateLockHolder("web"))
+        #expect(named.contains(holder.ownerName) && named.contains("from 127.0.0.1"))
+        #expect(try !other.lockCertificate("web", waitingAtMost: 1))
+        holder.close()
+        #expect(try other.lockCertificate("web", waitingAtMost: 10))
+    }
+
+    @Test func errorsNeverCarryThePassword() async throws {
+        let server = try await PostgreSQLServer.start()
+        defer { server.stopAndRemove() }
+        let secret = "pw-\(UUID().uuidString)"
+        for connection in ["postgresql://\(server.user):\(secret)@\(server.host):\(server.port)/\(server.database)",
+                           "host=\(server.host) port \(server.port) password=\(secret)",
+                           "host=\(server.host) port=\(server.port) user=\(server.user) password \(secret)"] {
+            #expect(throws: PostgresError.self) {
+                try FleetDatabase(connectionString: connection, sealing: Self.sealing)
+            }
+            do {
+                _ = try FleetDatabase(connectionString: connection, sealing: Self.sealing)
+            } catch {
+                #expect(!"\(error)".contains(secret), "\(error)")
+                #expect("\(error)".contains("PostgreSQL"))
+            }
+        }
+    }
+
+    @Test func aRestartedServerIsALostConnection() async throws {
+        let server = try await PostgreSQLServer.start()
+        defer { server.stopAndRemove() }
+        let database = try await Self.open(server)
+        defer { database.close() }
+        try await server.restart()
+        #expect { try database.storeVersion(name: "web", chainPEM: Self.chain, keyPEM: Self.key, names: ["a.test"], notAfter: Date()) } throws: { error in
+            (error as? PostgresError)?.code == .connectionLost && "\(error)".hasPrefix("Lost the connection to PostgreSQL at 127.0.0.1:")
+        }
+        let fresh = try await Self.open(server)
+        defer { fresh.close() }
+        #expect(try fresh.certificates().isEmpty)
+    }
+}
