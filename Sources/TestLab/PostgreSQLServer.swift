@@ -167,8 +167,9 @@ public final class PostgreSQLServer: @unchecked Sendable {
         if separateSocketDirectory { try? FileManager.default.removeItem(atPath: socketDirectory) }
     }
 
+    /// A server started alone stops with its last reference; a lab's runs until the lab stops.
     deinit {
-        if ownsDirectory { stopAndRemove() } else { stop() }
+        if ownsDirectory { stopAndRemove() }
     }
 
     /// Starts postgres on the existing cluster and waits until `pg_isready` says it accepts
