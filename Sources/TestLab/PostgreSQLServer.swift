@@ -114,9 +114,9 @@ public final class PostgreSQLServer: @unchecked Sendable {
             try await server.launch()
             try await Self.offPool { try server.createDatabase() }
         } catch {
-            let tail = server.logTail()
+            // Each step's error has its output (initdb's, createdb's, the server log's end).
             server.stopAndRemove()
-            throw LabError("\(error)\(tail.isEmpty ? "" : "\n--- postgres ---\n" + tail)")
+            throw error
         }
         return server
     }
@@ -190,7 +190,7 @@ public final class PostgreSQLServer: @unchecked Sendable {
             }
             if ready.status == 0 { return }
             guard Date() < deadline else {
-                throw LabError("timed out waiting for PostgreSQL to accept connections at \(host):\(port)")
+                throw LabError("timed out waiting for PostgreSQL to accept connections at \(host):\(port):\n\(logTail())")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
