@@ -114,9 +114,9 @@ public final class PostgreSQLServer: @unchecked Sendable {
             try await server.launch()
             try await Self.offPool { try server.createDatabase() }
         } catch {
-            let tail = server.logTail()
+            // Each step's error has its output (initdb's, createdb's, the server log's end).
             server.stopAndRemove()
-            throw LabError("\(error)\(tail.isEmpty ? "" : "\n--- postgres ---\n" + tail)")
+            throw error
         }
         return server
     }
@@ -167,8 +167,9 @@ public final class PostgreSQLServer: @unchecked Sendable {
         if separateSocketDirectory { try? FileManager.default.removeItem(atPath: socketDirectory) }
     }
 
+    /// A server started alone stops with its last reference; a lab's runs until the lab stops.
     deinit {
-        if ownsDirectory { stopAndRemove() } else { stop() }
+        if ownsDirectory { stopAndRemove() }
     }
 
     /// Starts postgres on the existing cluster and waits until `pg_isready` says it accepts
@@ -189,7 +190,7 @@ public final class PostgreSQLServer: @unchecked Sendable {
             }
             if ready.status == 0 { return }
             guard Date() < deadline else {
-                throw LabError("timed out waiting for PostgreSQL to accept connections at \(host):\(port)")
+                throw LabError("timed out waiting for PostgreSQL to accept connections at \(host):\(port):\n\(logTail())")
             }
             try await Task.sleep(for: .milliseconds(50))
         }

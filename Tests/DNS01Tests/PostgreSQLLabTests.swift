@@ -70,14 +70,20 @@ struct PostgreSQLLabTests {
     @Test func theLabStopsItsPostgreSQL() async throws {
         let lab = try await TestLab.start(.init(zones: [], startPebble: false))
         defer { lab.stop() }
+        let pid = try await Self.startAndDropHandle(lab)
+        // A lab's server runs on without its handle, until the lab stops.
+        #expect(Self.exists(pid))
+        #expect(lab.pids["postgres"] == pid)
+        await #expect(throws: (any Error).self) { try await lab.startPostgreSQL() }
+        lab.stop()
+        #expect(!Self.exists(pid))
+    }
+
+    static func startAndDropHandle(_ lab: TestLab) async throws -> Int32 {
         let server = try await lab.startPostgreSQL()
         #expect(server.directory.hasPrefix(lab.directory))
         #expect(try server.psqlOverTCP("select 1") == "1")
-        let pid = try #require(server.pid)
-        #expect(lab.pids["postgres"] == pid)
-        lab.stop()
-        #expect(!Self.exists(pid))
-        #expect(server.pid == nil)
+        return try #require(server.pid)
     }
 
     @Test(arguments: [
