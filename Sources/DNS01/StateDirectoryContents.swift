@@ -71,8 +71,8 @@ struct StateDirectoryContents: Sendable {
             }
             let key = try Self.accountKey("\(path)/account.key")
             let next = FileSystem.exists("\(path)/account.key.next") ? try Self.accountKey("\(path)/account.key.next") : nil
-            if let earlier = accounts.first(where: { $0.directory == ca }) {
-                notes.append("\(path) is a second account for \(ca) (one is imported per CA): kept the one read first (\(earlier.recordJSON == record ? "the same record" : "another record"))")
+            if accounts.contains(where: { $0.directory == ca }) {
+                notes.append("\(path) is a second account for \(ca), and the database keeps one per CA: not imported")
                 continue
             }
             accounts.append(StoredAccount(directory: ca, recordJSON: record, keyPEM: key, nextKeyPEM: next))

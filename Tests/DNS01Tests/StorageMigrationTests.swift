@@ -14,7 +14,7 @@ struct StorageMigrationTests {
         let lab = try await TestLab.start(.init(zones: ["example.test", "other.test"]))
         defer { lab.stop() }
         let postgres = try await Self.startPostgreSQL()
-        defer { postgres.stop() }
+        defer { postgres.stopAndRemove() }
 
         let certificates = """
 
@@ -57,7 +57,8 @@ struct StorageMigrationTests {
 
         let imported = try await CLIRunner.run(["storage", "import", "-c", fleet])
         #expect(imported.status == 0, "\(imported.stderr)")
-        #expect(imported.stdout == "Imported 2 certificates (3 versions), 1 account and 2 run histories from \(state) into PostgreSQL at \(postgres.serverName); nothing was there already.\n")
+        #expect(imported.stdout.hasPrefix("Imported 2 certificates (3 versions), 1 account and 2 run histories from \(state) into PostgreSQL at "), "\(imported.stdout)")
+        #expect(imported.stdout.hasSuffix("; nothing was there already.\n"), "\(imported.stdout)")
         #expect(try postgres.psql("SELECT name, live_version FROM dns01_certificates ORDER BY name") == "own|1\nweb|2")
         #expect(try postgres.psql("SELECT name, version, key_sealed IS NULL, array_to_string(names, ',') FROM dns01_versions ORDER BY name, version")
             == "own|1|t|own.example.test\nweb|1|f|*.web.example.test,web.example.test\nweb|2|f|*.web.example.test,web.example.test")
@@ -73,7 +74,7 @@ struct StorageMigrationTests {
         // The raw tables, bytea shown as text where it is printable: no PEM private key, not
         // even one line of one (but for the tail of an EC key, which is its public key and
         // may show in its certificate).
-        let dump = try postgres.dump()
+        let dump = try Self.dump(postgres)
         #expect(dump.contains("BEGIN CERTIFICATE"), "the dump holds the tables")
         #expect(!dump.contains("PRIVATE KEY"))
         let files = try Self.tree(state)
@@ -92,7 +93,8 @@ struct StorageMigrationTests {
         let exported = "\(lab.directory)/exported"
         let export = try await CLIRunner.run(["storage", "export", "-c", fleet, "--to", exported])
         #expect(export.status == 0, "\(export.stderr)")
-        #expect(export.stdout == "Exported 2 certificates (3 versions), 1 account and 2 run histories from PostgreSQL at \(postgres.serverName) to \(exported).\n")
+        #expect(export.stdout.hasPrefix("Exported 2 certificates (3 versions), 1 account and 2 run histories from PostgreSQL at "), "\(export.stdout)")
+        #expect(export.stdout.hasSuffix(" to \(exported).\n"), "\(export.stdout)")
         let original = try Self.tree(state).filter { entry in ["accounts/", "archive/", "live/", "history/"].contains { entry.key.hasPrefix($0) } }
         let copy = try Self.tree(exported)
         #expect(copy.keys.sorted() == original.keys.sorted())
@@ -136,7 +138,7 @@ struct StorageMigrationTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let postgres = try await Self.startPostgreSQL()
-        defer { postgres.stop() }
+        defer { postgres.stopAndRemove() }
         // No CA is asked: an unreachable directory URL does not matter.
         let fleet = try Self.writeFleetConfig(in: directory, base: "[acme]\ndirectory = \"https://127.0.0.1:1/dir\"\nstate_dir = \"\(directory)/state\"\n",
                                               url: postgres.url, name: "fleet.toml")
@@ -231,9 +233,17 @@ struct StorageMigrationTests {
         try? FileManager.default.destinationOfSymbolicLink(atPath: path)
     }
 
-    /// The PostgreSQL the tests store into. TestLab's own (`lab.startPostgreSQL()`, branch
-    /// pglab) replaces `ScratchPostgreSQL` here once it lands: the tests use only `url`,
-    /// `serverName`, `psql(_:)`, `dump()` and `stop()`.
+    /// Every row of every table, bytea as text where it is printable (`bytea_output = escape`),
+    /// so that a key stored in the clear would show.
+    static func dump(_ postgres: ScratchPostgreSQL) throws -> String {
+        let tables = try postgres.psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename").split(separator: "\n")
+        return try tables.map { try postgres.psql("SET bytea_output = 'escape'; SELECT t::text FROM \"\($0)\" t") }.joined(separator: "\n")
+    }
+
+    /// The PostgreSQL the tests store into, on its own (no lab needed). Once TestLab's
+    /// `PostgreSQLServer` (branch pglab) is merged, this becomes `try await
+    /// PostgreSQLServer.start()` returning one, and `ScratchPostgreSQL` goes: the tests use only
+    /// what both have (`url`, `psql(_:)`, `stopAndRemove()`).
     static func startPostgreSQL() async throws -> ScratchPostgreSQL {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread { continuation.resume(with: Result { try ScratchPostgreSQL() }) }
@@ -243,6 +253,7 @@ struct StorageMigrationTests {
 
 /// A throw-away PostgreSQL on a unix socket in a temp directory (no TCP port to collide on):
 /// initdb and postgres as the `postgres` user when the tests run as root, stopped by pid.
+/// Stands in for TestLab's `PostgreSQLServer` until that is merged (same member names).
 final class ScratchPostgreSQL: @unchecked Sendable {
     let directory: String
     let binDirectory: String
@@ -250,8 +261,6 @@ final class ScratchPostgreSQL: @unchecked Sendable {
     static let port = "5432"
 
     var url: String { "host=\(directory) port=\(Self.port) user=dns01 dbname=dns01" }
-    /// How dns01 names the server in its messages (`PostgresConnection.serverName`).
-    var serverName: String { "\(directory) (socket, port \(Self.port))" }
 
     init() throws {
         let root = "/usr/lib/postgresql"
@@ -279,7 +288,7 @@ final class ScratchPostgreSQL: @unchecked Sendable {
         while try runProcess("\(binDirectory)/pg_isready", ["-q", "-h", directory, "-p", Self.port]).status != 0 {
             guard process.isRunning, Date() < deadline else {
                 let log = (try? String(contentsOfFile: "\(directory)/postgres.log", encoding: .utf8)) ?? ""
-                stop()
+                stopAndRemove()
                 throw ScratchError("postgres did not start in \(directory): \(log.suffix(2000))")
             }
             usleep(50_000)
@@ -293,23 +302,17 @@ final class ScratchPostgreSQL: @unchecked Sendable {
         geteuid() == 0 ? ["--reuid=postgres", "--regid=postgres", "--init-groups"] + command : command
     }
 
-    /// Runs `sql` with psql over the socket; its rows, one a line, fields separated by "|".
+    /// Runs `sql` with psql over the socket, stopping at the first error; the rows, one a line,
+    /// fields separated by "|", without the final newline.
     @discardableResult
     func psql(_ sql: String, database: String = "dns01") throws -> String {
         let result = try runProcess("\(binDirectory)/psql", ["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", directory, "-p", Self.port,
-                                                              "-U", "dns01", "-d", database, "-c", sql])
+                                                              "-U", "dns01", "-d", database, "-f", "-"], stdin: sql)
         guard result.status == 0 else { throw ScratchError("psql failed: \(result.stderr)") }
         return result.stdout.hasSuffix("\n") ? String(result.stdout.dropLast()) : result.stdout
     }
 
-    /// Every row of every table, bytea as text where printable (`bytea_output = escape`), so
-    /// that a key stored in the clear would show.
-    func dump() throws -> String {
-        let tables = try psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename").split(separator: "\n")
-        return try tables.map { try psql("SET bytea_output = 'escape'; SELECT t::text FROM \"\($0)\" t") }.joined(separator: "\n")
-    }
-
-    func stop() {
+    func stopAndRemove() {
         if process.isRunning {
             kill(process.processIdentifier, SIGINT)
             process.waitUntilExit()
