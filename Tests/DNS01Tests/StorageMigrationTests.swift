@@ -235,93 +235,13 @@ struct StorageMigrationTests {
 
     /// Every row of every table, bytea as text where it is printable (`bytea_output = escape`),
     /// so that a key stored in the clear would show.
-    static func dump(_ postgres: ScratchPostgreSQL) throws -> String {
+    static func dump(_ postgres: PostgreSQLServer) throws -> String {
         let tables = try postgres.psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename").split(separator: "\n")
         return try tables.map { try postgres.psql("SET bytea_output = 'escape'; SELECT t::text FROM \"\($0)\" t") }.joined(separator: "\n")
     }
 
-    /// The PostgreSQL the tests store into, on its own (no lab needed). Once TestLab's
-    /// `PostgreSQLServer` (branch pglab) is merged, this becomes `try await
-    /// PostgreSQLServer.start()` returning one, and `ScratchPostgreSQL` goes: the tests use only
-    /// what both have (`url`, `psql(_:)`, `stopAndRemove()`).
-    static func startPostgreSQL() async throws -> ScratchPostgreSQL {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try ScratchPostgreSQL() }) }
-        }
-    }
-}
-
-/// A throw-away PostgreSQL on a unix socket in a temp directory (no TCP port to collide on):
-/// initdb and postgres as the `postgres` user when the tests run as root, stopped by pid.
-/// Stands in for TestLab's `PostgreSQLServer` until that is merged (same member names).
-final class ScratchPostgreSQL: @unchecked Sendable {
-    let directory: String
-    let binDirectory: String
-    let process = Process()
-    static let port = "5432"
-
-    var url: String { "host=\(directory) port=\(Self.port) user=dns01 dbname=dns01" }
-
-    init() throws {
-        let root = "/usr/lib/postgresql"
-        let majors = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap { Int($0) }
-        guard let major = majors.max() else { throw ScratchError("PostgreSQL is not installed under \(root)") }
-        binDirectory = "\(root)/\(major)/bin"
-        var template = Array("/tmp/dns01-pgt-XXXXXX".utf8CString)
-        guard mkdtemp(&template) != nil else { throw ScratchError("mkdtemp failed") }
-        directory = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if geteuid() == 0, let account = getpwnam("postgres") {
-            chown(directory, account.pointee.pw_uid, account.pointee.pw_gid)
-        }
-        let initdb = try runProcess(Self.asServer(), Self.serverArguments(["\(binDirectory)/initdb", "-D", "\(directory)/data", "-U", "dns01",
-                                                                            "--auth=trust", "-E", "UTF8", "--no-sync"]))
-        guard initdb.status == 0 else { throw ScratchError("initdb failed: \(initdb.stderr)") }
-        process.executableURL = URL(fileURLWithPath: Self.asServer())
-        process.arguments = Self.serverArguments(["\(binDirectory)/postgres", "-D", "\(directory)/data", "-k", directory, "-p", Self.port,
-                                                  "-c", "listen_addresses=", "-c", "fsync=off"])
-        FileManager.default.createFile(atPath: "\(directory)/postgres.log", contents: nil)
-        let log = FileHandle(forWritingAtPath: "\(directory)/postgres.log")
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while try runProcess("\(binDirectory)/pg_isready", ["-q", "-h", directory, "-p", Self.port]).status != 0 {
-            guard process.isRunning, Date() < deadline else {
-                let log = (try? String(contentsOfFile: "\(directory)/postgres.log", encoding: .utf8)) ?? ""
-                stopAndRemove()
-                throw ScratchError("postgres did not start in \(directory): \(log.suffix(2000))")
-            }
-            usleep(50_000)
-        }
-        try psql("CREATE DATABASE dns01", database: "postgres")
-    }
-
-    private static func asServer() -> String { geteuid() == 0 ? "/usr/bin/setpriv" : "/usr/bin/env" }
-
-    private static func serverArguments(_ command: [String]) -> [String] {
-        geteuid() == 0 ? ["--reuid=postgres", "--regid=postgres", "--init-groups"] + command : command
-    }
-
-    /// Runs `sql` with psql over the socket, stopping at the first error; the rows, one a line,
-    /// fields separated by "|", without the final newline.
-    @discardableResult
-    func psql(_ sql: String, database: String = "dns01") throws -> String {
-        let result = try runProcess("\(binDirectory)/psql", ["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", directory, "-p", Self.port,
-                                                              "-U", "dns01", "-d", database, "-f", "-"], stdin: sql)
-        guard result.status == 0 else { throw ScratchError("psql failed: \(result.stderr)") }
-        return result.stdout.hasSuffix("\n") ? String(result.stdout.dropLast()) : result.stdout
-    }
-
-    func stopAndRemove() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGINT)
-            process.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    struct ScratchError: Error, CustomStringConvertible {
-        var description: String
-        init(_ description: String) { self.description = description }
+    /// The PostgreSQL the tests store into, on its own (no lab needed).
+    static func startPostgreSQL() async throws -> PostgreSQLServer {
+        try await PostgreSQLServer.start()
     }
 }
