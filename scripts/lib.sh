@@ -4,11 +4,14 @@
 # libncurses6, libxml2 and friends are Swift's own runtime needs, missing from minimal images.
 # prometheus is there for promtool (`promtool check metrics` on the [metrics] textfile): 19 MB
 # to download, 96 MB installed; its service is disabled again like every other (see below).
+# postgresql gives the lab its server (initdb, postgres, pg_isready, psql), libpq-dev the fleet
+# storage its client library; no cluster is made on install (no_main_postgresql_cluster).
 DNS01_PACKAGES=(libldns-dev libcurl4-openssl-dev libidn2-dev libssl-dev pkg-config bind9 bind9-dnsutils bind9-utils
                 pebble certbot openssl curl time ca-certificates python3 python3-venv bc procps
                 knot knot-dnsutils pdns-server pdns-backend-sqlite3 sqlite3
                 libncurses6 libxml2 libedit2 libsqlite3-0 libstdc++-12-dev libgcc-12-dev libc6-dev
-                binutils git tzdata zlib1g-dev libfaketime prometheus dehydrated uacme)
+                binutils git tzdata zlib1g-dev libfaketime prometheus dehydrated uacme
+                postgresql libpq-dev)
 
 # Installs whichever of the packages (and any given as arguments) are missing. Idempotent:
 # apt-get runs only when something is missing. The lab runs its own servers on free loopback
@@ -27,6 +30,7 @@ ensure_packages() {
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     local before after policy=/usr/sbin/policy-rc.d placed=0
     before=$(enabled_units)
+    [[ " ${missing[*]} " == *" postgresql "* ]] && no_main_postgresql_cluster
     if [[ ! -e $policy ]]; then
       printf '#!/bin/sh\n# placed by dns01 scripts/lib.sh while it installs packages\nexit 101\n' \
         | "${sudo[@]}" tee "$policy" >/dev/null
@@ -86,6 +90,31 @@ ensure_a2c_venv() {
   /usr/bin/python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "${DNS01_A2C_PYTHON_PACKAGES[@]}"
   echo "$wanted" > "$marker"
+}
+
+# Debian's postgresql-NN makes a cluster "main" when it is first installed (postgresql-common's
+# configure_version runs pg_createcluster, and the package then starts it): a server on port
+# 5432 with a service to start it at boot, which the lab (it runs its own postgres on a free
+# port) must not leave behind. Before the first install of a server, a file in
+# /etc/postgresql-common/createcluster.d says create_main_cluster = false: createcluster.conf
+# reads that directory last (include_dir), and the maintainer script asks createcluster.conf
+# (pg_conftool ... show create_main_cluster), so no cluster is made. A drop-in, not an edit of
+# createcluster.conf itself: postgresql-common installs that file with ucf, which would find an
+# unknown file there on a new machine and ask what to do with it. The file stays afterwards, so
+# a later major (a dist-upgrade) makes no cluster either. Run with sudo set (ensure_packages).
+no_main_postgresql_cluster() {
+  local dir=/etc/postgresql-common conf=/etc/postgresql-common/createcluster.conf
+  local dropin=$dir/createcluster.d/dns01-no-main-cluster.conf
+  compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && return  # a server is installed already
+  [[ -e $dropin ]] && return
+  echo "writing $dropin: installing postgresql makes no cluster (the lab makes its own)"
+  "${sudo[@]}" mkdir -p "$dir/createcluster.d"
+  printf '# placed by dns01 scripts/lib.sh: installing postgresql-NN makes no "main" cluster\ncreate_main_cluster = false\n' \
+    | "${sudo[@]}" tee "$dropin" >/dev/null
+  # An older createcluster.conf (postgresql-common already installed) may not read the directory.
+  if [[ -e $conf ]] && ! grep -q "^include_dir.*createcluster\.d" "$conf"; then
+    echo "create_main_cluster = false" | "${sudo[@]}" tee -a "$conf" >/dev/null
+  fi
 }
 
 # The unit names linked into any *.wants folder under /etc/systemd/system, sorted.

@@ -4,10 +4,14 @@ import Foundation
 final class LabProcess: @unchecked Sendable {
     let name: String
     let process: Process
+    /// What `stop` and `terminate` send first: SIGTERM, or SIGINT for PostgreSQL (its "fast
+    /// shutdown"; SIGTERM is "smart shutdown", which waits for every client to disconnect).
+    let stopSignal: Int32
 
     init(name: String, executable: String, arguments: [String], environment: [String: String] = [:],
-         directory: String) throws {
+         directory: String, stopSignal: Int32 = SIGTERM) throws {
         self.name = name
+        self.stopSignal = stopSignal
         process = Process()
         guard FileManager.default.isExecutableFile(atPath: executable) else { throw LabError("cannot start \(executable): not an executable file") }
         // Through env(1), which resets every signal to its default and unblocks it: the child
@@ -19,9 +23,12 @@ final class LabProcess: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env
+        // Appended to, not truncated: a server started again (a restart) keeps the log of its
+        // earlier runs, which tests read.
         let log = "\(directory)/\(name).log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        let descriptor = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw LabError("cannot open \(log): \(String(cString: strerror(errno)))") }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
@@ -35,15 +42,15 @@ final class LabProcess: @unchecked Sendable {
     var pid: Int32 { process.processIdentifier }
     var isRunning: Bool { process.isRunning }
 
-    /// SIGTERM, up to 5 s to exit, then SIGKILL; waits for the exit either way.
+    /// The stop signal (SIGTERM), up to 5 s to exit, then SIGKILL; waits for the exit either way.
     func stop() {
         terminate()
         finish(by: Date().addingTimeInterval(5))
     }
 
-    /// Sends SIGTERM if the process runs (a lab signals all of its processes first, then waits).
+    /// Sends the stop signal if the process runs (a lab signals all of its processes first, then waits).
     func terminate() {
-        if process.isRunning { kill(pid, SIGTERM) }
+        if process.isRunning { kill(pid, stopSignal) }
     }
 
     /// Waits for the exit until `deadline`, then SIGKILL and waits.

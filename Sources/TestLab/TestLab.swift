@@ -473,6 +473,7 @@ extension LabProcess {
         case "named-primary": "primary"
         case "named-secondary": "secondary"
         case "named-resolver": "resolver"
+        case "postgres": "postgresql"
         default: "pebble"
         }
     }

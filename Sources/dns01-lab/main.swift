@@ -1,12 +1,12 @@
 import Foundation
 import TestLab
 
-// dns01-lab up --dir DIR [--lag N] [--zone Z]... [--nonce-reject PCT] [--cloudflare] [--route53] [--acme2certifier]
+// dns01-lab up --dir DIR [--lag N] [--zone Z]... [--nonce-reject PCT] [--cloudflare] [--route53] [--acme2certifier] [--postgres]
 // Starts the lab, writes DIR/dns01.toml (DIR/dns01-a2c.toml for acme2certifier), DIR/lab.env and
 // DIR/ready, and runs until SIGTERM/SIGINT.
 
 func usage(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("dns01-lab: \(message)\nusage: dns01-lab up --dir DIR [--lag SECONDS] [--zone ZONE]... [--nonce-reject PERCENT] [--authz-reuse PERCENT] [--secondary-port PORT] [--cloudflare] [--route53] [--acme2certifier]\n".utf8))
+    FileHandle.standardError.write(Data("dns01-lab: \(message)\nusage: dns01-lab up --dir DIR [--lag SECONDS] [--zone ZONE]... [--nonce-reject PERCENT] [--authz-reuse PERCENT] [--secondary-port PORT] [--cloudflare] [--route53] [--acme2certifier] [--postgres]\n".utf8))
     exit(2)
 }
 
@@ -16,7 +16,7 @@ arguments.removeFirst()
 var directory: String?
 var options = TestLab.Options()
 var zones: [String] = []
-var cloudflare = false, route53 = false, acme2certifier = false
+var cloudflare = false, route53 = false, acme2certifier = false, postgres = false
 while !arguments.isEmpty {
     let flag = arguments.removeFirst()
     // Flags without a value: the DNS host API stand-ins.
@@ -24,6 +24,8 @@ while !arguments.isEmpty {
     if flag == "--route53" { route53 = true; continue }
     // A second real CA beside Pebble, with ARI, profiles and dns-persist-01.
     if flag == "--acme2certifier" { acme2certifier = true; continue }
+    // A PostgreSQL for the fleet storage.
+    if flag == "--postgres" { postgres = true; continue }
     guard let value = arguments.first else { usage("\(flag) needs a value") }
     arguments.removeFirst()
     switch flag {
@@ -88,7 +90,16 @@ Task {
             extra += "LAB_A2C_DIR='\(a2c.directoryURL)'\nLAB_A2C_CA='\(a2c.caBundle)'\n"
             ready += ", acme2certifier \(a2c.directoryURL) (CA bundle \(a2c.caBundle); up in \(String(format: "%.1f", a2c.startSeconds)) s)"
         }
+        if postgres {
+            let pg = try await lab.startPostgreSQL()
+            extra += "LAB_POSTGRES_URL='\(pg.url)'\nLAB_POSTGRES_PASSWORD_FILE='\(pg.passwordFile)'\nLAB_POSTGRES_LOG='\(pg.logFile)'\n"
+            ready += ", PostgreSQL \(pg.urlWithoutPassword) (password in \(pg.passwordFile))"
+        }
+        // With PostgreSQL's URL, which holds the lab's random password, lab.env is made readable
+        // by its owner only, from its first byte (nothing else creates files meanwhile).
+        let umaskBefore = postgres ? umask(0o077) : nil
         try (env + extra).write(toFile: "\(directory)/lab.env", atomically: true, encoding: .utf8)
+        if let umaskBefore { umask(umaskBefore) }
         FileManager.default.createFile(atPath: "\(directory)/ready", contents: Data())
         print(ready)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
