@@ -88,8 +88,13 @@ public final class PostgresConnection: @unchecked Sendable {
             PQexecParams(connection, sql, Int32(pointers.count), nil, pointers, nil, nil, 0)
         }
         guard let result else {
-            throw PostgresError(PQstatus(connection) == CONNECTION_OK ? .queryFailed : .connectionLost,
-                                "PostgreSQL at \(serverName) did not answer: \(Self.message(PQerrorMessage(connection)))")
+            // No result at all: libpq could not send the query, usually because the session
+            // ended earlier (the server restarted) and libpq does not reconnect.
+            let reason = Self.message(PQerrorMessage(connection))
+            guard PQstatus(connection) == CONNECTION_OK else {
+                throw PostgresError(.connectionLost, "lost the connection to PostgreSQL at \(serverName) (\(reason))")
+            }
+            throw PostgresError(.queryFailed, "PostgreSQL at \(serverName) did not answer: \(reason)")
         }
         defer { PQclear(result) }
         let status = PQresultStatus(result)
@@ -146,8 +151,10 @@ public final class PostgresConnection: @unchecked Sendable {
     private static func message(_ pointer: UnsafePointer<CChar>?) -> String {
         guard let pointer else { return "no reason given" }
         let text = String(cString: pointer).trimmingCharacters(in: .whitespacesAndNewlines)
-        // libpq's messages may span lines ("…failed: FATAL:  password authentication failed…").
-        return text.isEmpty ? "no reason given" : text.split(whereSeparator: \.isNewline).joined(separator: "; ")
+        // libpq's messages may span lines ("…failed: FATAL:  password authentication failed…"),
+        // the later ones indented with a tab.
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return lines.isEmpty ? "no reason given" : lines.joined(separator: "; ")
     }
 
     private static func withCStrings<T>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> T) -> T {
