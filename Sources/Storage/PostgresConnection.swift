@@ -96,6 +96,8 @@ public final class PostgresConnection: @unchecked Sendable {
             PQexecParams(connection, sql, Int32(pointers.count), nil, pointers, nil, nil, 0)
         }
         guard let result else {
+            // No result at all: libpq could not send the query, usually because the session
+            // ended earlier (the server restarted) and libpq does not reconnect.
             let reason = Self.message(PQerrorMessage(connection))
             guard PQstatus(connection) == CONNECTION_OK else {
                 throw PostgresError(.connectionLost, "lost the connection to PostgreSQL at \(serverName) (\(reason))")
