@@ -38,3 +38,14 @@ extension Configuration {
         Int(seconds(acme.orderTimeout) + seconds(dns.propagationTimeout)) + 60
     }
 }
+
+extension BatchRun {
+    /// The lost database connection behind a certificate's failure, if that is what it was.
+    static func lostStorage(_ error: any Error) -> PostgresError? {
+        switch error {
+        case let error as PostgresError where error.code == .connectionLost: error
+        case let error as CertificateError: lostStorage(error.underlying)
+        default: nil
+        }
+    }
+}

@@ -200,7 +200,18 @@ public struct BatchRun: Sendable {
                     items[index].status = "failed"
                     items[index].error = describe(error)
                 }
+                // A certificate that only failed to reach the fleet's database did not fail at
+                // the CA or in DNS: no back-off for it; the run fails as a whole (below).
+                if fleet != nil, case .failure(let error) = result, Self.lostStorage(error) != nil { continue }
                 if !dryRun { record(items[index], in: history, at: Date()) }
+            }
+            if fleet != nil, let lost = results.lazy.compactMap({ result -> PostgresError? in
+                if case .failure(let error) = result { return Self.lostStorage(error) }
+                return nil
+            }).first {
+                let names = zip(requests, results).filter { if case .failure(let error) = $0.1 { Self.lostStorage(error) != nil } else { false } }
+                    .map { items[$0.0.index].name }
+                throw OperationError("\(lost.description.dropLast()) during the run, so \(names.joined(separator: ", ")) could not be stored (no partial version is live); the next run retries \(names.count == 1 ? "it" : "them") without back-off.")
             }
         }
         if let fleet {
