@@ -49,9 +49,13 @@ public struct BatchRun: Sendable {
         public var seconds: Double
         /// A dry run: "issued" certificates were obtained and thrown away.
         public var dryRun = false
+        /// With fleet storage: the connection to the database was lost during the run (one
+        /// sentence naming the server and the certificates not stored); the run fails on it,
+        /// and no back-off starts.
+        public var storageLost: String?
         public var recordsPresented: Int { certificates.reduce(0) { $0 + ($1.recordsPresented ?? 0) } }
 
-        enum CodingKeys: String, CodingKey { case certificates, issued, failed, skipped, backingOff, givenUp, seconds, dryRun }
+        enum CodingKeys: String, CodingKey { case certificates, issued, failed, skipped, backingOff, givenUp, seconds, dryRun, storageLost }
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(certificates, forKey: .certificates)
@@ -62,6 +66,7 @@ public struct BatchRun: Sendable {
             try container.encode(givenUp, forKey: .givenUp)
             try container.encode(seconds, forKey: .seconds)
             if dryRun { try container.encode(dryRun, forKey: .dryRun) }
+            try container.encodeIfPresent(storageLost, forKey: .storageLost)
         }
         public init(certificates: [Item], seconds: Double) {
             self.certificates = certificates
@@ -72,6 +77,7 @@ public struct BatchRun: Sendable {
             certificates = try container.decode([Item].self, forKey: .certificates)
             seconds = try container.decode(Double.self, forKey: .seconds)
             dryRun = try container.decodeIfPresent(Bool.self, forKey: .dryRun) ?? false
+            storageLost = try container.decodeIfPresent(String.self, forKey: .storageLost)
         }
     }
 
@@ -184,6 +190,7 @@ public struct BatchRun: Sendable {
                          + (givenUp > 0 ? "; \(givenUp) given up (`dns01 run --force` resets)" : "")))
         }
 
+        var storageLost: String?
         if !requests.isEmpty {
             // An error thrown here (no account, a signal) is the run's, not a certificate's: it
             // goes into no history and starts no back-off.
@@ -211,7 +218,7 @@ public struct BatchRun: Sendable {
             }).first {
                 let names = zip(requests, results).filter { if case .failure(let error) = $0.1 { Self.lostStorage(error) != nil } else { false } }
                     .map { items[$0.0.index].name }
-                throw OperationError("\(lost.description.dropLast()) during the run, so \(names.joined(separator: ", ")) could not be stored (no partial version is live); the next run retries \(names.count == 1 ? "it" : "them") without back-off.")
+                storageLost = "\(lost.description.dropLast()) during the run, so \(names.joined(separator: ", ")) could not be stored (no partial version is live); the next run retries \(names.count == 1 ? "it" : "them") without back-off."
             }
         }
         if let fleet {
@@ -230,6 +237,7 @@ public struct BatchRun: Sendable {
             }
         }
         var summary = Summary(certificates: items, seconds: seconds(ContinuousClock.now - start))
+        summary.storageLost = storageLost
         summary.dryRun = dryRun
         // A dry run changes nothing a monitor reads and tells nobody.
         if !dryRun, let notify = config.notify { await NotifyHook.notify(notify, items: items, config: config, events: events) }

@@ -44,6 +44,7 @@ struct RunCommand: AsyncParsableCommand {
                 let givenUp = summary.givenUp > 0 ? ", \(summary.givenUp) given up" : ""
                 console.result((summary.dryRun ? "dry run: \(summary.issued) obtained and discarded, " : "\(summary.issued) issued, ") + "\(summary.skipped) not due, \(summary.failed) failed\(held)\(givenUp) in \(String(format: "%.2f", summary.seconds))s")
             }
+            if let lost = summary.storageLost { throw OperationError(lost) }
             if summary.failed > 0 {
                 let names = summary.certificates.filter { $0.status == "failed" }.map(\.name)
                 throw OperationError("\(summary.failed) certificate(s) failed: \(names.joined(separator: ", ")).")

@@ -160,9 +160,11 @@ struct FleetIntegrationTests {
         let result = try await run.finish()
         #expect(run.process.terminationReason == .exit, "\(result.stderr)")
         #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
-        // The run's error (stderr's last line, one sentence) says that PostgreSQL went away and
-        // which certificate was not stored.
+        // The certificate's line (stdout) says in one sentence that PostgreSQL went away; so does
+        // the run's error (stderr's last line), naming the certificate not stored.
         let server = "PostgreSQL at 127.0.0.1:\(fleet.postgres.port)"
+        let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("r: failed (") }.map(String.init) ?? ""
+        #expect(line.contains("Lost the connection to \(server) ("), "\(result.stdout)")
         let last = result.stderr.split(separator: "\n").last.map(String.init) ?? ""
         #expect(last.hasPrefix("dns01: Lost the connection to \(server) (") && last.contains("so r could not be stored")
                 && last.hasSuffix("the next run retries it without back-off."), "\(result.stderr)")
