@@ -88,7 +88,7 @@ public final class PostgresConnection: @unchecked Sendable {
             case .text(let text): text
             case .int(let number): String(number)
             // bytea's hex input form; binary-safe through the text protocol.
-            case .bytes(let bytes): "\\x" + bytes.map { String(format: "%02x", $0) }.joined()
+            case .bytes(let bytes): "\\x" + Hex.encode(bytes)
             case .null: nil
             }
         }

@@ -39,19 +39,9 @@ public struct PostgresRows: Sendable {
     /// A bytea column in its hex output form ("\x0a1b…").
     public func bytes(_ row: Int, _ column: String) throws -> [UInt8]? {
         guard let value = try text(row, column) else { return nil }
-        let digits = Array(value.utf8)
-        guard digits.count >= 2, digits[0] == UInt8(ascii: "\\"), digits[1] == UInt8(ascii: "x"), digits.count % 2 == 0 else {
+        let digits = value.utf8
+        guard digits.starts(with: "\\x".utf8), let bytes = Hex.decode(digits.dropFirst(2)) else {
             throw unexpected(column, "it is not bytea in hex form")
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity((digits.count - 2) / 2)
-        var index = 2
-        while index < digits.count {
-            guard let high = Self.nibble(digits[index]), let low = Self.nibble(digits[index + 1]) else {
-                throw unexpected(column, "it is not bytea in hex form")
-            }
-            bytes.append(high << 4 | low)
-            index += 2
         }
         return bytes
     }
@@ -62,15 +52,6 @@ public struct PostgresRows: Sendable {
         guard let value = try text(row, column) else { return nil }
         guard let seconds = Double(value), seconds.isFinite else { throw unexpected(column, "'\(value.prefix(40))' is not a time") }
         return Date(timeIntervalSince1970: seconds)
-    }
-
-    private static func nibble(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     private func unexpected(_ column: String, _ reason: String) -> PostgresError {

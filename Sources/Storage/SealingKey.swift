@@ -50,21 +50,7 @@ public struct SealingKey: Sendable {
     }
 
     static func decode(_ text: String) -> [UInt8]? {
-        if text.utf8.count == 64, text.utf8.allSatisfy({ $0 < 0x80 && ($0 as UInt8).isHexDigit }) {
-            var bytes: [UInt8] = []
-            var iterator = text.utf8.makeIterator()
-            while let high = iterator.next(), let low = iterator.next() {
-                guard let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) else { return nil }
-                bytes.append(value)
-            }
-            return bytes
-        }
+        if text.utf8.count == 64, let bytes = Hex.decode(text.utf8) { return bytes }
         return Data(base64Encoded: text).map(Array.init)
-    }
-}
-
-private extension UInt8 {
-    var isHexDigit: Bool {
-        (0x30...0x39).contains(self) || (0x41...0x46).contains(self) || (0x61...0x66).contains(self)
     }
 }
