@@ -37,7 +37,7 @@ extension Journal {
     }
 
     func recordRowFailure(at path: String, reason: String, now: Date, in fleet: FleetDatabase) throws -> Entry? {
-        guard let id = Self.rowID(path), let row = try fleet.journalRows().first(where: { $0.id == id }) else { return nil }
+        guard let id = Self.rowID(path), let row = try fleet.journalRows(id: id).first else { return nil }
         let retryAfter = now.addingTimeInterval(Self.retryDelay(afterFailures: row.failures + 1))
         try fleet.recordJournalFailure(id: id, reason: reason, retryAfter: retryAfter)
         var entry = try Self.entry(row)

@@ -70,7 +70,8 @@ extension FleetDatabase {
     /// has (nil: none), with the key opened: `dns01 sync`'s one query. The schema version rides
     /// along, so no other query is needed when nothing changed; a missing or older schema is
     /// brought up to date and the query asked again.
-    public func changedLiveVersions(known: [(name: String, version: Int?)]) throws -> [StoredVersion] {
+    /// `migrated`: the schema was just brought up to date, so a mismatch now is not retried.
+    public func changedLiveVersions(known: [(name: String, version: Int?)], migrated: Bool = false) throws -> [StoredVersion] {
         let names = "{" + known.map { "\"" + Self.arrayEscaped($0.name) + "\"" }.joined(separator: ",") + "}"
         let versions = "{" + known.map { $0.version.map(String.init) ?? "NULL" }.joined(separator: ",") + "}"
         let rows: PostgresRows
@@ -86,15 +87,18 @@ extension FleetDatabase {
                     WHERE k.known IS DISTINCT FROM c.live_version
                 ) x ON true
                 """, [.text(names), .text(versions)])
-        } catch let error as PostgresError where error.sqlState == "42P01" {
+        } catch let error as PostgresError where error.sqlState == "42P01" && !migrated {
             try ensureSchema()
-            return try changedLiveVersions(known: known)
+            return try changedLiveVersions(known: known, migrated: true)
         }
         let schema = try rows.int(0, "schema") ?? 0
         if schema != Self.schemaVersion {
             try check(schema: schema)
+            guard !migrated else {
+                throw PostgresError(.unexpectedData, "the dns01 tables in PostgreSQL at \(connection.serverName) stay at schema \(schema) after migrating to \(Self.schemaVersion)")
+            }
             try ensureSchema()
-            return try changedLiveVersions(known: known)
+            return try changedLiveVersions(known: known, migrated: true)
         }
         return try (0..<rows.count).compactMap { row in
             guard try rows.text(row, "name") != nil else { return nil }

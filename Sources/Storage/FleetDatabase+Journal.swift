@@ -47,8 +47,9 @@ extension FleetDatabase {
         }
     }
 
-    /// Every journal row, oldest first, with whether its writer's session is still alive.
-    public func journalRows() throws -> [JournalRow] {
+    /// Every journal row (or the one with `id`), oldest first, with whether its writer's session
+    /// is still alive.
+    public func journalRows(id: Int64? = nil) throws -> [JournalRow] {
         let rows = try connection.query("""
             SELECT j.id, j.owner, extract(epoch FROM j.created) AS created, j.records, j.failures, j.last_error,
                    extract(epoch FROM j.retry_after) AS retry_after, j.owner_token = $2 AS mine,
@@ -56,8 +57,8 @@ extension FleetDatabase {
                            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
                              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                              AND l.classid = $1::integer::oid AND l.objid = j.owner_token::oid) AS alive
-            FROM dns01_journal j ORDER BY j.id
-            """, [.int(Int64(LockKind.session.rawValue)), .int(Int64(ownerToken))])
+            FROM dns01_journal j WHERE $3::bigint IS NULL OR j.id = $3 ORDER BY j.id
+            """, [.int(Int64(LockKind.session.rawValue)), .int(Int64(ownerToken)), id.map { .int($0) } ?? .null])
         return try (0..<rows.count).map { row in
             guard let id = try rows.int(row, "id"), let created = try rows.epoch(row, "created") else {
                 throw PostgresError(.unexpectedData, "PostgreSQL at \(connection.serverName) holds a journal row without an id or time")

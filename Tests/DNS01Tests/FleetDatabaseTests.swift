@@ -86,6 +86,11 @@ import TestLab
         let seen = try #require(try reader.journalRows().first { $0.id == id })
         #expect(seen.ownerAlive && !seen.mine && seen.owner.hasPrefix("dns01 on "))
         #expect(try writer.journalRows().first { $0.id == id }?.mine == true)
+        let other = try writer.addJournalRow(recordsJSON: "[]")
+        try reader.recordJournalFailure(id: other, reason: "refused", retryAfter: Date(timeIntervalSince1970: 2_000_000_000))
+        let failed = try reader.journalRows(id: other)
+        #expect(failed.map(\.id) == [other] && failed.first?.failures == 1 && failed.first?.lastError == "refused")
+        #expect(failed.first?.retryAfter == Date(timeIntervalSince1970: 2_000_000_000))
         writer.close()
         // The server ends the backend when the socket closes; the lock goes with it.
         var alive = true
