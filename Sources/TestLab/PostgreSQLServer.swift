@@ -155,7 +155,7 @@ public final class PostgreSQLServer: @unchecked Sendable {
     /// Stops the server if it runs and starts it again on the same port with the same cluster;
     /// returns once it accepts connections.
     public func restart() async throws {
-        stop()
+        try await Self.offPool { [self] in stop() }
         try await launch()
     }
 
@@ -243,7 +243,7 @@ public final class PostgreSQLServer: @unchecked Sendable {
 
     /// Runs `body` on a thread of its own and waits for it there, never on the cooperative pool
     /// (one thread per core) that other tests need: `body` waits for a child process.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
         }

@@ -12,7 +12,13 @@ import TestLab
 
     static func open(_ server: PostgreSQLServer, sealing: SealingKey = sealing, migrate: Bool = true) async throws -> FleetDatabase {
         let url = server.url
-        return try await Task.detached { try FleetDatabase(connectionString: url, sealing: sealing, migrate: migrate) }.value
+        return try await blocking { try FleetDatabase(connectionString: url, sealing: sealing, migrate: migrate) }
+    }
+
+    /// Every libpq call and psql run blocks its thread: off the cooperative pool, which the other
+    /// suites running beside this one need (it has one thread per core).
+    static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await PostgreSQLServer.offPool(body)
     }
 
     /// A chain of one self-signed certificate (the database does not look inside it).
@@ -27,15 +33,15 @@ import TestLab
             return try await group.reduce(into: []) { $0.append($1) }
         }
         defer { for database in databases { database.close() } }
-        #expect(try server.psql("SELECT version FROM dns01_schema") == "\(FleetDatabase.schemaVersion)")
-        #expect(try server.psql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'dns01_%'") == "6")
+        #expect(try await Self.blocking { try server.psql("SELECT version FROM dns01_schema") } == "\(FleetDatabase.schemaVersion)")
+        #expect(try await Self.blocking { try server.psql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'dns01_%'") } == "6")
     }
 
     @Test func aNewerSchemaIsRefusedInOneSentence() async throws {
         let server = try await PostgreSQLServer.start()
         defer { server.stopAndRemove() }
         try await Self.open(server).close()
-        try server.psql("INSERT INTO dns01_schema VALUES (99)")
+        _ = try await Self.blocking { try server.psql("INSERT INTO dns01_schema VALUES (99)") }
         await #expect {
             try await Self.open(server)
         } throws: { error in
@@ -50,15 +56,15 @@ import TestLab
         let database = try await Self.open(server)
         defer { database.close() }
         let notAfter = Date(timeIntervalSince1970: 1_900_000_000)
-        #expect(try database.storeVersion(name: "web", chainPEM: Self.chain, keyPEM: Self.key, names: ["a.test", "*.a.test"], notAfter: notAfter) == 1)
-        #expect(try database.storeVersion(name: "web", chainPEM: Self.chain, keyPEM: nil, names: ["a.test"], notAfter: notAfter) == 2)
-        let changed = try database.changedLiveVersions(known: [("web", 1), ("other", nil)])
+        #expect(try await Self.blocking { try database.storeVersion(name: "web", chainPEM: Self.chain, keyPEM: Self.key, names: ["a.test", "*.a.test"], notAfter: notAfter) } == 1)
+        #expect(try await Self.blocking { try database.storeVersion(name: "web", chainPEM: Self.chain, keyPEM: nil, names: ["a.test"], notAfter: notAfter) } == 2)
+        let changed = try await Self.blocking { try database.changedLiveVersions(known: [("web", 1), ("other", nil)]) }
         #expect(changed.map(\.version) == [2])
         #expect(changed.first?.keyPEM == nil)
-        #expect(try database.changedLiveVersions(known: [("web", 2)]).isEmpty)
-        let first = try #require(try database.versions(of: "web").first)
+        #expect(try await Self.blocking { try database.changedLiveVersions(known: [("web", 2)]) }.isEmpty)
+        let first = try #require(try await Self.blocking { try database.versions(of: "web") }.first)
         #expect(first.keyPEM == Self.key && first.names == ["a.test", "*.a.test"] && first.notAfter == notAfter)
-        #expect(try server.psql("SELECT live_version FROM dns01_certificates WHERE name = 'web'") == "2")
+        #expect(try await Self.blocking { try server.psql("SELECT live_version FROM dns01_certificates WHERE name = 'web'") } == "2")
     }
 
     @Test func aKeyMovedToAnotherRowDoesNotOpen() async throws {
@@ -66,9 +72,9 @@ import TestLab
         defer { server.stopAndRemove() }
         let database = try await Self.open(server)
         defer { database.close() }
-        for _ in 0..<2 { _ = try database.storeVersion(name: "web", chainPEM: Self.chain, keyPEM: Self.key, names: ["a.test"], notAfter: Date()) }
-        #expect(try server.psql("SELECT count(*) FROM dns01_versions WHERE encode(key_sealed, 'escape') LIKE '%PRIVATE KEY%'") == "0")
-        try server.psql("UPDATE dns01_versions SET key_sealed = (SELECT key_sealed FROM dns01_versions WHERE version = 1) WHERE version = 2")
+        for _ in 0..<2 { _ = try await Self.blocking { try database.storeVersion(name: "web", chainPEM: Self.chain, keyPEM: Self.key, names: ["a.test"], notAfter: Date()) } }
+        #expect(try await Self.blocking { try server.psql("SELECT count(*) FROM dns01_versions WHERE encode(key_sealed, 'escape') LIKE '%PRIVATE KEY%'") } == "0")
+        _ = try await Self.blocking { try server.psql("UPDATE dns01_versions SET key_sealed = (SELECT key_sealed FROM dns01_versions WHERE version = 1) WHERE version = 2") }
         #expect { try database.versions(of: "web") } throws: { error in
             (error as? PostgresError)?.code == .sealing && "\(error)".contains("web version 2")
         }
@@ -82,25 +88,25 @@ import TestLab
         defer { server.stopAndRemove() }
         let writer = try await Self.open(server), reader = try await Self.open(server)
         defer { reader.close() }
-        let id = try writer.addJournalRow(recordsJSON: "[]")
-        let seen = try #require(try reader.journalRows().first { $0.id == id })
+        let id = try await Self.blocking { try writer.addJournalRow(recordsJSON: "[]") }
+        let seen = try #require(try await Self.blocking { try reader.journalRows() }.first { $0.id == id })
         #expect(seen.ownerAlive && !seen.mine && seen.owner.hasPrefix("dns01 on "))
-        #expect(try writer.journalRows().first { $0.id == id }?.mine == true)
-        let other = try writer.addJournalRow(recordsJSON: "[]")
-        try reader.recordJournalFailure(id: other, reason: "refused", retryAfter: Date(timeIntervalSince1970: 2_000_000_000))
-        let failed = try reader.journalRows(id: other)
+        #expect(try await Self.blocking { try writer.journalRows() }.first { $0.id == id }?.mine == true)
+        let other = try await Self.blocking { try writer.addJournalRow(recordsJSON: "[]") }
+        try await Self.blocking { try reader.recordJournalFailure(id: other, reason: "refused", retryAfter: Date(timeIntervalSince1970: 2_000_000_000)) }
+        let failed = try await Self.blocking { try reader.journalRows(id: other) }
         #expect(failed.map(\.id) == [other] && failed.first?.failures == 1 && failed.first?.lastError == "refused")
         #expect(failed.first?.retryAfter == Date(timeIntervalSince1970: 2_000_000_000))
         writer.close()
         // The server ends the backend when the socket closes; the lock goes with it.
         var alive = true
         for _ in 0..<200 where alive {
-            alive = try reader.journalRows().first { $0.id == id }?.ownerAlive ?? false
+            alive = try await Self.blocking { try reader.journalRows() }.first { $0.id == id }?.ownerAlive ?? false
             if alive { try await Task.sleep(for: .milliseconds(10)) }
         }
         #expect(!alive)
-        try reader.editJournal { rows in rows.map { ($0.id, nil) } }
-        #expect(try reader.journalRows().isEmpty)
+        try await Self.blocking { try reader.editJournal { rows in rows.map { ($0.id, nil) } } }
+        #expect(try await Self.blocking { try reader.journalRows() }.isEmpty)
     }
 
     @Test func aHeldCertificateLockNamesItsHolderAndDiesWithIt() async throws {
@@ -108,14 +114,14 @@ import TestLab
         defer { server.stopAndRemove() }
         let holder = try await Self.open(server), other = try await Self.open(server)
         defer { other.close() }
-        #expect(try holder.tryLockCertificate("web"))
-        #expect(try !other.tryLockCertificate("web"))
-        #expect(try other.tryLockCertificate("mail"))
-        let named = try #require(try other.certificateLockHolder("web"))
+        #expect(try await Self.blocking { try holder.tryLockCertificate("web") })
+        #expect(try await !Self.blocking { try other.tryLockCertificate("web") })
+        #expect(try await Self.blocking { try other.tryLockCertificate("mail") })
+        let named = try #require(try await Self.blocking { try other.certificateLockHolder("web") })
         #expect(named.contains(holder.ownerName) && named.contains("from 127.0.0.1"))
-        #expect(try !other.lockCertificate("web", waitingAtMost: 1))
+        #expect(try await !Self.blocking { try other.lockCertificate("web", waitingAtMost: 1) })
         holder.close()
-        #expect(try other.lockCertificate("web", waitingAtMost: 10))
+        #expect(try await Self.blocking { try other.lockCertificate("web", waitingAtMost: 10) })
     }
 
     @Test func errorsNeverCarryThePassword() async throws {
@@ -129,7 +135,7 @@ import TestLab
                 try FleetDatabase(connectionString: connection, sealing: Self.sealing)
             }
             do {
-                _ = try FleetDatabase(connectionString: connection, sealing: Self.sealing)
+                _ = try await Self.blocking { try FleetDatabase(connectionString: connection, sealing: Self.sealing) }
             } catch {
                 #expect(!"\(error)".contains(secret), "\(error)")
                 #expect("\(error)".contains("PostgreSQL"))
@@ -148,6 +154,6 @@ import TestLab
         }
         let fresh = try await Self.open(server)
         defer { fresh.close() }
-        #expect(try fresh.certificates().isEmpty)
+        #expect(try await Self.blocking { try fresh.certificates() }.isEmpty)
     }
 }
