@@ -83,15 +83,10 @@ final class PowerDNS: @unchecked Sendable {
         self.process = process
     }
 
-    static func freePort() throws -> UInt16 {
-        let result = try runTool("/usr/bin/python3", ["-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"])
-        return UInt16(result.output.trimmingCharacters(in: .whitespacesAndNewlines))!
-    }
-
     static func start(zone: String) async throws -> PowerDNS {
         let directory = NSTemporaryDirectory() + "dns01-pdns-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let dnsPort = try freePort(), apiPort = try freePort()
+        let dnsPort = try FreePort.find(on: ["127.0.0.1"]), apiPort = try FreePort.find(on: ["127.0.0.1"])
         let key = UUID().uuidString
         try key.write(toFile: "\(directory)/api.key", atomically: true, encoding: .utf8)
         let schema = "/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql"
