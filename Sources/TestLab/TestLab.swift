@@ -283,12 +283,21 @@ public final class TestLab: @unchecked Sendable {
                 """
             }
         } else {
+            // A refresh that failed (its SOA query or transfer) is retried within 2 s, not after
+            // the SOA's 600 s. Without a lag the secondary also polls the primary's SOA every
+            // 1-2 s, as a real secondary's refresh timer backs up NOTIFY: once in CI a secondary
+            // stayed a change behind for a test's whole 60 s (a missed NOTIFY; no log was
+            // kept), which now costs 2 s. With a lag, no poll: the follower alone decides when.
+            // The secondary notifies nobody: its NS names are 127.0.0.1, and port 53 there may be
+            // another lab's secondary (`Options.secondaryPort`).
+            let polling = options.secondaryLag == 0 ? " min-refresh-time 1; max-refresh-time 2;" : ""
             for zone in options.zones + options.fileZones {
                 text += """
                 zone "\(zone)" {
                     type secondary; file "\(zone).zone";
                     primaries { 127.0.0.1 port \(port); };
                     allow-notify { 127.0.0.1; };
+                    notify no; min-retry-time 1; max-retry-time 2;\(polling)
                 };
 
                 """
