@@ -97,14 +97,23 @@ public enum FileSystem {
         }
         let parent = (path as NSString).deletingLastPathComponent
         if !parent.isEmpty, parent != path { try createDirectory(parent, mode: mode) }
-        if mkdir(path, mode) != 0 && errno != EEXIST { throw systemError(path, "create the directory") }
+        if mkdir(path, mode) == 0 {
+            // The umask (the service's UMask=0027) may have narrowed the mode; set it exactly,
+            // as for files, so live/ stays 0755 wherever dns01 runs.
+            guard chmod(path, mode) == 0 else { throw systemError(path, "set the mode of") }
+        } else if errno != EEXIST {
+            throw systemError(path, "create the directory")
+        }
     }
 
     /// Creates the directory `path`, which must not exist yet: true when this call created it,
     /// false when something of that name was there already. A directory made this way is this
     /// process's alone (mkdir(2) is atomic), unlike `createDirectory`, which accepts an existing one.
     public static func claimDirectory(_ path: String, mode: mode_t = 0o700) throws -> Bool {
-        if mkdir(path, mode) == 0 { return true }
+        if mkdir(path, mode) == 0 {
+            guard chmod(path, mode) == 0 else { throw systemError(path, "set the mode of") }
+            return true
+        }
         if errno == EEXIST { return false }
         throw systemError(path, "create the directory")
     }
