@@ -23,6 +23,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         try await runCommand(common) { console in
             let config = try common.loadConfiguration()
+            ServiceManager.extendTimeout(to: config.runTimeBound)
             guard !config.certificates.isEmpty else {
                 throw UsageError("\(config.path) has no [[certificate]] entries to run.")
             }

@@ -13,6 +13,7 @@ struct SyncCommand: AsyncParsableCommand {
     func run() async throws {
         try await runCommand(common, presentsChallenges: false) { console in
             let config = try common.loadConfiguration(requiresCA: false)
+            ServiceManager.extendTimeout(to: config.runTimeBound)
             guard !config.certificates.isEmpty else {
                 throw UsageError("\(config.path) has no [[certificate]] entries to sync.")
             }

@@ -54,12 +54,15 @@ import Testing
         let all = try Self.snippets()
         #expect(all.filter { $0.language == "toml" }.count >= 7)
         #expect(all.filter { $0.language == "named" }.count >= 1)
-        for snippet in all where snippet.language != "toml" && snippet.language != "named" {
+        #expect(all.filter { $0.language == "systemd" }.count >= 1)
+        for snippet in all where !["toml", "named", "systemd"].contains(snippet.language) {
             let text = snippet.text
             #expect(text.firstMatch(of: /(?m)^\s*\[\[?(acme|dns|provider|certificate|zone|storage|metrics|notify)\]\]?\s*$/) == nil,
                     "\(snippet) looks like dns01 TOML: tag it ```toml")
             #expect(!(text.contains("zone \"") || text.contains("update-policy") || text.contains("allow-update")),
                     "\(snippet) looks like BIND configuration: tag it ```named")
+            #expect(text.firstMatch(of: /(?m)^\[(Unit|Service|Timer|Install)\]$/) == nil,
+                    "\(snippet) looks like a systemd unit or drop-in: tag it ```systemd")
         }
     }
 
@@ -85,6 +88,26 @@ import Testing
                 Issue.record("\(snippet)\(uncomment ? " with its commented options on" : ""): \(describe(error))\n\(prepared)")
             }
         }
+    }
+
+    /// A drop-in for the packaged unit, its commented lines switched on too, added to
+    /// packaging/dns01.service and checked by `systemd-analyze verify` (unknown keys and bad
+    /// values are what it reports).
+    @Test(arguments: try DocSnippetTests.snippets().filter { $0.language == "systemd" })
+    func systemdSnippetVerifies(_ snippet: Snippet) throws {
+        let analyze = try #require(ServiceUnitTests.systemdAnalyze, "systemd-analyze is missing (package systemd)")
+        let sandbox = try Sandbox()
+        defer { sandbox.remove() }
+        let dropIn = snippet.text.components(separatedBy: "\n").map { line in
+            guard let match = line.firstMatch(of: /^#\s*([A-Z][A-Za-z]+=.*)$/) else { return line }
+            return String(match.1)
+        }.joined(separator: "\n")
+        let unit = try ServiceUnitTests.unitText("dns01.service")
+            .replacingOccurrences(of: "/usr/bin/dns01", with: CLIRunner.executable) + "\n" + dropIn + "\n"
+        let file = sandbox.root + "/dns01.service"
+        try unit.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try runProcess(analyze, ["verify", "--man=no", file])
+        #expect(result.status == 0 && result.stderr.isEmpty, "\(snippet): systemd-analyze verify says: \(result.stderr)")
     }
 
     @Test(arguments: try DocSnippetTests.snippets().filter { $0.language == "named" })

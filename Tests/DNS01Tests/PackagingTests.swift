@@ -21,14 +21,19 @@ import Testing
         let sandbox = try DocSnippetTests.Sandbox()
         defer { sandbox.remove() }
         let text = try String(contentsOfFile: Self.exampleConfig, encoding: .utf8)
-        let switchedOn = text.components(separatedBy: "\n").map { line in
-            guard let match = line.firstMatch(of: /^#\s*(\[\[?[a-z]+\]\]?\s*|[a-z_]+\s*=.*)$/) else { return line }
-            return String(match.1)
-        }.joined(separator: "\n")
+        let switchedOn = Self.switchedOn(text)
         let configuration = try Configuration.parse(try sandbox.materialize(switchedOn), path: "packaging/dns01.toml")
         #expect(configuration.certificates.map(\.name) == ["example.com"])
         #expect(configuration.providers.count == 2)
         #expect(configuration.storage.kind == .postgres)
+    }
+
+    /// The example with every commented-out table and key line switched on.
+    static func switchedOn(_ text: String) -> String {
+        text.components(separatedBy: "\n").map { line in
+            guard let match = line.firstMatch(of: /^#\s*(\[\[?[a-z]+\]\]?\s*|[a-z_]+\s*=.*)$/) else { return line }
+            return String(match.1)
+        }.joined(separator: "\n")
     }
 
     /// Every /usr/lib/dns01 path the example names is a file scripts/package installs there.
