@@ -38,12 +38,13 @@ let package = Package(
         .target(name: "HTTP", dependencies: ["CCurl", "Blocking"]),
         // Typed configuration tables (read from TOML by the core) and their errors.
         .target(name: "Settings"),
-        // Where state lives: files as DESIGN.md wants them written (atomic, synced, modes set at
-        // creation), locks, secret files; and the fleet's PostgreSQL database (libpq), keys sealed
-        // with AES-GCM.
+        // Where state lives: the fleet's PostgreSQL database (libpq), keys sealed with AES-GCM.
+        // Files as DESIGN.md wants them written (atomic, synced, modes set at creation), locks,
+        // secret files (mode-checked), bounded reads: what Providers, Storage and the core share.
+        .target(name: "Files", dependencies: ["Settings"]),
         .target(
             name: "Storage",
-            dependencies: ["Settings", "Blocking", "CPQ", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Files", "Settings", "Blocking", "CPQ", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Running hooks and other programs: process groups, time limits, bounded output.
         .target(name: "Processes", dependencies: ["Blocking"]),
@@ -66,7 +67,7 @@ let package = Package(
         .target(
             name: "Providers",
             dependencies: [
-                "DNS", "HTTP", "Settings", "Storage", "Processes", "Blocking",
+                "DNS", "HTTP", "Settings", "Files", "Processes", "Blocking",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -74,7 +75,7 @@ let package = Package(
         .target(
             name: "DNS01",
             dependencies: [
-                "ACME", "DNS", "Providers", "Settings", "Storage", "Processes", "Clocks",
+                "ACME", "DNS", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -109,7 +110,7 @@ let package = Package(
         .testTarget(name: "ACMETests", dependencies: ["ACME", "HTTP", "Clocks", "TestLab", "ScriptedHTTP", "ScriptedACME"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "TestLab"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "HTTP", "Settings"]),
-        .testTarget(name: "DNS01Tests", dependencies: ["DNS01", "ACME", "DNS", "Providers", "Settings", "Storage", "Processes", "Clocks", "TestLab", "FuzzEntries", "ScriptedHTTP", "ScriptedACME"]),
+        .testTarget(name: "DNS01Tests", dependencies: ["DNS01", "ACME", "DNS", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks", "TestLab", "FuzzEntries", "ScriptedHTTP", "ScriptedACME"]),
 
         // The parsers of outside input, one entry each, for the fuzz targets below and the
         // corpus replay test (Tests/Corpus).

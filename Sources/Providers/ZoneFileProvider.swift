@@ -1,10 +1,10 @@
 import Blocking
 import DNS
+import Files
 import Foundation
 import Logging
-import Settings
-import Storage
 import Processes
+import Settings
 
 /// Writes challenge records into the zone file of a server that loads zones from files (BIND,
 /// NSD, Knot without DDNS), then runs the reload command.

@@ -1,7 +1,7 @@
 import Foundation
 import Storage
-import Testing
 import TestLab
+import Testing
 
 /// Issue 19: the Storage module's PostgreSQL side against a real server (TestLab's
 /// `PostgreSQLServer`: initdb + postgres on a free loopback port): schema migrations, version

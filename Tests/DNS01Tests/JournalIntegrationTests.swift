@@ -1,9 +1,9 @@
 @testable import DNS01
+import Files
 import Foundation
 import Providers
-import Testing
 import TestLab
-import Storage
+import Testing
 
 /// The journal and the state directory end to end: the `dns01` binary against the lab's BIND
 /// (and Pebble where a certificate is ordered), killed, signalled, refused, and run as certbot's

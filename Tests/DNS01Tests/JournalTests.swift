@@ -1,9 +1,9 @@
 @testable import DNS01
+import Files
 import Foundation
 import Providers
-import Testing
 import Settings
-import Storage
+import Testing
 
 /// The journal's trust rules, without DNS: who counts as gone, which directories and values it
 /// accepts, back-off, and records leaving every entry once cleaned.

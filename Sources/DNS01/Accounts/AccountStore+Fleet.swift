@@ -1,4 +1,5 @@
 import Blocking
+import Files
 import Foundation
 import Storage
 

@@ -1,5 +1,6 @@
 import ACME
 import Blocking
+import Files
 import Foundation
 import Logging
 import Providers

@@ -1,8 +1,9 @@
 import DNS
+import Files
 import Foundation
 import Providers
-import Synchronization
 import Storage
+import Synchronization
 
 /// Records presented and not yet cleaned up (DESIGN.md: `state_dir/journal/`). An entry is
 /// written, synced, before its records are presented; records leave it once they are cleaned

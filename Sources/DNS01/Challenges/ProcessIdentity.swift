@@ -1,6 +1,6 @@
+import Files
 import Foundation
 import Providers
-import Storage
 
 /// One process, told apart from every other process that ever had its pid: the boot it ran in
 /// (`/proc/sys/kernel/random/boot_id`), its pid, and its start time in clock ticks since that

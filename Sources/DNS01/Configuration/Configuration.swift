@@ -1,9 +1,9 @@
 import ACME
 import DNS
+import Files
 import Foundation
 import Providers
 import Settings
-import Storage
 
 /// The whole dns01 configuration (DESIGN.md, "Config (TOML)"), validated: every later step can
 /// rely on it, and every fault is found before the CA or a DNS server is contacted.

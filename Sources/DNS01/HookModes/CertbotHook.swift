@@ -1,8 +1,8 @@
 import Blocking
 import DNS
+import Files
 import Foundation
 import Providers
-import Storage
 
 /// certbot's `--manual-auth-hook` / `--manual-cleanup-hook`, done with one propagation wait per
 /// certbot run instead of one per name.

@@ -1,6 +1,6 @@
 import DNS
+import Files
 import Foundation
-import Storage
 
 /// What every other ACME client's hook mode shares (certbot, dehydrated, uacme): the records a
 /// hook presents belong to the client's process, not to the short-lived hook process, so the

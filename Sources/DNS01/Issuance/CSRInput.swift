@@ -1,9 +1,9 @@
+import Files
 import Foundation
 import Providers
+import Settings
 import SwiftASN1
 import X509
-import Settings
-import Storage
 
 /// A certificate signing request the user brings (`dns01 issue --csr FILE`): PEM or DER,
 /// its signature verified, its names taken from the subjectAltName extension request (and the

@@ -1,5 +1,5 @@
+import Files
 import Foundation
-import Storage
 
 /// The Prometheus textfile `dns01 run` leaves after each run (`[metrics] textfile`), for
 /// node_exporter's textfile collector: one gauge family per fact, in the text exposition format

@@ -1,6 +1,5 @@
 import Foundation
 import Processes
-import Storage
 
 /// Runs `[notify] command` after `dns01 run`, once per certificate and event, through
 /// `/bin/sh -c` as deploy hooks run (`ProcessRunner`: its own process group, killed after

@@ -1,4 +1,5 @@
 import ACME
+import Files
 import Foundation
 import Providers
 import Storage

@@ -1,12 +1,13 @@
-import _CryptoExtras
 import ACME
 import Blocking
 import Crypto
+import Files
 import Foundation
 import Providers
 import Storage
 import SwiftASN1
 import X509
+import _CryptoExtras
 
 /// `[[certificate]] placeholder = true`: when live/NAME holds no certificate, a self-signed one
 /// for the certificate's names goes there at once, so a web server configured with

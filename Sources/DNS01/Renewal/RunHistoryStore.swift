@@ -1,6 +1,6 @@
+import Files
 import Foundation
 import Providers
-import Storage
 
 /// Run history per certificate under `state_dir/history/<cert name>.json` (0600, written
 /// atomically: a crash leaves the old record or the new one). Certificate names are already

@@ -1,9 +1,10 @@
 import ACME
 import Blocking
+import Files
 import Foundation
 import Providers
-import X509
 import Storage
+import X509
 
 /// The certificates under `state_dir` (DESIGN.md, "State directory"):
 ///

@@ -1,4 +1,5 @@
 import ACME
+import Files
 import Foundation
 import Storage
 import X509

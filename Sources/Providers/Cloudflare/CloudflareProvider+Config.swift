@@ -1,6 +1,6 @@
+import Files
 import Foundation
 import Settings
-import Storage
 
 extension CloudflareProvider {
     /// `[[provider]] type = "cloudflare"`, validated (STYLE.md 7). The token comes from

@@ -1,8 +1,8 @@
 import Blocking
 import DNS
+import Files
 import Foundation
 import Logging
-import Storage
 import Processes
 
 /// `type = "lexicon"`: any of dns-lexicon's ~90 DNS hosts, through the `providers/lexicon`

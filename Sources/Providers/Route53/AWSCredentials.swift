@@ -1,6 +1,6 @@
+import Files
 import Foundation
 import Settings
-import Storage
 
 /// AWS credentials, found the way AWS's own tools find them: `AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`) in the environment first; else the profile
