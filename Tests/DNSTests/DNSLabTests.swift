@@ -27,7 +27,9 @@ import TestLab
         try await body(lab)
     }
 
-    static func key(_ lab: TestLab) throws -> TSIGKey { try TSIGKey(contentsOf: lab.tsigKeyFile) }
+    static func key(_ lab: TestLab) throws -> TSIGKey {
+        try TSIGKey.parse(keyFile: String(contentsOfFile: lab.tsigKeyFile, encoding: .utf8), path: lab.tsigKeyFile)
+    }
     static func server(_ text: String) throws -> DNSServer { try DNSServer(parsing: text) }
 
     @Test func updateAddsAndDeletesExactValues() async throws {
