@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "CBuildInfo"),
 
         // HTTPS through libcurl, for the CA and for DNS host APIs.
-        .target(name: "HTTP", dependencies: ["CCurl", "Blocking"]),
+        .target(name: "HTTP", dependencies: ["CCurl", "Blocking", "Clocks"]),
         // Typed configuration tables (read from TOML by the core) and their errors.
         .target(name: "Settings"),
         // Where state lives: the fleet's PostgreSQL database (libpq), keys sealed with AES-GCM.

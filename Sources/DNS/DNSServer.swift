@@ -47,14 +47,9 @@ public struct DNSServer: Hashable, Sendable, CustomStringConvertible, Codable {
         isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
-    /// The `nameserver` lines of resolv.conf.
-    public static func systemResolvers(path: String = "/etc/resolv.conf") throws -> [DNSServer] {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw DNSError(.invalidServer, "Cannot read \(path) to find the system's DNS resolvers.")
-        }
+    /// The `nameserver` lines of resolv.conf, whose `text` the caller read (through the bounded
+    /// reader: the DNS module reads no files).
+    public static func systemResolvers(resolvConf text: String, path: String = "/etc/resolv.conf") throws -> [DNSServer] {
         var servers: [DNSServer] = []
         for line in text.split(separator: "\n") {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })

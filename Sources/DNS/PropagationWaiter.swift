@@ -140,6 +140,8 @@ public struct PropagationWaiter: Sendable {
             }
         }
         let total = pending.count
+        // Authoritative servers that serve every value at a name, for the timeout's diagnosis.
+        var serving: [String: [Nameserver]] = [:]
         var waitingNames = Set(pending.keys.map(\.name))
         // A name no server is asked about (no nameservers given) is visible at once.
         let unchecked = Set(checks.map(\.name)).subtracting(waitingNames)
@@ -172,6 +174,7 @@ public struct PropagationWaiter: Sendable {
                 if record.missing.isEmpty && record.lastError == nil {
                     pending[key] = nil
                     satisfiedPairs.append((key.name, key.nameserver))
+                    if !key.recursive { serving[key.name, default: []].append(key.nameserver) }
                 } else {
                     pending[key] = record
                 }
@@ -186,7 +189,10 @@ public struct PropagationWaiter: Sendable {
                                   satisfied: total - pending.count, total: total))
             if pending.isEmpty { return }
             let now = clock.now
-            if now >= deadline { throw timeoutError(list, total: total) }
+            if now >= deadline {
+                let why = await diagnosis(list, serving: serving, options: queryOptions)
+                throw timeoutError(list, total: total, diagnosis: why)
+            }
             let next = min(roundStart + pollInterval, deadline)
             if next > now { try await clock.sleep(until: next) }
         }
@@ -234,7 +240,7 @@ public struct PropagationWaiter: Sendable {
         }
     }
 
-    private func timeoutError(_ pending: [PendingRecord], total: Int) -> DNSError {
+    private func timeoutError(_ pending: [PendingRecord], total: Int, diagnosis: [String] = []) -> DNSError {
         let shown = pending.prefix(5).map { record -> String in
             let missing = record.missing.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
             let got: String
@@ -253,8 +259,93 @@ public struct PropagationWaiter: Sendable {
         }
         var text = shown.joined(separator: "; ")
         if pending.count > 5 { text += "; and \(pending.count - 5) more" }
+        let why = diagnosis.map { " " + $0 + "." }.joined()
         return DNSError(.propagationTimeout,
-                        "Timed out waiting for the challenge records at \(pending.count) of \(total) nameserver/name pair(s): \(text).",
+                        "Timed out waiting for the challenge records at \(pending.count) of \(total) nameserver/name pair(s): \(text).\(why)",
                         server: pending.first?.nameserver.address, name: pending.first?.name)
+    }
+
+    /// Why a secondary still lacks what another server of the zone serves, from the zone's SOA
+    /// serial at each of them (asked once, at the timeout): the same serial means the primary
+    /// changed the zone without changing its serial, so no secondary transfers the change; a
+    /// lower one means the change is not being transferred. One sentence per cause; none when
+    /// no server serves the values, or the serials explain nothing.
+    func diagnosis(_ pending: [PendingRecord], serving: [String: [Nameserver]], options: QueryOptions) async -> [String] {
+        // Servers that answered without the values, at names some other server serves them.
+        let lacking = pending.filter { !$0.recursive && $0.rcode != nil && $0.lastError == nil && !(serving[$0.name] ?? []).isEmpty }
+        guard !lacking.isEmpty else { return [] }
+        var asked: [PairKey] = []
+        for record in lacking.prefix(5) {
+            for server in [record.nameserver] + (serving[record.name] ?? []) {
+                let key = PairKey(nameserver: server, name: record.name, recursive: false)
+                if !asked.contains(key) { asked.append(key) }
+            }
+        }
+        var soa = options
+        soa.recursionDesired = false
+        soa.retries = 0
+        let client = self.client, soaOptions = soa
+        let found = await withTaskGroup(of: (PairKey, ZoneSerial?).self) { group in
+            for key in asked {
+                group.addTask {
+                    let response = try? await client.query(key.name, type: "SOA", server: key.nameserver.address, options: soaOptions)
+                    return (key, response.flatMap(ZoneSerial.init))
+                }
+            }
+            var serials: [PairKey: ZoneSerial] = [:]
+            for await (key, serial) in group { serials[key] = serial }
+            return serials
+        }
+        var sentences: [String] = []
+        var unchanged: [String: (reference: String, serial: UInt32, lacking: [String])] = [:]
+        var seen: Set<String> = []
+        for record in lacking.prefix(5) {
+            let key = PairKey(nameserver: record.nameserver, name: record.name, recursive: false)
+            guard let own = found[key] else { continue }
+            // The server the others should follow: the zone's primary (SOA MNAME) when it is
+            // one of those serving the values, else the one with the newest serial.
+            let references = (serving[record.name] ?? []).compactMap { server in
+                found[PairKey(nameserver: server, name: record.name, recursive: false)].map { (server, $0) }
+            }.filter { $0.1.zone == own.zone }
+            guard let reference = references.first(where: { $0.0.name == $0.1.primary })
+                    ?? references.max(by: { ZoneSerial.precedes($0.1.serial, $1.1.serial) }) else { continue }
+            let named = reference.0.name == reference.1.primary ? "the primary \(reference.0)" : "\(reference.0), which serves the values,"
+            guard seen.insert("\(own.zone) \(record.nameserver)").inserted else { continue }
+            if own.serial == reference.1.serial {
+                unchanged[own.zone, default: (reference: named, serial: own.serial, lacking: [])].lacking.append(record.nameserver.description)
+            } else if ZoneSerial.precedes(own.serial, reference.1.serial) {
+                sentences.append("\(record.nameserver) still serves serial \(own.serial) of zone \(own.zone), \(named) serial \(reference.1.serial): its zone transfer is not happening (NOTIFY / allow-transfer?)")
+            }
+        }
+        for (zone, entry) in unchanged.sorted(by: { $0.key < $1.key }) {
+            let servers = entry.lacking.joined(separator: ", ")
+            sentences.append("\(servers) lack\(entry.lacking.count == 1 ? "s" : "") the values with the same SOA serial \(entry.serial) of zone \(zone) as \(entry.reference.hasSuffix(",") ? String(entry.reference.dropLast()) : entry.reference): the primary's SOA serial did not change after the update, so secondaries will not transfer it (PowerDNS: set SOA-EDIT-API / SOA-EDIT-DNSUPDATE)")
+        }
+        return sentences
+    }
+}
+
+/// A zone's SOA as one server serves it: from the answer at the apex, or from the authority
+/// section of a negative answer below it (RFC 2308 §3).
+struct ZoneSerial: Sendable, Hashable {
+    var zone: String
+    var serial: UInt32
+    /// The MNAME field: the zone's primary server.
+    var primary: String
+
+    init?(_ response: DNSResponse) {
+        guard let soa = response.answer.first(where: { $0.type == "SOA" }) ?? response.authority.first(where: { $0.type == "SOA" }) else {
+            return nil
+        }
+        let fields = soa.data.split(separator: " ")
+        guard fields.count >= 3, let serial = UInt32(fields[2]) else { return nil }
+        zone = soa.name
+        self.serial = serial
+        primary = DomainName.canonical(String(fields[0]))
+    }
+
+    /// RFC 1982 §3.2: whether serial `a` is older than `b` (they wrap around at 2^32).
+    static func precedes(_ a: UInt32, _ b: UInt32) -> Bool {
+        a != b && (b &- a) < (1 << 31)
     }
 }

@@ -8,9 +8,6 @@ public struct TSIGKey: Sendable, CustomStringConvertible {
     /// Base64, as in the key file.
     public var secret: String
 
-    /// The largest key file read (a key file is under 200 bytes).
-    public static let maximumFileBytes = 64 * 1024
-
     /// The HMACs libldns 1.8 signs with (its table misspells hmac-sha384, and has no sha224).
     public static let supportedAlgorithms = ["hmac-sha256", "hmac-sha512", "hmac-sha1", "hmac-md5"]
 
@@ -29,30 +26,10 @@ public struct TSIGKey: Sendable, CustomStringConvertible {
         self.secret = secret
     }
 
-    /// Reads a key file: BIND's format as `tsig-keygen` and `rndc-confgen` write it, or Knot's
-    /// as `keymgr -t` writes it.
-    public init(contentsOf path: String) throws {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw DNSError(.keyFile, "Cannot read TSIG key file \(path): \(String(cString: strerror(errno))).")
-        }
-        defer { try? handle.close() }
-        let data: Data
-        do {
-            data = try handle.read(upToCount: TSIGKey.maximumFileBytes + 1) ?? Data()
-        } catch {
-            throw DNSError(.keyFile, "Cannot read TSIG key file \(path): \((error as NSError).localizedDescription).")
-        }
-        guard data.count <= TSIGKey.maximumFileBytes else {
-            throw DNSError(.keyFile, "TSIG key file \(path) is larger than \(TSIGKey.maximumFileBytes / 1024) KiB; a key file holds one key.")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw DNSError(.keyFile, "TSIG key file \(path) is not UTF-8 text.")
-        }
-        self = try TSIGKey.parse(keyFile: text, path: path)
-    }
-
-    /// Parses a key file in Knot's YAML form when its first line that is not blank or a comment
-    /// is `key:`, otherwise in BIND's form.
+    /// Parses a key file, read by the caller (the provider reads it through the bounded reader):
+    /// BIND's format as `tsig-keygen` and `rndc-confgen` write it, or Knot's as `keymgr -t`
+    /// writes it: Knot's YAML form when its first line that is not blank or a comment is `key:`,
+    /// otherwise BIND's form.
     public static func parse(keyFile text: String, path: String) throws -> TSIGKey {
         let first = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
             .first { !$0.isEmpty && !$0.hasPrefix("#") }

@@ -153,13 +153,17 @@ public actor ZoneFinder {
         let list = try await withThrowingTaskGroup(of: [Nameserver].self) { group in
             for name in Set(names) {
                 group.addTask {
-                    var addresses = glue.filter { ($0.type == "A" || $0.type == "AAAA") && $0.name == name }.map(\.data)
-                    if addresses.isEmpty {
-                        async let v4 = self.ask(name, type: "A")
-                        async let v6 = self.ask(name, type: "AAAA")
-                        let answers = (try? await v4.answers("A", at: name)) ?? []
-                        let answers6 = (try? await v6.answers("AAAA", at: name)) ?? []
-                        addresses = (answers + answers6).map(\.data)
+                    // Glue is what the answer happened to carry: a referral's A without its AAAA,
+                    // or a resolver's cache without IPv6. Both families are always looked up, and
+                    // what the answer carried is kept too: the CA may ask any address.
+                    let carried = glue.filter { ($0.type == "A" || $0.type == "AAAA") && $0.name == name }.map(\.data)
+                    async let v4 = self.ask(name, type: "A")
+                    async let v6 = self.ask(name, type: "AAAA")
+                    let answers = (try? await v4.answers("A", at: name)) ?? []
+                    let answers6 = (try? await v6.answers("AAAA", at: name)) ?? []
+                    var addresses: [String] = []
+                    for address in carried + (answers + answers6).map(\.data) where !addresses.contains(address) {
+                        addresses.append(address)
                     }
                     guard !addresses.isEmpty else {
                         throw DNSError(.noAddress, "Nameserver \(name) of zone \(zone) has no A or AAAA address.", name: name)

@@ -6,12 +6,15 @@ public struct FileSystemError: Error, Sendable, CustomStringConvertible {
     public var path: String
     public var operation: String
     public var reason: String
+    /// The file is larger than any of the kind it was read as (`FileSystem.ReadLimit`).
+    public var tooLarge: Bool
     public var description: String { "Cannot \(operation) \(path): \(reason)." }
 
-    public init(path: String, operation: String, reason: String) {
+    public init(path: String, operation: String, reason: String, tooLarge: Bool = false) {
         self.path = path
         self.operation = operation
         self.reason = reason
+        self.tooLarge = tooLarge
     }
 }
 
@@ -19,28 +22,84 @@ public struct FileSystemError: Error, Sendable, CustomStringConvertible {
 /// rename, fsync of the directory), modes set at creation so a key is never readable by others
 /// even for a moment, and errors that name the file and the system's reason.
 public enum FileSystem {
-    public static func readText(_ path: String) throws -> String {
-        let bytes = try readBytes(path)
+    /// How much of one kind of file dns01 reads, and what that kind is called in the error past
+    /// it. Every file is read with one: `/dev/zero`, an endless pipe or a huge file given where a
+    /// small one belongs ends in one sentence, not in memory running out.
+    public struct ReadLimit: Sendable {
+        public var bytes: Int
+        /// What a file of this kind is: "a CSR", "a dns01 configuration".
+        public var kind: String
+
+        public init(_ bytes: Int, _ kind: String) {
+            self.bytes = bytes
+            self.kind = kind
+        }
+
+        /// `-c FILE`: a config of a thousand certificates is ~200 KB.
+        public static let configuration = ReadLimit(1 << 20, "a dns01 configuration")
+        /// `--csr FILE`: a few KB even with hundreds of names.
+        public static let csr = ReadLimit(64 << 10, "a CSR")
+        /// An API token, MAC key, database URL or sealing key file: one line.
+        public static let secret = ReadLimit(64 << 10, "a key or token file")
+        /// A TSIG key file (BIND's or Knot's format): under 200 bytes.
+        public static let tsigKey = ReadLimit(64 << 10, "a TSIG key file")
+        /// An AWS shared credentials file: a few profiles.
+        public static let credentials = ReadLimit(1 << 20, "an AWS credentials file")
+        /// `[acme] ca_bundle`: the CA certificates libcurl trusts (a system bundle is ~200 KB).
+        public static let caBundle = ReadLimit(16 << 20, "a CA bundle")
+        /// A private key or a certificate chain in PEM.
+        public static let pem = ReadLimit(1 << 20, "a PEM key or certificate chain")
+        /// dns01's own JSON state: journal entries, run history, account records, hook state.
+        public static let state = ReadLimit(16 << 20, "a dns01 state file")
+        /// A zone file (or its `$INCLUDE`) the zone-file provider edits.
+        public static let zoneFile = ReadLimit(64 << 20, "a zone file")
+        /// /proc and /etc files dns01 looks at (process identities, resolv.conf).
+        public static let system = ReadLimit(1 << 20, "a system file dns01 reads")
+
+        /// "64 KiB", "1 MiB", or bytes.
+        var size: String {
+            if bytes >= 1 << 20 && bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
+            if bytes >= 1 << 10 && bytes % (1 << 10) == 0 { return "\(bytes >> 10) KiB" }
+            return "\(bytes) bytes"
+        }
+    }
+
+    public static func readText(_ path: String, limit: ReadLimit) throws -> String {
+        let bytes = try readBytes(path, limit: limit)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw FileSystemError(path: path, operation: "read", reason: "it is not UTF-8 text")
         }
         return text
     }
 
-    public static func readBytes(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// The whole file, at most `limit.bytes`; past that, an error saying the file is larger than
+    /// any of its kind. A FIFO nobody writes to reads as empty instead of blocking in open(2);
+    /// a pipe with a writer (`<(command)`) is read to its end, within the limit.
+    public static func readBytes(_ path: String, limit: ReadLimit) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { throw systemError(path, "read") }
         defer { close(fd) }
+        let tooLarge = FileSystemError(path: path, operation: "read",
+                                       reason: "it is larger than \(limit.size), more than \(limit.kind) ever is", tooLarge: true)
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw systemError(path, "read") }
+        if info.st_mode & S_IFMT == S_IFREG && info.st_size > limit.bytes { throw tooLarge }
+        // Reads wait again: a pipe's writer may not have written yet (one without a writer ends
+        // at once).
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let want = min(buffer.count, limit.bytes + 1 - result.count)
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, want) }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw systemError(path, "read")
             }
             if count == 0 { return result }
             result.append(contentsOf: buffer[0..<count])
+            if result.count > limit.bytes { throw tooLarge }
         }
     }
 

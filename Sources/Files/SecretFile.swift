@@ -17,7 +17,7 @@ public enum SecretFile {
         }
         let text: String
         do {
-            text = try FileSystem.readText(path)
+            text = try FileSystem.readText(path, limit: .secret)
         } catch {
             throw ConfigError("\(context): the \(what) file \(path) cannot be read (\(describeFileError(error))).")
         }

@@ -141,7 +141,9 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         _ = dns01_curl_setopt_string(curl, CURLOPT_PROTOCOLS_STR, "https,http")
         _ = dns01_curl_setopt_string(curl, CURLOPT_USERAGENT, userAgent)
         _ = dns01_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, 10_000)
-        _ = dns01_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, Int(timeout.components.seconds * 1000))
+        // The whole exchange, connecting included: the transport's timeout, or less when the
+        // request has less time left (a retry within a budget).
+        _ = dns01_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, CurlTransport.milliseconds(min(timeout, request.timeout ?? timeout)))
         _ = dns01_curl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 0)
         // A declared length over the limit ends the transfer before the body is read; an
         // undeclared one (chunked, or until close) is cut by the write callback.
@@ -225,6 +227,14 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
             return .failure(HTTPError(.redirect, "\(Peer) at \(host) answered \(request.method) \(request.url) with a redirect (HTTP \(status)\(target)); dns01 follows no redirects.", host: host))
         }
         return .success(HTTPResponse(status: status, headers: sink.headers, body: sink.body))
+    }
+
+    /// A timeout in whole milliseconds for libcurl: at least 1 (0 would mean none at all), and
+    /// at most a day.
+    static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        guard seconds < 86_400 else { return 86_400_000 }
+        return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
     }
 
     public static func host(of url: String) -> String {

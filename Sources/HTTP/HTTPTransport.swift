@@ -4,12 +4,17 @@ public struct HTTPRequest: Sendable {
     public var url: String
     public var headers: [(String, String)]
     public var body: [UInt8]?
+    /// The most this one exchange may take, connecting included; the transport's own timeout
+    /// applies when it is shorter or this is nil. `RetryingTransport` sets it to what is left of
+    /// its budget, so an attempt never runs past it.
+    public var timeout: Duration?
 
-    public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) {
+    public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, timeout: Duration? = nil) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
+        self.timeout = timeout
     }
 }
 

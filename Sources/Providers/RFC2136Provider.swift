@@ -1,5 +1,6 @@
 import DNS
 import Settings
+import Storage
 
 /// Writes challenge records by RFC 2136 dynamic update, signed with TSIG (RFC 8945), through
 /// libldns. All records of one zone go in one UPDATE message.
@@ -27,8 +28,12 @@ public struct RFC2136Provider: DNSProvider {
                 throw ConfigError("\(settings.context): server '\(serverText)' is not an address with an optional port (e.g. \"192.0.2.53:53\" or \"[2001:db8::53]:53\").")
             }
             if let path = try settings.string("tsig_key_file") {
+                // Read here, through the one bounded reader: the DNS module parses key text and
+                // reads no files.
                 do {
-                    key = try TSIGKey(contentsOf: path)
+                    key = try TSIGKey.parse(keyFile: FileSystem.readText(path, limit: .tsigKey), path: path)
+                } catch let error as FileSystemError {
+                    throw ConfigError("\(settings.context): cannot read TSIG key file \(path): \(error.reason).")
                 } catch let error as DNSError {
                     throw ConfigError("\(settings.context): \(error.message)")
                 }

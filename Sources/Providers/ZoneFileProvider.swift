@@ -35,7 +35,7 @@ public struct ZoneFileProvider: DNSProvider {
             }
             includeFile = try settings.string("include_file")
             if let includeFile {
-                let text = (try? FileSystem.readText(file)) ?? ""
+                let text = (try? FileSystem.readText(file, limit: .zoneFile)) ?? ""
                 let base = (includeFile as NSString).lastPathComponent
                 let included = text.split(separator: "\n").contains { line in
                     let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
@@ -99,10 +99,10 @@ public struct ZoneFileProvider: DNSProvider {
     /// One read-modify-write under the lock. Throws before anything is replaced if the result
     /// does not parse.
     private static func rewrite(config: Config, zone: String, change: (String) -> String) throws {
-        let zoneText = try FileSystem.readText(config.file)
+        let zoneText = try FileSystem.readText(config.file, limit: .zoneFile)
         var includeText: String?
         if let include = config.includeFile {
-            let old = FileSystem.exists(include) ? try FileSystem.readText(include) : ""
+            let old = FileSystem.exists(include) ? try FileSystem.readText(include, limit: .zoneFile) : ""
             let new = change(old)
             if new == old { return }
             includeText = new
@@ -115,7 +115,7 @@ public struct ZoneFileProvider: DNSProvider {
         } catch let error as ZoneFileEditor.EditError {
             throw ZoneFileEditor.EditError(message: "zone file \(config.file) \(error.message)")
         }
-        try ZoneFileSyntax.check(expandingIncludes(bumped, zoneFile: config.file, override: (config.includeFile, includeText)),
+        try ZoneFileSyntax.check(try expandingIncludes(bumped, zoneFile: config.file, override: (config.includeFile, includeText)),
                                  origin: zone, source: config.file)
         if let include = config.includeFile, let includeText {
             let attributes = (try? FileSystem.attributes(include)) ?? (mode: 0o644, uid: getuid(), gid: getgid())
@@ -127,10 +127,11 @@ public struct ZoneFileProvider: DNSProvider {
 
     /// The zone text with each `$INCLUDE` line replaced by the file it names (libldns does not
     /// follow `$INCLUDE`), so the check sees what the server will load. An include that cannot be
-    /// read is left out of the check (the server reports it on reload).
-    static func expandingIncludes(_ text: String, zoneFile: String, override: (path: String?, text: String?)) -> String {
+    /// read is left out of the check (the server reports it on reload); one larger than any zone
+    /// file (`/dev/zero`) is an error.
+    static func expandingIncludes(_ text: String, zoneFile: String, override: (path: String?, text: String?)) throws -> String {
         let directory = (zoneFile as NSString).deletingLastPathComponent
-        return text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+        return try text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard words.count >= 2, words[0].uppercased() == "$INCLUDE" else { return String(line) }
             var path = words[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
@@ -140,7 +141,13 @@ public struct ZoneFileProvider: DNSProvider {
                 || (overridePath as NSString).lastPathComponent == (path as NSString).lastPathComponent {
                 return overrideText
             }
-            return (try? FileSystem.readText(path)) ?? ""
+            do {
+                return try FileSystem.readText(path, limit: .zoneFile)
+            } catch let error as FileSystemError where error.tooLarge {
+                throw ZoneFileEditor.EditError(message: "zone file \(zoneFile) has '$INCLUDE \(words[1])', and \(path) \(error.reason.dropFirst("it ".count))")
+            } catch {
+                return ""
+            }
         }.joined(separator: "\n")
     }
 

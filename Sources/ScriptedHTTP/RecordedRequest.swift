@@ -12,6 +12,8 @@ public struct RecordedRequest: Sendable, CustomStringConvertible {
     public var call: Int
     /// The decoded JWS, when the body is one.
     public var jws: RecordedJWS?
+    /// The time the sender gave this exchange (`HTTPRequest.timeout`).
+    public var timeout: Duration?
 
     init(_ request: HTTPRequest, call: Int) {
         method = request.method.uppercased()
@@ -20,6 +22,7 @@ public struct RecordedRequest: Sendable, CustomStringConvertible {
         body = request.body ?? []
         self.call = call
         jws = RecordedJWS(body)
+        timeout = request.timeout
     }
 
     /// The first value of a request header, by case-insensitive name.

@@ -56,6 +56,7 @@ public enum FreePort {
     }
 
     private static func canBind(_ host: String, port: UInt16, type: __socket_type) -> Bool {
+        if host.contains(":") { return canBind6(host, port: port, type: type) }
         let fd = socket(AF_INET, Int32(type.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -65,6 +66,19 @@ public enum FreePort {
         inet_pton(AF_INET, host, &address.sin_addr)
         return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    private static func canBind6(_ host: String, port: UInt16, type: __socket_type) -> Bool {
+        let fd = socket(AF_INET6, Int32(type.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_port = port.bigEndian
+        guard inet_pton(AF_INET6, host, &address.sin6_addr) == 1 else { return false }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
         } == 0
     }
 }

@@ -35,13 +35,18 @@ public final class TestLab: @unchecked Sendable {
         /// More zones the resolver forwards, to "127.0.0.1:PORT" (servers outside the lab, like
         /// a PowerDNS a test started).
         public var resolverForwards: [String: String]
+        /// The primary also listens on [::1] at its port, for nameservers with an AAAA ::1.
+        public var primaryIPv6: Bool
+        /// Zones the secondary also serves, transferred from "127.0.0.1:PORT" (a server outside
+        /// the lab, like a PowerDNS a test started), polling its SOA every 1-2 s.
+        public var secondaryOf: [String: String]
 
         public init(zones: [String] = ["example.test"], fileZones: [String] = [], secondaryLag: Int = 0,
                     pebbleEnv: [String: String] = [:], pebbleVANoSleep: Bool = true,
                     pebbleConfigExtra: [String: String] = [:], extraRecords: [String: [String]] = [:],
                     tsigAlgorithm: String = "hmac-sha256", startPebble: Bool = true,
                     secondaryPort: UInt16? = nil, resolver: Bool = false, negativeTTL: Int = 60,
-                    resolverForwards: [String: String] = [:]) {
+                    resolverForwards: [String: String] = [:], primaryIPv6: Bool = false, secondaryOf: [String: String] = [:]) {
             self.zones = zones
             self.fileZones = fileZones
             self.secondaryLag = secondaryLag
@@ -55,6 +60,8 @@ public final class TestLab: @unchecked Sendable {
             self.resolver = resolver
             self.negativeTTL = negativeTTL
             self.resolverForwards = resolverForwards
+            self.primaryIPv6 = primaryIPv6
+            self.secondaryOf = secondaryOf
         }
     }
 
@@ -96,7 +103,7 @@ public final class TestLab: @unchecked Sendable {
         let base = FileManager.default.temporaryDirectory.path
         let directory = "\(base)/dns01-lab-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let lab = TestLab(options: options, directory: directory, port: try FreePort.find(on: ["127.0.0.1"]),
+        let lab = TestLab(options: options, directory: directory, port: try FreePort.find(on: options.primaryIPv6 ? ["127.0.0.1", "::1"] : ["127.0.0.1"]),
                           secondaryPort: try options.secondaryPort ?? FreePort.find(on: ["127.0.0.1"]))
         do {
             try await lab.launch()
@@ -163,6 +170,11 @@ public final class TestLab: @unchecked Sendable {
                 try await poll(until: deadline, "\(server) to serve \(zone)") { [self] in
                     try self.answersSOA(zone, at: server)
                 }
+            }
+        }
+        for zone in options.secondaryOf.keys.sorted() {
+            try await poll(until: deadline, "\(secondary) to serve \(zone)") { [self] in
+                try self.answersSOA(zone, at: secondary)
             }
         }
         if let resolver {
@@ -244,9 +256,13 @@ public final class TestLab: @unchecked Sendable {
     private func namedConf(role: String, controlPort: UInt16?) -> String {
         let dir = "\(directory)/\(role)"
         let listenPort = role == "primary" ? port : secondaryPort
+        var common = Self.commonOptions(dir: dir, port: listenPort)
+        if role == "primary" && options.primaryIPv6 {
+            common = common.replacingOccurrences(of: "listen-on-v6 { none; };", with: "listen-on-v6 port \(port) { ::1; };")
+        }
         var text = """
         options {
-            \(Self.commonOptions(dir: dir, port: listenPort))
+            \(common)
             recursion no;
             allow-query { any; };
             dnssec-validation no;
@@ -298,6 +314,17 @@ public final class TestLab: @unchecked Sendable {
                     primaries { 127.0.0.1 port \(port); };
                     allow-notify { 127.0.0.1; };
                     notify no; min-retry-time 1; max-retry-time 2;\(polling)
+                };
+
+                """
+            }
+            for (zone, server) in options.secondaryOf.sorted(by: { $0.key < $1.key }) {
+                let parts = server.split(separator: ":")
+                text += """
+                zone "\(zone)" {
+                    type secondary; file "\(zone).zone";
+                    primaries { \(parts[0]) port \(parts.count > 1 ? String(parts[1]) : "53"); };
+                    notify no; min-retry-time 1; max-retry-time 2; min-refresh-time 1; max-refresh-time 2;
                 };
 
                 """

@@ -127,4 +127,54 @@ import TestLab
         try api.throttle(0)
         #expect(try lab.leftoverChallengeValues(["example.test"]).isEmpty)
     }
+    /// Item 5 of "Trust, round two": against an API that accepts connections and never answers,
+    /// each provider call ends within its budget (4 × `timeout`), the attempts' own time
+    /// counted. Before, the budget counted only the waits between attempts: five attempts of
+    /// `timeout` each plus 7.5 s of waits per call, about 35 s for `check` at timeout = "2s"
+    /// (65 s at "5s"); now about 8 s per call, 16 s for the two calls.
+    @Test func anAPIThatNeverAnswersEndsWithinTheBudget() async throws {
+        let lab = try await TestLab.start(.init(startPebble: false))
+        defer { lab.stop() }
+        let api = try await lab.startCloudflareAPI()
+        let listener = try SilentListener()
+        defer { listener.stop() }
+        var config = try String(contentsOfFile: try Self.config(lab, api, extra: "timeout = \"2s\""), encoding: .utf8)
+        config = config.replacingOccurrences(of: api.baseURL, with: "http://127.0.0.1:\(listener.port)/client/v4")
+        let path = "\(lab.directory)/silent-api.toml"
+        try config.write(toFile: path, atomically: true, encoding: .utf8)
+        let start = ContinuousClock.now
+        let result = try await CLIRunner.run(["check", "-c", path, "-d", "example.test"])
+        let took = ContinuousClock.now - start
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stdout.contains("Timeout") || result.stderr.contains("Timeout"), "\(result.stdout)\(result.stderr)")
+        // A bound on a hang, not a measure: 2 calls × 8 s, with room for a loaded machine.
+        #expect(took < .seconds(26), "check took \(took)")
+    }
+}
+
+/// A TCP listener on a free loopback port that never accepts: the kernel completes each
+/// handshake into the backlog, the client sends its request, and no answer ever comes.
+final class SilentListener: @unchecked Sendable {
+    let fd: Int32
+    let port: UInt16
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw LabError("socket() failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        guard bound == 0, listen(fd, 64) == 0, named == 0 else {
+            close(fd)
+            throw LabError("cannot listen on 127.0.0.1")
+        }
+        self.fd = fd
+        port = UInt16(bigEndian: address.sin_port)
+    }
+
+    func stop() { close(fd) }
 }

@@ -10,7 +10,7 @@ struct KnotKeyFileTests {
     /// The lab's key rewritten exactly as keymgr -t prints a key: a comment with knsupdate's
     /// form, then the YAML `key:` section.
     static func knotKeyFile(_ lab: TestLab) throws -> String {
-        let key = try TSIGKey(contentsOf: lab.tsigKeyFile)
+        let key = try TSIGKey.parse(keyFile: String(contentsOfFile: lab.tsigKeyFile, encoding: .utf8), path: lab.tsigKeyFile)
         let path = "\(lab.directory)/knot.key"
         try """
             # \(key.algorithm):\(key.name):\(key.secret)

@@ -27,7 +27,9 @@ import TestLab
         try await body(lab)
     }
 
-    static func key(_ lab: TestLab) throws -> TSIGKey { try TSIGKey(contentsOf: lab.tsigKeyFile) }
+    static func key(_ lab: TestLab) throws -> TSIGKey {
+        try TSIGKey.parse(keyFile: String(contentsOfFile: lab.tsigKeyFile, encoding: .utf8), path: lab.tsigKeyFile)
+    }
     static func server(_ text: String) throws -> DNSServer { try DNSServer(parsing: text) }
 
     @Test func updateAddsAndDeletesExactValues() async throws {
@@ -184,6 +186,92 @@ import TestLab
             // value now. How soon after is a figure for bench/, not an assertion here.
             #expect(waited >= .milliseconds(1900), "waited \(waited)")
             #expect(try lab.txtValues(name, at: lab.secondary) == ["late"])
+        }
+    }
+
+    /// Item 13 of "Trust, round two": a resolver's NS answer that carries a nameserver's A but
+    /// not its AAAA (its cache holds only the A, as a resolver without IPv6 has it) is not the
+    /// nameserver's whole address set: both families are looked up, and the wait goes to each.
+    @Test func nameserverAddressesComeFromBothFamilies() async throws {
+        var options = TestLab.Options(zones: ["example.test", "v6.test"], startPebble: false, resolver: true, primaryIPv6: true)
+        // v6.test's NS ns1.example.test lives in another zone: an authoritative answer carries no
+        // address for it, so what the resolver adds comes from its cache.
+        options.extraRecords = ["example.test": ["ns1 IN AAAA ::1"], "v6.test": ["@ IN NS ns1.example.test."]]
+        let lab = try await TestLab.start(options)
+        defer { lab.stop() }
+        let resolver = try Self.server(try #require(lab.resolver))
+        let client = DNSClient()
+        let cached = try await client.query("ns1.example.test", type: "A", server: resolver).answers("A", at: "ns1.example.test")
+        #expect(cached.map { $0.data } == ["127.0.0.1"])
+        // The partial answer: the cached A, no AAAA.
+        let partial = try await client.query("v6.test", type: "NS", server: resolver)
+        let carried: [String] = partial.additional.filter { $0.name == "ns1.example.test" }.map { $0.type }
+        #expect(carried == ["A"], "\(partial.additional)")
+
+        let finder = ZoneFinder(client: client, resolvers: [resolver], nameserverPort: lab.port)
+        let servers = try await finder.nameservers(of: "v6.test")
+        let v4 = DNSServer(host: "127.0.0.1", port: lab.port), v6 = DNSServer(host: "::1", port: lab.port)
+        let addresses: Set<DNSServer> = Set(servers.filter { $0.name == "ns1.example.test" }.map { $0.address })
+        #expect(addresses == [v4, v6], "\(servers)")
+
+        // The waiter asks [::1] too (the primary listens there as well).
+        let name = "_acme-challenge.v6.test"
+        try await DNSUpdater().update(zone: "v6.test", server: Self.server(lab.primary), key: Self.key(lab),
+                                      add: [TXTRecord(name: name, value: "both")], delete: [])
+        var seen: [Nameserver] = []
+        for try await round in PropagationWaiter(pollInterval: .milliseconds(100))
+            .rounds(for: [PropagationCheck(name: name, values: ["both"], nameservers: servers)], deadline: .now + .seconds(10)) {
+            seen += round.satisfiedPairs.map { $0.nameserver }
+        }
+        #expect(seen.contains(Nameserver(name: "ns1.example.test", address: v6)), "\(seen)")
+    }
+
+    /// Item 15: the secondary never transfers the change (the lab refreshes it an hour after a
+    /// change): the timeout names its serial and the primary's.
+    @Test func aSecondaryBehindThePrimaryIsNamedWithBothSerials() async throws {
+        var options = Self.options
+        options.secondaryLag = 3600
+        try await Self.withLab(options) { lab in
+            let name = "_acme-challenge.stuck.example.test"
+            // BIND counts the serial up on an update: 1 → 2.
+            try await DNSUpdater().update(zone: "example.test", server: Self.server(lab.primary), key: Self.key(lab),
+                                          add: [TXTRecord(name: name, value: "v")], delete: [])
+            let servers = [Nameserver(name: "ns1.example.test", address: try Self.server(lab.primary)),
+                           Nameserver(name: "ns2.example.test", address: try Self.server(lab.secondary))]
+            do {
+                try await PropagationWaiter(pollInterval: .milliseconds(100))
+                    .wait(for: [PropagationCheck(name: name, values: ["v"], nameservers: servers)], deadline: .now + .seconds(2))
+                Issue.record("the secondary served the value")
+            } catch let error as DNSError {
+                #expect(error.code == .propagationTimeout)
+                #expect(error.message.hasSuffix(" ns2.example.test (\(lab.secondary)) still serves serial 1 of zone example.test, the primary ns1.example.test (\(lab.primary)) serial 2: its zone transfer is not happening (NOTIFY / allow-transfer?)."),
+                        "\(error.message)")
+            }
+        }
+    }
+
+    /// Item 15: a zone file edited without its serial (BIND loads it and warns "zone may fail to
+    /// transfer"): the secondary, polling, sees the same serial and never transfers. The timeout
+    /// says the primary's serial did not change.
+    @Test func aPrimaryWhoseSerialDidNotChangeIsNamed() async throws {
+        var options = Self.options
+        options.fileZones = ["files.test"]
+        try await Self.withLab(options) { lab in
+            let file = lab.zoneFile("files.test")
+            try (String(contentsOfFile: file, encoding: .utf8) + "_acme-challenge IN TXT \"same-serial\"\n").write(toFile: file, atomically: true, encoding: .utf8)
+            _ = try lab.rndc(["reload", "files.test"])
+            let name = "_acme-challenge.files.test"
+            let servers = [Nameserver(name: "ns1.files.test", address: try Self.server(lab.primary)),
+                           Nameserver(name: "ns2.files.test", address: try Self.server(lab.secondary))]
+            do {
+                try await PropagationWaiter(pollInterval: .milliseconds(100))
+                    .wait(for: [PropagationCheck(name: name, values: ["same-serial"], nameservers: servers)], deadline: .now + .seconds(4))
+                Issue.record("the secondary served the value")
+            } catch let error as DNSError {
+                #expect(error.code == .propagationTimeout)
+                #expect(error.message.hasSuffix(" ns2.files.test (\(lab.secondary)) lacks the values with the same SOA serial 1 of zone files.test as the primary ns1.files.test (\(lab.primary)): the primary's SOA serial did not change after the update, so secondaries will not transfer it (PowerDNS: set SOA-EDIT-API / SOA-EDIT-DNSUPDATE)."),
+                        "\(error.message)")
+            }
         }
     }
 

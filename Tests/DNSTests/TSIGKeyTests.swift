@@ -112,8 +112,7 @@ import Testing
         #expect(key.name == "acme-key" && key.algorithm == "hmac-sha256" && key.secret == Self.secret)
     }
 
-    /// The real `keymgr -t` (Knot's key manager) output, read through the file reader the rfc2136
-    /// provider uses.
+    /// The real `keymgr -t` (Knot's key manager) output.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/keymgr")),
           arguments: ["hmac-sha256", "hmac-sha512", "hmac-sha1", "hmac-md5"])
     func realKeymgrOutput(_ algorithm: String) throws {
@@ -125,22 +124,11 @@ import Testing
         try process.run()
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("keymgr-\(UUID().uuidString).key").path
-        try output.write(to: URL(fileURLWithPath: path))
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let key = try TSIGKey(contentsOf: path)
+        let key = try TSIGKey.parse(keyFile: String(decoding: output, as: UTF8.self), path: "keymgr.key")
         #expect(key.name == "knot-key" && key.algorithm == algorithm)
         #expect(String(decoding: output, as: UTF8.self).contains("secret: \(key.secret)"))
     }
 
-    /// A key file is small: a device or a huge file is refused, not read forever.
-    @Test func keyFilesAreReadWithABound() {
-        #expect { try TSIGKey(contentsOf: "/dev/zero") } throws: { error in
-            "\(error)".contains("/dev/zero") && "\(error)".contains("larger than")
-        }
-    }
-
-    @Test func missingFileNamesThePath() {
-        #expect(throws: DNSError.self) { try TSIGKey(contentsOf: "/nonexistent/dns01.key") }
-    }
+    // The key file's bound and a missing file (keyFilesAreReadWithABound, missingFileNamesThePath)
+    // moved with the reading itself to the rfc2136 provider's config: BoundedReadTests.
 }

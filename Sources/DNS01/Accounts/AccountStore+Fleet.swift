@@ -51,8 +51,8 @@ extension AccountStore {
     /// Copies the local account (record, key, an unconfirmed next key) into the database.
     func push(to database: FleetDatabase) throws {
         guard FileSystem.exists(recordPath), FileSystem.exists(keyPath) else { return }
-        let record = try FileSystem.readText(recordPath), key = try FileSystem.readText(keyPath)
-        let next = config.accountKeyFile == nil && FileSystem.exists(nextKeyPath) ? try FileSystem.readText(nextKeyPath) : nil
+        let record = try FileSystem.readText(recordPath, limit: .state), key = try FileSystem.readText(keyPath, limit: .pem)
+        let next = config.accountKeyFile == nil && FileSystem.exists(nextKeyPath) ? try FileSystem.readText(nextKeyPath, limit: .pem) : nil
         let account = StoredAccount(directory: config.directory, recordJSON: record, keyPEM: key, nextKeyPEM: next)
         guard try database.account(directory: config.directory) != account else { return }
         try database.putAccount(account)

@@ -209,7 +209,7 @@ public struct AccountStore: Sendable {
 
     func readKey(_ path: String) throws -> AccountKey {
         do {
-            return try AccountKey(pemRepresentation: FileSystem.readText(path))
+            return try AccountKey(pemRepresentation: FileSystem.readText(path, limit: .pem))
         } catch let error as FileSystemError {
             throw error
         } catch let error as ACMEError {
@@ -219,7 +219,7 @@ public struct AccountStore: Sendable {
 
     func readRecord() -> Record? {
         guard FileSystem.exists(recordPath),
-              let record = try? JSONDecoder().decode(Record.self, from: Data(FileSystem.readBytes(recordPath))),
+              let record = try? JSONDecoder().decode(Record.self, from: Data(FileSystem.readBytes(recordPath, limit: .state))),
               record.directory == config.directory else { return nil }
         return record
     }
@@ -237,7 +237,7 @@ public struct AccountStore: Sendable {
     private func externalAccountBinding() throws -> ExternalAccountBinding? {
         guard let keyID = config.eabKeyID, let file = config.eabHMACKeyFile else { return nil }
         do {
-            return try ExternalAccountBinding(keyID: keyID, encodedMACKey: FileSystem.readText(file))
+            return try ExternalAccountBinding(keyID: keyID, encodedMACKey: FileSystem.readText(file, limit: .secret))
         } catch let error as ACMEError {
             throw ConfigError("[acme] eab_hmac_key_file \(file): \(error.message)")
         }

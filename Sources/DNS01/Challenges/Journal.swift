@@ -178,7 +178,7 @@ public final class Journal: Sendable {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return paths.sorted().flatMap { path -> [ChallengeRecord] in
-            guard let bytes = try? FileSystem.readBytes(path), let entry = try? decoder.decode(Entry.self, from: Data(bytes)) else { return [] }
+            guard let bytes = try? FileSystem.readBytes(path, limit: .state), let entry = try? decoder.decode(Entry.self, from: Data(bytes)) else { return [] }
             return entry.records
         } + rows.keys.sorted().flatMap { rows[$0] ?? [] }
     }
@@ -256,7 +256,7 @@ public final class Journal: Sendable {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         do {
-            return try decoder.decode(Entry.self, from: Data(try FileSystem.readBytes(path)))
+            return try decoder.decode(Entry.self, from: Data(try FileSystem.readBytes(path, limit: .state)))
         } catch let error as FileSystemError {
             throw error
         } catch {

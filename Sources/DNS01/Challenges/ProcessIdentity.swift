@@ -36,7 +36,7 @@ public struct ProcessIdentity: Sendable, Codable, Hashable {
     }
 
     static func currentBootID() -> String? {
-        guard let text = try? FileSystem.readText("/proc/sys/kernel/random/boot_id") else { return nil }
+        guard let text = try? FileSystem.readText("/proc/sys/kernel/random/boot_id", limit: .system) else { return nil }
         let id = text.trimmingCharacters(in: .whitespacesAndNewlines)
         return id.isEmpty ? nil : id
     }
@@ -44,7 +44,7 @@ public struct ProcessIdentity: Sendable, Codable, Hashable {
     /// Field 22 of /proc/PID/stat. The command name (field 2) may hold spaces and ')', so the
     /// fields are counted after its last ')'.
     static func startTime(of pid: Int32) -> UInt64? {
-        guard pid > 0, let stat = try? FileSystem.readText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
+        guard pid > 0, let stat = try? FileSystem.readText("/proc/\(pid)/stat", limit: .system), let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // After ')': field 3 (state) is fields[0], so field 22 is fields[19].
         guard fields.count > 19 else { return nil }
@@ -54,7 +54,7 @@ public struct ProcessIdentity: Sendable, Codable, Hashable {
     /// When `pid` started, as a date: the boot time (`btime` in /proc/stat) plus its start
     /// time in clock ticks.
     static func startDate(of pid: Int32) -> Date? {
-        guard let ticks = startTime(of: pid), let stat = try? FileSystem.readText("/proc/stat") else { return nil }
+        guard let ticks = startTime(of: pid), let stat = try? FileSystem.readText("/proc/stat", limit: .system) else { return nil }
         let perSecond = sysconf(Int32(_SC_CLK_TCK))
         guard perSecond > 0,
               let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),

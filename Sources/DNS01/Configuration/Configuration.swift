@@ -107,7 +107,7 @@ public struct Configuration: Sendable {
     public static func load(path: String, requiresCA: Bool = true) throws -> Configuration {
         let text: String
         do {
-            text = try FileSystem.readText(path)
+            text = try FileSystem.readText(path, limit: .configuration)
         } catch let error as FileSystemError {
             throw ConfigError("Cannot read the configuration file \(path): \(error.reason).")
         }
@@ -199,6 +199,12 @@ public struct Configuration: Sendable {
         // The files only the CA's commands read are checked only for them: a certbot hook runs
         // with whatever the [acme] section says about a CA it never talks to.
         let caBundle = try readableFile(settings, "ca_bundle", check: requiresCA)
+        if let caBundle, requiresCA {
+            // libcurl reads it for every connection: make sure first that it ends.
+            do { _ = try FileSystem.readBytes(caBundle, limit: .caBundle) } catch let error as FileSystemError {
+                throw ConfigError("[acme]: ca_bundle '\(caBundle)' cannot be read: \(error.reason).")
+            }
+        }
         let concurrency = try settings.integer("concurrency") ?? 16
         guard (1...256).contains(concurrency) else { throw ConfigError("[acme]: concurrency \(concurrency) is out of range (1 to 256).") }
         let keyText = try settings.string("account_key_type") ?? AccountKeyType.ec256.rawValue
@@ -271,7 +277,9 @@ public struct Configuration: Sendable {
                 }
             }
         } else {
-            do { resolvers = try DNSServer.systemResolvers() } catch {
+            do {
+                resolvers = try DNSServer.systemResolvers(resolvConf: FileSystem.readText("/etc/resolv.conf", limit: .system))
+            } catch {
                 throw ConfigError("[dns]: no resolvers configured and /etc/resolv.conf lists none usable; set [dns] resolvers.")
             }
         }

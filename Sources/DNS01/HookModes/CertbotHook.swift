@@ -158,7 +158,7 @@ public struct CertbotHook: Sendable {
         var state = State(challenges: [], presented: [])
         if FileSystem.exists(path) {
             do {
-                state = try JSONDecoder().decode(State.self, from: Data(try FileSystem.readBytes(path)))
+                state = try JSONDecoder().decode(State.self, from: Data(try FileSystem.readBytes(path, limit: .state)))
             } catch let error as FileSystemError {
                 throw error
             } catch {

@@ -14,7 +14,7 @@ public struct CSRInput: Sendable {
 
     public init(path: String) throws {
         let bytes: [UInt8]
-        do { bytes = try FileSystem.readBytes(path) } catch let error as FileSystemError {
+        do { bytes = try FileSystem.readBytes(path, limit: .csr) } catch let error as FileSystemError {
             throw ConfigError("Cannot read the CSR \(path): \(error.reason).")
         }
         try self.init(bytes: bytes, source: path)

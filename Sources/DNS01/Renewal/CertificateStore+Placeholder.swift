@@ -77,7 +77,7 @@ extension CertificateStore {
     func placeholderKey(name: String, keyType: KeyType) -> Certificate.PrivateKey? {
         let live = liveDirectory(name)
         guard let certificate = try? currentCertificate(name), Self.isPlaceholder(certificate),
-              let text = try? FileSystem.readText("\(live)/privkey.pem"),
+              let text = try? FileSystem.readText("\(live)/privkey.pem", limit: .pem),
               let key = try? Certificate.PrivateKey(pemEncoded: text),
               key.publicKey == certificate.publicKey, KeyType(of: key.publicKey) == keyType
         else { return nil }

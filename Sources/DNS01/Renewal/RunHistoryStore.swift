@@ -16,7 +16,7 @@ public struct RunHistoryStore: Sendable {
     /// record must not stop renewals: the next write replaces it).
     public func read(_ name: String) -> RunHistory {
         let path = path(name)
-        guard FileSystem.exists(path), let bytes = try? FileSystem.readBytes(path) else { return RunHistory() }
+        guard FileSystem.exists(path), let bytes = try? FileSystem.readBytes(path, limit: .state) else { return RunHistory() }
         return (try? Self.decoder.decode(RunHistory.self, from: Data(bytes))) ?? RunHistory()
     }
 

@@ -132,7 +132,7 @@ public struct CertificateStore: Sendable {
     public func currentCertificate(_ name: String) throws -> Certificate? {
         let path = "\(liveDirectory(name))/cert.pem"
         guard FileSystem.exists(path) else { return nil }
-        return try Certificate(pemEncoded: FileSystem.readText(path))
+        return try Certificate(pemEncoded: FileSystem.readText(path, limit: .pem))
     }
 
     /// Versions searched for a stored key, newest first.
@@ -148,7 +148,7 @@ public struct CertificateStore: Sendable {
             .sorted { $0.number > $1.number }.prefix(Self.keySearchLimit).map(\.entry)
         for directory in [liveDirectory(name)] + versions.map({ "\(archive)/\($0)" }) {
             let path = "\(directory)/privkey.pem"
-            guard FileSystem.exists(path), let text = try? FileSystem.readText(path),
+            guard FileSystem.exists(path), let text = try? FileSystem.readText(path, limit: .pem),
                   let key = try? Certificate.PrivateKey(pemEncoded: text), key.publicKey == leaf.publicKey else { continue }
             return text
         }
@@ -170,7 +170,7 @@ public struct CertificateStore: Sendable {
     private func claimVersion(_ version: String, in archive: String, leaf: String) throws -> String {
         let path = "\(archive)/\(version)"
         if FileSystem.exists(path) {
-            let same = (try? FileSystem.readText("\(path)/cert.pem")) == leaf
+            let same = (try? FileSystem.readText("\(path)/cert.pem", limit: .pem)) == leaf
             let stamp = Int(Date().timeIntervalSince1970)
             let aside = same ? "\(archive)/.\(version).old-\(getpid())-\(stamp)" : "\(archive)/\(version).replaced-\(stamp)-\(getpid())"
             guard rename(path, aside) == 0 else { throw FileSystem.systemError(path, "move aside") }

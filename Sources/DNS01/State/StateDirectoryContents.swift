@@ -66,7 +66,7 @@ struct StateDirectoryContents: Sendable {
                 notes.append("\(path) holds no account.key ([acme] account_key_file keeps the key elsewhere): not imported")
                 continue
             }
-            let record = try FileSystem.readText("\(path)/account.json")
+            let record = try FileSystem.readText("\(path)/account.json", limit: .state)
             guard let ca = try? JSONDecoder().decode(RecordDirectory.self, from: Data(record.utf8)).directory, !ca.isEmpty else {
                 throw OperationError("\(path)/account.json names no CA directory URL (\"directory\"), so the account cannot be imported; fix or remove it.")
             }
@@ -82,7 +82,7 @@ struct StateDirectoryContents: Sendable {
 
     /// The PEM text of an account key, checked to be one.
     private static func accountKey(_ path: String) throws -> String {
-        let text = try FileSystem.readText(path)
+        let text = try FileSystem.readText(path, limit: .pem)
         do {
             _ = try AccountKey(pemRepresentation: text)
         } catch {
@@ -180,7 +180,7 @@ struct StateDirectoryContents: Sendable {
     /// `CertificateStore` writes it (cert.pem, then chain.pem, or fullchain.pem's rest), the key
     /// as it is, the names and notAfter from the leaf.
     static func readVersion(at path: String, name: String, number: Int) throws -> StoredVersion {
-        let certText = try FileSystem.readText("\(path)/cert.pem")
+        let certText = try FileSystem.readText("\(path)/cert.pem", limit: .pem)
         guard let leafPEM = CertificateChain.pemBlocks(certText).first else {
             throw OperationError("\(path)/cert.pem holds no PEM certificate; fix or remove that version before importing.")
         }
@@ -192,13 +192,13 @@ struct StateDirectoryContents: Sendable {
         }
         var rest: [String] = []
         if FileSystem.exists("\(path)/chain.pem") {
-            rest = CertificateChain.pemBlocks(try FileSystem.readText("\(path)/chain.pem"))
+            rest = CertificateChain.pemBlocks(try FileSystem.readText("\(path)/chain.pem", limit: .pem))
         } else if FileSystem.exists("\(path)/fullchain.pem") {
-            rest = Array(CertificateChain.pemBlocks(try FileSystem.readText("\(path)/fullchain.pem")).dropFirst())
+            rest = Array(CertificateChain.pemBlocks(try FileSystem.readText("\(path)/fullchain.pem", limit: .pem)).dropFirst())
         }
         var keyPEM: String?
         if FileSystem.exists("\(path)/privkey.pem") {
-            let text = try FileSystem.readText("\(path)/privkey.pem")
+            let text = try FileSystem.readText("\(path)/privkey.pem", limit: .pem)
             let key: Certificate.PrivateKey
             do {
                 key = try Certificate.PrivateKey(pemEncoded: text)
@@ -221,7 +221,7 @@ struct StateDirectoryContents: Sendable {
         for entry in Self.entries(root) where entry.hasSuffix(".json") {
             let name = String(entry.dropLast(".json".count))
             guard (try? CertificateStore.validateCertName(name)) != nil else { continue }
-            guard let text = try? FileSystem.readText("\(root)/\(entry)"),
+            guard let text = try? FileSystem.readText("\(root)/\(entry)", limit: .state),
                   (try? JSONSerialization.jsonObject(with: Data(text.utf8))) is [String: Any] else {
                 notes.append("\(root)/\(entry) is not a JSON run history: not imported")
                 continue

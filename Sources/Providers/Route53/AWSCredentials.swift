@@ -38,7 +38,7 @@ public struct AWSCredentials: Sendable, CustomStringConvertible {
         let name = profile ?? environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
         let text: String
         do {
-            text = try FileSystem.readText(path)
+            text = try FileSystem.readText(path, limit: .credentials)
         } catch {
             throw ConfigError("\(context): no AWS credentials: AWS_ACCESS_KEY_ID is not set and the credentials file \(path) cannot be read.")
         }
