@@ -1,6 +1,6 @@
 import DNS
+import Files
 import Settings
-import Storage
 
 /// Writes challenge records by RFC 2136 dynamic update, signed with TSIG (RFC 8945), through
 /// libldns. All records of one zone go in one UPDATE message.

@@ -1,6 +1,6 @@
+import Files
 import Foundation
 @testable import Providers
-import Storage
 import Testing
 
 /// Item 14 of "Trust, round two": every file dns01 reads goes through one bounded reader
