@@ -141,8 +141,13 @@ import TestLab
         let previousRelease = script + "COMMIT;"
         _ = try await Self.blocking { try server.psql(previousRelease) }
 
-        let database = try await Self.open(server)
+        // `dns01 sync` connects without migrating; its one query meets schema 1 (no key_binding
+        // column), migrates, and asks again.
+        let database = try await Self.open(server, migrate: false)
         defer { database.close() }
+        let synced = try await Self.blocking { try database.changedLiveVersions(known: [("web", nil), ("other", nil)]) }
+        #expect(synced.versions.map(\.name) == ["web"] && synced.versions.first?.keyPEM == Self.key)
+        #expect(synced.unreadable.map(\.name) == ["other"])
         #expect(try await Self.blocking { try server.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM dns01_schema") } == "1,2")
         #expect(try await Self.blocking { try server.psql("SELECT name, key_binding FROM dns01_versions ORDER BY name") } == "other|1\nweb|2")
         #expect(try await Self.blocking { try database.versions(of: "web") }.first?.keyPEM == Self.key)
