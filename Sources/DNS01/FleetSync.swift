@@ -107,7 +107,10 @@ public struct FleetSync: Sendable {
                     deployHook: spec.deployHook, events: events
                 ) { _ in "\(version.name): version \(version.version) from the fleet's database is live" }
                 guard installed.changed else {
-                    events(.step("\(version.name): version \(version.version) was made live here by another dns01 process meanwhile"))
+                    let now = store.liveVersionNumber(version.name)
+                    events(.step(now == version.version
+                        ? "\(version.name): version \(version.version) was made live here by another dns01 process meanwhile"
+                        : "\(version.name): another dns01 process of this machine installed version \(now.map(String.init) ?? "none") meanwhile; version \(version.version) left out"))
                     continue
                 }
                 updated.append(Item(name: version.name, version: version.version, notAfter: installed.notAfter,
