@@ -14,7 +14,7 @@ import Synchronization
 /// Every method blocks on the network: callers run it on the `BlockingPool`.
 public final class FleetDatabase: Sendable {
     /// The schema this dns01 writes; older ones are migrated forward on connect.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     public let connection: PostgresConnection
     let sealing: SealingKey
@@ -108,6 +108,11 @@ public final class FleetDatabase: Sendable {
             )
             """,
         ],
+        // 2: what a version's sealed key is bound to (`KeyBinding`); the rows of schema 1 say
+        // 1 and are re-sealed to 2 by `resealLegacyKeys` in the same transaction.
+        [
+            "ALTER TABLE dns01_versions ADD COLUMN key_binding smallint NOT NULL DEFAULT 1 CHECK (key_binding IN (1, 2))",
+        ],
     ]
 
     /// Reads the schema version and applies the missing migrations, under an advisory lock so
@@ -128,6 +133,7 @@ public final class FleetDatabase: Sendable {
             try check(schema: applied)
             for version in (applied + 1)..<(Self.schemaVersion + 1) {
                 for statement in Self.migrations[version - 1] { try connection.query(statement) }
+                if version == 2 { try resealLegacyKeys() }
                 try connection.query("INSERT INTO dns01_schema (version) VALUES ($1)", [.int(Int64(version))])
             }
         }

@@ -22,7 +22,7 @@ struct StorageCommand: AsyncParsableCommand {
                 let config = try common.loadConfiguration(requiresCA: false)
                 let database = try await StorageMigration.open(config, command: "dns01 storage import")
                 defer { database.close() }
-                let summary = try await StorageMigration(database: database, events: console.sink)
+                let summary = try await StorageMigration(database: database, certificates: config.certificates, events: console.sink)
                     .importDirectory(from ?? config.acme.stateDir)
                 if common.json { console.printJSON(summary) } else { console.result(summary.sentence) }
             }

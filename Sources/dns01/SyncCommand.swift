@@ -29,12 +29,21 @@ struct SyncCommand: AsyncParsableCommand {
                     let hook = item.deployHookError.map { "; deploy hook failed: \($0)" } ?? ""
                     console.result("\(item.name): version \(item.version) installed, valid until \(item.notAfter.formatted(.iso8601))\(hook)")
                 }
+                for failure in summary.failed {
+                    console.result("\(failure.label): not installed (\(failure.error))")
+                }
                 for name in summary.missing {
                     console.result("\(name): the fleet has no certificate yet (an issuer's `dns01 run` makes it)")
                 }
-                console.result("\(summary.updated.count) updated, \(config.certificates.count - summary.updated.count - summary.missing.count) unchanged (\(summary.queries) quer\(summary.queries == 1 ? "y" : "ies"), \(String(format: "%.2f", summary.seconds))s)")
+                let failed = summary.failed.isEmpty ? "" : "\(summary.failed.count) not installed, "
+                console.result("\(summary.updated.count) updated, \(failed)\(config.certificates.count - summary.updated.count - summary.failed.count - summary.missing.count) unchanged (\(summary.queries) quer\(summary.queries == 1 ? "y" : "ies"), \(String(format: "%.2f", summary.seconds))s)")
             }
             let hookFailures = summary.updated.filter { $0.deployHookError != nil }.map(\.name)
+            if !summary.failed.isEmpty {
+                // Exit 1 naming only what failed; the rest is installed.
+                let hooks = hookFailures.isEmpty ? "" : "; the deploy hook failed for \(hookFailures.joined(separator: ", "))"
+                throw OperationError("Not installed from the fleet's database: \(summary.failed.map(\.label).joined(separator: ", "))\(hooks); the other certificates are synced.")
+            }
             if !hookFailures.isEmpty {
                 throw OperationError("The deploy hook failed for \(hookFailures.joined(separator: ", ")); the certificates are installed.")
             }

@@ -140,6 +140,45 @@ import X509
         }
     }
 
+    /// "Trust, round two", item 6: the check every path that makes a version live goes through,
+    /// for origins other than the CA. A self-signed certificate (dns01's placeholder) is signed
+    /// in order when it is alone and verifies with its own key; without a key to match (a
+    /// fleet version of the user's own CSR) the rest is still checked.
+    @Test func selfSignedAndStoredChains() throws {
+        let pki = try PKI()
+        let origin = CertificateChain.Origin(phrase: "of web version 3 in PostgreSQL at db:5432", key: "the private key stored with it",
+                                             names: "the configured names", empty: "The chain of web version 3 holds no PEM certificate.")
+        let subject = try DistinguishedName { OrganizationName("dns01 placeholder"); CommonName("example.test") }
+        func selfIssued(signedBy signer: P256.Signing.PrivateKey) throws -> Certificate {
+            try Certificate(version: .v3, serialNumber: .init(), publicKey: .init(pki.orderedKey.publicKey),
+                            notValidBefore: pki.now - 60, notValidAfter: pki.now + 86400 * 7, issuer: subject, subject: subject,
+                            signatureAlgorithm: .ecdsaWithSHA256,
+                            extensions: try Certificate.Extensions { SubjectAlternativeNames(Self.ordered.map { GeneralName.dnsName($0) }) },
+                            issuerPrivateKey: .init(signer))
+        }
+        let key = Certificate.PublicKey(pki.orderedKey.publicKey)
+        let placeholder = CertificateChain(pem: try pki.pem([selfIssued(signedBy: pki.orderedKey)]))
+        #expect(try placeholder.validate(publicKey: key, names: Self.ordered, origin: origin, now: pki.now).count == 1)
+        let forged = CertificateChain(pem: try pki.pem([selfIssued(signedBy: P256.Signing.PrivateKey())]))
+        let error = try #require(throws: ACMEError.self) {
+            try forged.validate(publicKey: key, names: Self.ordered, origin: origin, now: pki.now)
+        }
+        #expect(error.message == "The self-signed certificate of web version 3 in PostgreSQL at db:5432 (CN=example.test) is not signed by its own key.")
+
+        // No key to match: names, expiry and order are checked all the same.
+        let good = CertificateChain(pem: try pki.pem([pki.leaf(names: Self.ordered), pki.intermediate.certificate]))
+        #expect(try good.validate(publicKey: nil, names: Self.ordered, origin: origin, now: pki.now).count == 2)
+        let foreign = CertificateChain(pem: try pki.pem([pki.leaf(names: ["other.test"]), pki.intermediate.certificate]))
+        let names = try #require(throws: ACMEError.self) { try foreign.validate(publicKey: nil, names: Self.ordered, origin: origin, now: pki.now) }
+        #expect(names.message == "The certificate of web version 3 in PostgreSQL at db:5432 is for other.test, not for the configured names (example.test, *.example.test).")
+        let otherKey = try #require(throws: ACMEError.self) {
+            try good.validate(publicKey: .init(P256.Signing.PrivateKey().publicKey), names: Self.ordered, origin: origin, now: pki.now)
+        }
+        #expect(otherKey.message == "The certificate of web version 3 in PostgreSQL at db:5432 is for another public key than the private key stored with it.")
+        let empty = try #require(throws: ACMEError.self) { try CertificateChain(pem: "").validate(publicKey: nil, names: [], origin: origin) }
+        #expect(empty.message == origin.empty)
+    }
+
     /// Hostile names never break the sentence across lines.
     @Test func namesInTheMessageArePrintable() throws {
         let pki = try PKI()

@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+@testable import Storage
 import TestLab
 import Testing
 
@@ -33,7 +33,9 @@ import Testing
             return try await group.reduce(into: []) { $0.append($1) }
         }
         defer { for database in databases { database.close() } }
-        #expect(try await Self.blocking { try server.psql("SELECT version FROM dns01_schema") } == "\(FleetDatabase.schemaVersion)")
+        // Each schema version applied once (schema 2 of "Trust, round two" came after 1).
+        #expect(try await Self.blocking { try server.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM dns01_schema") }
+                == (1...FleetDatabase.schemaVersion).map(String.init).joined(separator: ","))
         #expect(try await Self.blocking { try server.psql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'dns01_%'") } == "6")
     }
 
@@ -58,10 +60,10 @@ import Testing
         let notAfter = Date(timeIntervalSince1970: 1_900_000_000)
         #expect(try await Self.blocking { try database.storeVersion(name: "web", chainPEM: Self.chain, keyPEM: Self.key, names: ["a.test", "*.a.test"], notAfter: notAfter) } == 1)
         #expect(try await Self.blocking { try database.storeVersion(name: "web", chainPEM: Self.chain, keyPEM: nil, names: ["a.test"], notAfter: notAfter) } == 2)
-        let changed = try await Self.blocking { try database.changedLiveVersions(known: [("web", 1), ("other", nil)]) }
+        let changed = try await Self.blocking { try database.changedLiveVersions(known: [("web", 1), ("other", nil)]) }.versions
         #expect(changed.map(\.version) == [2])
         #expect(changed.first?.keyPEM == nil)
-        #expect(try await Self.blocking { try database.changedLiveVersions(known: [("web", 2)]) }.isEmpty)
+        #expect(try await Self.blocking { try database.changedLiveVersions(known: [("web", 2)]) }.versions.isEmpty)
         let first = try #require(try await Self.blocking { try database.versions(of: "web") }.first)
         #expect(first.keyPEM == Self.key && first.names == ["a.test", "*.a.test"] && first.notAfter == notAfter)
         #expect(try await Self.blocking { try server.psql("SELECT live_version FROM dns01_certificates WHERE name = 'web'") } == "2")
@@ -80,7 +82,83 @@ import Testing
         }
         let other = try await Self.open(server, sealing: SealingKey(bytes: Array(repeating: 8, count: 32)))
         defer { other.close() }
-        #expect { try other.changedLiveVersions(known: [("web", nil)]) } throws: { ($0 as? PostgresError)?.code == .sealing }
+        // Item 7 of "Trust, round two": sync gets the unreadable version back, named, instead of
+        // an error that hides every other certificate.
+        let unreadable = try await Self.blocking { try other.changedLiveVersions(known: [("web", nil)]) }
+        #expect(unreadable.versions.isEmpty)
+        #expect(unreadable.unreadable.map(\.name) == ["web"] && unreadable.unreadable.first?.version == 2)
+        #expect(unreadable.unreadable.first?.error.code == .sealing)
+    }
+
+    /// "Trust, round two", item 6: a sealed key is bound to its row's chain and names too. A
+    /// chain swapped between two certificates' rows, or names changed, with psql: neither key
+    /// opens, and sync gets both back as unreadable, named, instead of a foreign chain.
+    @Test func aChainOrNamesChangedInTheDatabaseMakeTheKeyFailToOpen() async throws {
+        let server = try await PostgreSQLServer.start()
+        defer { server.stopAndRemove() }
+        let database = try await Self.open(server)
+        defer { database.close() }
+        let otherChain = "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n"
+        let rows = [("web", Self.chain, "a.test"), ("mail", otherChain, "m.test"), ("www", Self.chain, "w.test")]
+        for (name, chain, domain) in rows {
+            _ = try await Self.blocking { try database.storeVersion(name: name, chainPEM: chain, keyPEM: Self.key, names: [domain], notAfter: Date()) }
+        }
+        let known: [(name: String, version: Int?)] = rows.map { ($0.0, nil) }
+        #expect(try await Self.blocking { try database.changedLiveVersions(known: known) }.versions.count == 3)
+        _ = try await Self.blocking { try server.psql("""
+            UPDATE dns01_versions v SET chain = o.chain FROM dns01_versions o
+            WHERE v.name IN ('web', 'mail') AND o.name IN ('web', 'mail') AND o.name <> v.name
+            """) }
+        _ = try await Self.blocking { try server.psql("UPDATE dns01_versions SET names = '{evil.test}' WHERE name = 'www'") }
+        let changes = try await Self.blocking { try database.changedLiveVersions(known: known) }
+        #expect(changes.versions.isEmpty, "\(changes.versions.map(\.name))")
+        #expect(Set(changes.unreadable.map(\.name)) == ["web", "mail", "www"])
+        for failure in changes.unreadable {
+            #expect(failure.version == 1 && failure.error.code == .sealing)
+            #expect("\(failure.error)".contains("The private key of \(failure.name) version 1 in PostgreSQL at"), "\(failure.error)")
+        }
+    }
+
+    /// Schema 1 (the previous release) sealed keys bound to name and version only. Migrating
+    /// re-seals every key that opens with this machine's key file, binding it to its chain and
+    /// names; a key that does not (another fleet's key file) is left as it was, and still opens
+    /// for the machines it was sealed for. Nothing of the previous release becomes unreadable.
+    @Test func keysSealedBySchemaOneStayReadableAndAreBoundWhenMigrated() async throws {
+        let server = try await PostgreSQLServer.start()
+        defer { server.stopAndRemove() }
+        let foreign = SealingKey(bytes: Array(repeating: 8, count: 32))
+        var script = "BEGIN;\nCREATE TABLE dns01_schema (version integer NOT NULL);\nINSERT INTO dns01_schema VALUES (1);\n"
+        script += FleetDatabase.migrations[0].map { $0 + ";\n" }.joined()
+        for (name, sealing) in [("web", Self.sealing), ("other", foreign)] {
+            let sealed = try sealing.seal(Self.key, context: "dns01 certificate key \(name) version 1")
+            script += """
+                INSERT INTO dns01_certificates (name, live_version) VALUES ('\(name)', 1);
+                INSERT INTO dns01_versions (name, version, chain, key_sealed, names, not_after, created_by)
+                VALUES ('\(name)', 1, '\(Self.chain)', '\\x\(Hex.encode(sealed))', '{a.test}', now() + interval '30 days', 'dns01 1.0');
+
+                """
+        }
+        let previousRelease = script + "COMMIT;"
+        _ = try await Self.blocking { try server.psql(previousRelease) }
+
+        // `dns01 sync` connects without migrating; its one query meets schema 1 (no key_binding
+        // column), migrates, and asks again.
+        let database = try await Self.open(server, migrate: false)
+        defer { database.close() }
+        let synced = try await Self.blocking { try database.changedLiveVersions(known: [("web", nil), ("other", nil)]) }
+        #expect(synced.versions.map(\.name) == ["web"] && synced.versions.first?.keyPEM == Self.key)
+        #expect(synced.unreadable.map(\.name) == ["other"])
+        #expect(try await Self.blocking { try server.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM dns01_schema") } == "1,2")
+        #expect(try await Self.blocking { try server.psql("SELECT name, key_binding FROM dns01_versions ORDER BY name") } == "other|1\nweb|2")
+        #expect(try await Self.blocking { try database.versions(of: "web") }.first?.keyPEM == Self.key)
+        let otherFleet = try await Self.open(server, sealing: foreign)
+        defer { otherFleet.close() }
+        #expect(try await Self.blocking { try otherFleet.versions(of: "other") }.first?.keyPEM == Self.key)
+
+        // Bound now: another chain in web's row, and its key does not open.
+        _ = try await Self.blocking { try server.psql("UPDATE dns01_versions SET chain = replace(chain, 'MIIB', 'MIIC') WHERE name = 'web'") }
+        let changes = try await Self.blocking { try database.changedLiveVersions(known: [("web", nil)]) }
+        #expect(changes.versions.isEmpty && changes.unreadable.map(\.name) == ["web"])
     }
 
     @Test func journalRowsLiveAsLongAsTheirWritersSession() async throws {

@@ -174,6 +174,47 @@ struct StorageMigrationTests {
         }
     }
 
+    /// "Trust, round two", item 6: an import checks each version as `CertificateStore.install`
+    /// does. A chain not signed in order stops it before anything is stored; a live version for
+    /// other names than the [[certificate]] of its name is imported but not made live.
+    @Test func importChecksChainOrderAndTheConfiguredNames() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("storage-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let postgres = try await Self.startPostgreSQL()
+        defer { postgres.stopAndRemove() }
+        let fleet = try Self.writeFleetConfig(in: directory, base: """
+            [acme]
+            directory = "https://127.0.0.1:1/dir"
+            state_dir = "\(directory)/state"
+
+            [[certificate]]
+            name = "site"
+            domains = ["site.example.test", "www.site.example.test"]
+
+            """, url: postgres.url, name: "fleet.toml")
+
+        let state = "\(directory)/imported"
+        let mixed = "\(state)/archive/mixed/0001"
+        try FileManager.default.createDirectory(atPath: mixed, withIntermediateDirectories: true)
+        try Self.selfSigned(name: "mixed.example.test", certificate: "\(mixed)/cert.pem", key: "\(mixed)/privkey.pem")
+        try Self.selfSigned(name: "other.example.test", certificate: "\(mixed)/chain.pem", key: "\(directory)/unused.key")
+        let refused = try await CLIRunner.run(["storage", "import", "-c", fleet, "--from", state])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("Certificate 1 of the chain of mixed version 1 in \(state) (CN=mixed.example.test) is not signed by certificate 2 (CN=other.example.test), which follows it, so nothing was imported"), "\(refused.stderr)")
+        #expect(try postgres.psql("SELECT count(*) FROM dns01_versions") == "0")
+
+        try FileManager.default.removeItem(atPath: "\(state)/archive")
+        let live = "\(state)/live/site"
+        try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
+        try Self.selfSigned(name: "site.example.test", certificate: "\(live)/cert.pem", key: "\(live)/privkey.pem")
+        let imported = try await CLIRunner.run(["storage", "import", "-c", fleet, "--from", state])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stderr.contains("site: version 1 is imported but not made live: The certificate of site version 1 in \(state) is for site.example.test, not for the configured names (site.example.test, www.site.example.test)."), "\(imported.stderr)")
+        #expect(try postgres.psql("SELECT name, coalesce(live_version, 0) FROM dns01_certificates") == "site|0")
+        #expect(try postgres.psql("SELECT count(*) FROM dns01_versions") == "1")
+    }
+
     // MARK: - Helpers
 
     /// `base` with `[storage] type = "postgres"`, written to `directory`/`name`: a url_file

@@ -40,17 +40,20 @@ extension IssuanceCoordinator {
                                recordsPresented: job.records.count + job.validatedEarly, authorizationsReused: job.reused,
                                seconds: elapsed, deployHookError: nil)
         }
-        let store = env.store
-        let live = try await store.save(name: request.certName, privateKeyPEM: keyPEM, chainPEM: chain.pem)
-        let notAfter = try store.currentCertificate(request.certName)?.notValidAfter ?? Date()
-        env.events(.step("\(request.certName): certificate stored in \(live) (valid until \(notAfter.formatted(.iso8601)))"))
-        var result = IssueResult(certName: request.certName, domains: request.domains, live: live, notAfter: notAfter,
-                                 recordsPresented: job.records.count + job.validatedEarly, authorizationsReused: job.reused,
-                                 seconds: elapsed, deployHookError: nil)
-        if let hook = request.deployHook {
-            result.deployHookError = await DeployHook.run(hook, certName: request.certName, live: live,
-                                                          domains: request.domains, events: env.events)
+        // The one install path: the chain checked again with the key that goes with it, stored
+        // (in the fleet's database first), made live, deploy hook run by whoever made it live.
+        let installed = try await env.store.install(
+            CertificateStore.Candidate(name: request.certName, chainPEM: chain.pem, keyPEM: keyPEM, names: request.domains,
+                                       requestKey: publicKey, source: .new, origin: .ca(certificateURL)),
+            deployHook: request.deployHook, events: env.events
+        ) { "\(request.certName): certificate stored in \($0.live) (valid until \($0.notAfter.formatted(.iso8601)))" }
+        let live = installed.live, notAfter = installed.notAfter
+        if !installed.changed {
+            env.events(.step("\(request.certName): certificate stored; another dns01 process of this machine made version \(installed.version.map(String.init) ?? "?") live in \(live) first, and ran its deploy hook"))
         }
+        let result = IssueResult(certName: request.certName, domains: request.domains, live: live, notAfter: notAfter,
+                                 recordsPresented: job.records.count + job.validatedEarly, authorizationsReused: job.reused,
+                                 seconds: elapsed, deployHookError: installed.deployHookError)
         return result
     }
 }

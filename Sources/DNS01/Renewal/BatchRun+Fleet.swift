@@ -7,7 +7,8 @@ extension BatchRun {
     /// skipped, saying who holds it (or waited for, with `waitLock`). For the ones taken, the
     /// live versions are synced once more: a certificate another issuer renewed between this
     /// run's first sync and its lock is decided again, and usually no longer due.
-    func lockInFleet(_ fleet: FleetDatabase, items: inout [Item], force: Bool, waitLock: Int?) async throws {
+    func lockInFleet(_ fleet: FleetDatabase, sync: FleetSync, items: inout [Item], force: Bool, waitLock: Int?,
+                     notInstalled: inout [String: FleetSync.Failure]) async throws {
         let pending = items.indices.filter { items[$0].status == "pending" }
         guard !pending.isEmpty else { return }
         let outcome = try await FleetLocks(fleet).acquire(pending.map { items[$0].name }, waitSeconds: waitLock)
@@ -18,7 +19,9 @@ extension BatchRun {
             items[index].error = refusal
             events(.step(refusal))
         }
-        let renewed = try await FleetSync(config: config, fleet: fleet, events: events).run(names: outcome.locked).updated.map(\.name)
+        let synced = try await sync.run(names: outcome.locked)
+        Self.note(synced, in: &notInstalled)
+        let renewed = synced.updated.map(\.name)
         guard !renewed.isEmpty else { return }
         let again = RenewalPlan.decide(config, force: force)
         for index in pending where renewed.contains(items[index].name) {

@@ -101,8 +101,12 @@ public struct BatchRun: Sendable {
         // off the shared state.
         let fleet = dryRun ? nil : try await config.storage.open()
         defer { fleet?.close() }
-        if let fleet {
-            _ = try await FleetSync(config: config, fleet: fleet, events: events).run()
+        // One sync for the run: a version that cannot be installed is reported once (the lock
+        // step syncs again), and the others go on.
+        let sync = fleet.map { FleetSync(config: config, fleet: $0, events: events) }
+        var notInstalled: [String: FleetSync.Failure] = [:]
+        if let fleet, let sync {
+            Self.note(try await sync.run(), in: &notInstalled)
             try await FleetHistory(config: config, fleet: fleet).pull(config.certificates.map(\.name))
         }
         let issuer = Issuer(config: issuing, events: events, dryRun: dryRun, fleet: fleet)
@@ -152,8 +156,8 @@ public struct BatchRun: Sendable {
         var locks: [CertificateLock] = []
         defer { for lock in locks { lock.release() } }
         let store = CertificateStore(stateDir: config.acme.stateDir, fleet: fleet)
-        if let fleet {
-            try await lockInFleet(fleet, items: &items, force: force, waitLock: waitLock)
+        if let fleet, let sync {
+            try await lockInFleet(fleet, sync: sync, items: &items, force: force, waitLock: waitLock, notInstalled: &notInstalled)
         }
         var requests: [(index: Int, request: IssueRequest)] = []
         for (index, decision) in decisions.enumerated() where items[index].status == "pending" {
@@ -222,6 +226,15 @@ public struct BatchRun: Sendable {
                 storageLost = "\(lost.description.dropLast()) during the run, so \(names.joined(separator: ", ")) could not be stored (no partial version is live); the next run retries \(names.count == 1 ? "it" : "them") without back-off."
             }
         }
+        // A certificate whose fleet version could not be installed here, and that this run did
+        // not replace, failed: the run exits 1 naming it (its run history is not touched: the
+        // CA was not asked).
+        for index in items.indices where items[index].status == "skipped" {
+            guard let failure = notInstalled[items[index].name] else { continue }
+            items[index].status = "failed"
+            items[index].reason = nil
+            items[index].error = "\(failure.label) from the fleet's database was not installed: \(failure.error)"
+        }
         if let fleet {
             // The outcomes (and streaks reset above) go to the fleet: another issuer's next run
             // backs off from this one's failures.
@@ -244,6 +257,12 @@ public struct BatchRun: Sendable {
         if !dryRun, let notify = config.notify { await NotifyHook.notify(notify, items: items, config: config, events: events) }
         if !dryRun, let metrics = config.metrics { MetricsTextfile.write(metrics, config: config, summary: summary, events: events) }
         return summary
+    }
+
+    /// Keeps the sync's failures by certificate; a certificate installed since is fine again.
+    static func note(_ summary: FleetSync.Summary, in failures: inout [String: FleetSync.Failure]) {
+        for item in summary.updated { failures[item.name] = nil }
+        for failure in summary.failed { failures[failure.name] = failure }
     }
 
     /// RFC 9773: asks the CA about the live certificates not yet due, through a client of its

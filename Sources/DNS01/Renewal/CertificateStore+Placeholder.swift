@@ -68,7 +68,13 @@ extension CertificateStore {
     public func writePlaceholderIfMissing(name: String, domains: [String], keyType: KeyType, now: Date = Date()) async throws -> Date? {
         guard !FileSystem.exists("\(liveDirectory(name))/cert.pem") else { return nil }
         let made = try await BlockingPool.shared.run { try Self.makePlaceholder(domains: domains, keyType: keyType, now: now) }
-        try await save(name: name, privateKeyPEM: made.keyPEM, chainPEM: made.certificatePEM)
+        // Checked like any version: its key, its names, and its one certificate signed by
+        // itself (what "signed in order" means for a self-signed chain).
+        let place = "the placeholder for \(name)"
+        _ = try await install(Candidate(name: name, chainPEM: made.certificatePEM, keyPEM: made.keyPEM, names: domains, source: .new,
+                                        origin: CertificateChain.Origin(phrase: "of \(place)", key: "its private key", names: "the configured names",
+                                                                        empty: "The chain of \(place) holds no PEM certificate.")),
+                              events: { _ in })
         return now.addingTimeInterval(Self.placeholderLifetime)
     }
 

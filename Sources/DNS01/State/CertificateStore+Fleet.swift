@@ -1,15 +1,15 @@
 import ACME
-import Blocking
 import Foundation
 import Storage
 
-extension CertificateStore {
-    /// Writes a version the fleet's database holds into this machine's archive/ under its own
-    /// number and makes it live (atomic link flip; privkey.pem 0600), as `dns01 sync` does.
-    public func install(_ version: StoredVersion) async throws -> String {
-        let blocks = CertificateChain.pemBlocks(version.chainPEM)
-        return try await BlockingPool.shared.run {
-            try write(name: version.name, version: version.version, key: version.keyPEM, blocks: blocks)
-        }
+extension CertificateStore.Candidate {
+    /// A version the fleet's database holds, to be installed by `dns01 sync` for the
+    /// [[certificate]] of `names`, asked for while live/ was version `seen`.
+    init(_ version: StoredVersion, names: [String], seen: Int?, server: String) {
+        let place = "\(version.name) version \(version.version) in PostgreSQL at \(server)"
+        self.init(name: version.name, chainPEM: version.chainPEM, keyPEM: version.keyPEM, names: names,
+                  source: .fleet(number: version.version, seen: seen),
+                  origin: CertificateChain.Origin(phrase: "of \(place)", key: "the private key stored with it",
+                                                  names: "the configured names", empty: "The chain of \(place) holds no PEM certificate."))
     }
 }

@@ -40,7 +40,9 @@ public struct CertificateStore: Sendable {
         }
     }
 
-    /// Stores a new version and makes it live, on the `BlockingPool` (every file is fsynced).
+    /// Stores a new version and makes it live, on the `BlockingPool` (every file is fsynced),
+    /// without checking it: the write half of `install`, which every path that makes a version
+    /// live goes through; called directly only by tests of the files.
     /// `chainPEM` is the chain as the CA served it, leaf first. `privateKeyPEM` is nil when the
     /// certificate came from a CSR: the user's own (`--csr`), whose key never passes through
     /// dns01, or one made with a key already stored for `name` (a placeholder's): that key,
@@ -48,18 +50,36 @@ public struct CertificateStore: Sendable {
     /// (`storedKey(name:matching:)`), so live/ never lacks the key it had.
     /// Callers hold the certificate's `CertificateLock`.
     @discardableResult
-    public func save(name: String, privateKeyPEM: String?, chainPEM: String) async throws -> String {
+    func save(name: String, privateKeyPEM: String?, chainPEM: String) async throws -> String {
         try await BlockingPool.shared.run { try self.saveNow(name: name, privateKeyPEM: privateKeyPEM, chainPEM: chainPEM) }
     }
 
     /// `save`, on the calling thread.
     func saveNow(name: String, privateKeyPEM: String?, chainPEM: String) throws -> String {
+        try storeNow(name: name, privateKeyPEM: privateKeyPEM, chainPEM: chainPEM, source: .new).live
+    }
+
+    /// Writes a version from `source` and makes it live. `.new`: with fleet storage, stored in
+    /// the database first as its next version, then written here under that number; the stored
+    /// key matching the leaf is carried over when `privateKeyPEM` is nil. `.fleet`: the
+    /// database's version, written under its number while live/ is still what it was when the
+    /// database was asked. `changed` is false when this call did not move live/ (another
+    /// process of this machine made the version live first, or moved live/ on meanwhile).
+    func storeNow(name: String, privateKeyPEM: String?, chainPEM: String,
+                  source: Candidate.Source) throws -> (live: String, version: Int?, changed: Bool) {
         let blocks = CertificateChain.pemBlocks(chainPEM)
         guard let leaf = blocks.first else {
             throw FileSystemError(path: liveDirectory(name), operation: "store the certificate in", reason: "the CA's chain holds no certificate")
         }
+        if case .fleet(let number, let seen) = source {
+            let written = try write(name: name, version: number, key: privateKeyPEM, blocks: blocks, whileLive: .version(seen))
+            return (written.live, number, written.changed)
+        }
         let key = privateKeyPEM ?? storedKey(name: name, matching: leaf)
-        guard let fleet else { return try write(name: name, version: nil, key: key, blocks: blocks) }
+        guard let fleet else {
+            let written = try write(name: name, version: nil, key: key, blocks: blocks)
+            return (written.live, nil, written.changed)
+        }
         let certificate: Certificate
         do { certificate = try Certificate(pemEncoded: leaf) } catch {
             throw OperationError("The CA's certificate for \(name) cannot be read: \(error).")
@@ -70,12 +90,27 @@ public struct CertificateStore: Sendable {
         } ?? []
         let number = try fleet.storeVersion(name: name, chainPEM: blocks.joined(), keyPEM: key, names: names,
                                             notAfter: certificate.notValidAfter)
-        return try write(name: name, version: number, key: key, blocks: blocks)
+        let written = try write(name: name, version: number, key: key, blocks: blocks)
+        return (written.live, number, written.changed)
+    }
+
+    /// When `write` may move live/ to a fleet version.
+    enum LiveCondition {
+        /// Whatever live/ is (a version this machine just stored in the database).
+        case any
+        /// Only while live/ is still this version (nil: none): what it was when the database
+        /// was asked. Otherwise another process of this machine installed something since.
+        case version(Int?)
     }
 
     /// Writes a version into archive/`name`/ and makes it live: numbered `version` (the fleet's
     /// number; an existing directory of that number is replaced) or the next free number.
-    func write(name: String, version number: Int?, key: String?, blocks: [String]) throws -> String {
+    /// `changed` is false when live/ was left as it was: the fleet version is live already, or
+    /// live/ is no longer what `whileLive` expects (decided under the state directory's install
+    /// lock, so of two processes installing one version exactly one makes it live, and only
+    /// that one runs its deploy hook).
+    func write(name: String, version number: Int?, key: String?, blocks: [String],
+               whileLive condition: LiveCondition = .any) throws -> (live: String, changed: Bool) {
         guard let leaf = blocks.first else {
             throw FileSystemError(path: liveDirectory(name), operation: "store the certificate in", reason: "the chain holds no certificate")
         }
@@ -86,7 +121,9 @@ public struct CertificateStore: Sendable {
         if let number {
             try FileSystem.createDirectory("\(stateDir)/locks")
             installLock = try FileLock(path: "\(stateDir)/locks/fleet-install.lock")
-            if liveVersionNumber(name) == number { return liveDirectory(name) }
+            let current = liveVersionNumber(name)
+            if current == number { return (liveDirectory(name), false) }
+            if case .version(let seen) = condition, current != seen { return (liveDirectory(name), false) }
         }
         let archive = archiveDirectory(name)
         try FileSystem.createDirectory(archive)
@@ -125,7 +162,7 @@ public struct CertificateStore: Sendable {
             throw error
         }
         FileSystem.syncDirectory(liveParent)
-        return live
+        return (live, true)
     }
 
     /// The live certificate, if there is one.

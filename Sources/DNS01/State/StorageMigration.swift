@@ -1,3 +1,4 @@
+import ACME
 import Blocking
 import Foundation
 import Settings
@@ -16,10 +17,14 @@ import Storage
 /// stops the import.
 public struct StorageMigration: Sendable {
     public let database: FleetDatabase
+    /// The configured certificates: the version an import makes live must be for the names
+    /// of the [[certificate]] of its name (one not configured, for the names it holds).
+    let certificates: [Configuration.CertificateSpec]
     let events: EventSink
 
-    public init(database: FleetDatabase, events: @escaping EventSink = { _ in }) {
+    public init(database: FleetDatabase, certificates: [Configuration.CertificateSpec] = [], events: @escaping EventSink = { _ in }) {
         self.database = database
+        self.certificates = certificates
         self.events = events
     }
 
@@ -82,6 +87,39 @@ public struct StorageMigration: Sendable {
         }
     }
 
+    /// `version` read from `directory` as a candidate for `CertificateStore.validate`, for
+    /// `names`.
+    static func candidate(_ version: StoredVersion, names: [String], in directory: String) -> CertificateStore.Candidate {
+        let place = "\(version.name) version \(version.version) in \(directory)"
+        return CertificateStore.Candidate(
+            name: version.name, chainPEM: version.chainPEM, keyPEM: version.keyPEM, names: names, source: .new,
+            origin: CertificateChain.Origin(phrase: "of \(place)", key: "its privkey.pem", names: "the configured names",
+                                            empty: "The chain of \(place) holds no PEM certificate."))
+    }
+
+    /// Refuses the import (nothing stored) for a version whose key is not its certificate's,
+    /// or whose chain is not signed in order; expiry and names are not asked of old versions.
+    func check(_ version: StoredVersion, in directory: String) throws {
+        do {
+            _ = try CertificateStore.validate(Self.candidate(version, names: version.names, in: directory), now: .distantPast)
+        } catch {
+            var reason = describe(error)
+            if reason.hasSuffix(".") { reason.removeLast() }
+            throw OperationError("\(reason), so nothing was imported; fix or remove that version first.")
+        }
+    }
+
+    /// Why `version` must not become live (not for the configured names, expired), or nil.
+    func refusalToMakeLive(_ version: StoredVersion, in directory: String) -> String? {
+        let names = certificates.first { $0.name == version.name }?.domains ?? version.names
+        do {
+            _ = try CertificateStore.validate(Self.candidate(version, names: names, in: directory))
+            return nil
+        } catch {
+            return describe(error)
+        }
+    }
+
     /// Copies the state directory `directory` into the database, on the `BlockingPool`.
     public func importDirectory(_ directory: String) async throws -> ImportSummary {
         try await BlockingPool.shared.run { try self.importNow(directory) }
@@ -109,7 +147,14 @@ public struct StorageMigration: Sendable {
             }
             var added = 0
             for version in certificate.versions {
-                let live = setLive && version.version == certificate.live
+                var live = setLive && version.version == certificate.live
+                // Every version is checked as `CertificateStore.install` checks one (its key, its
+                // chain's order); the one made live also for the configured names and expiry.
+                try check(version, in: directory)
+                if live, let refusal = refusalToMakeLive(version, in: directory) {
+                    note("\(certificate.name): version \(version.version) is imported but not made live: \(refusal)")
+                    live = false
+                }
                 if let same = existing.first(where: { $0.version == version.version }) {
                     guard same.chainPEM == version.chainPEM && same.keyPEM == version.keyPEM else {
                         throw OperationError("Version \(version.version) of \(certificate.name) in PostgreSQL at \(database.connection.serverName) is another certificate than the one in \(directory)/archive/\(certificate.name), so nothing was imported; export the database or remove that certificate there first.")
