@@ -51,7 +51,8 @@ public struct FleetSync: Sendable {
             events(.step("\(version.name): version \(version.version) from the fleet's database is live"))
             var item = Item(name: version.name, version: version.version, notAfter: version.notAfter)
             if let hook = spec.deployHook {
-                item.deployHookError = await DeployHook.run(hook, certName: spec.name, live: live, domains: spec.domains, events: events)
+                item.deployHookError = await DeployHook.run(hook, certName: spec.name, live: live, domains: spec.domains,
+                                                      config: config, events: events)
             }
             updated.append(item)
         }

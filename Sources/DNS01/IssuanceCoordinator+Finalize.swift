@@ -49,7 +49,7 @@ extension IssuanceCoordinator {
                                  seconds: elapsed, deployHookError: nil)
         if let hook = request.deployHook {
             result.deployHookError = await DeployHook.run(hook, certName: request.certName, live: live,
-                                                          domains: request.domains, events: env.events)
+                                                          domains: request.domains, config: env.config, events: env.events)
         }
         return result
     }

@@ -47,6 +47,7 @@ public struct RFC2136Provider: DNSProvider {
     public let name: String
     public let zones: [String]
     public let config: Config
+    public var secretValues: [String] { config.key.map { [$0.secret] } ?? [] }
     public var type: String { Self.typeName }
 
     public init(name: String, zones: [String], config: Config) {
