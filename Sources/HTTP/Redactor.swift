@@ -49,7 +49,8 @@ public struct Redactor: Sendable, Equatable {
 
     // MARK: - URLs
 
-    private static let separators: Set<Character> = [" ", "\t", "\n", "\r", "\"", "'", "<", ">", "(", ")", "[", "]", "{", "}", ","]
+    /// What ends a URL-like token ("[" and "]" do not: IPv6 hosts, and the marker itself).
+    private static let separators: Set<Character> = [" ", "\t", "\n", "\r", "\"", "'", "<", ">", "(", ")", "{", "}", ","]
 
     /// Userinfo and query strings of whatever looks like a URL or a request target.
     static func redactURLs(_ text: String) -> String {
