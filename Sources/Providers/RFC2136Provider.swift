@@ -1,5 +1,6 @@
 import DNS
 import Settings
+import Storage
 
 /// Writes challenge records by RFC 2136 dynamic update, signed with TSIG (RFC 8945), through
 /// libldns. All records of one zone go in one UPDATE message.
@@ -32,6 +33,8 @@ public struct RFC2136Provider: DNSProvider {
                 } catch let error as DNSError {
                     throw ConfigError("\(settings.context): \(error.message)")
                 }
+                // Read first (its errors say what is wrong with the key), then the secret-file rule.
+                try SecretFile.checkMode(path, context: settings.context, what: "TSIG key")
             } else {
                 key = nil
             }

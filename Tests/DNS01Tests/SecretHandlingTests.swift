@@ -176,6 +176,23 @@ import Testing
         #expect(try AWSCredentials.resolve(context: "t", credentialsFile: file, profile: nil, environment: [:]).secretAccessKey == "open-secret")
     }
 
+    @Test func tsigKeyFileMustBeReadableByItsOwnerOnly() throws {
+        let file = FileManager.default.temporaryDirectory.path + "/tsig-\(UUID().uuidString).key"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try "key \"acme\" { algorithm hmac-sha256; secret \"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=\"; };\n"
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let settings = Settings(context: "[[provider]] 'bind'", values: ["server": .string("127.0.0.1:53"), "tsig_key_file": .string(file)])
+        chmod(file, 0o644)
+        do {
+            _ = try RFC2136Provider.Config(settings)
+            Issue.record("a 0644 TSIG key file was accepted")
+        } catch {
+            #expect("\(error)" == "[[provider]] 'bind': the TSIG key file \(file) is readable by others (mode 644): chmod 600 it.")
+        }
+        chmod(file, 0o600)
+        #expect(try RFC2136Provider.Config(settings).key?.name == "acme")
+    }
+
     // MARK: - Route 53's error text (items 2 and 4)
 
     @Test func route53ErrorTextIsRedactedStrippedAndClipped() async throws {
