@@ -35,7 +35,9 @@ import TestLab
         let directory = lab.directory
         // A shell provider and a lexicon bridge that write their environment down, then fail.
         for name in ["shell", "lexicon"] {
-            try "#!/bin/sh\nenv > '\(directory)/\(name).env'\necho dumped >&2\nexit 1\n"
+            // The last line quotes the Cloudflare provider's token (as if read from its file):
+            // the error redacts it, though this program was never given it.
+            try "#!/bin/sh\nenv > '\(directory)/\(name).env'\necho dumped, token cf-token-withheld >&2\nexit 1\n"
                 .write(toFile: "\(directory)/\(name)-dump", atomically: true, encoding: .utf8)
             chmod("\(directory)/\(name)-dump", 0o755)
         }
@@ -86,6 +88,10 @@ import TestLab
         #expect(shell.status == 1 && shell.stderr.contains("dumped"), "stderr: \(shell.stderr)")
         let lexicon = try await CLIRunner.run(["check", "-c", config, "-d", "www.third.test"], environment: Self.environment)
         #expect(lexicon.status == 1 && lexicon.stderr.contains("dumped"), "stderr: \(lexicon.stderr)")
+        for result in [run, shell, lexicon] {
+            #expect(!(result.stdout + result.stderr).contains("cf-token-withheld"), "stderr: \(result.stderr)")
+        }
+        #expect(shell.stderr.contains("dumped, token [redacted]"), "stderr: \(shell.stderr)")
 
         for name in ["deploy", "notify", "shell"] {
             let seen = try Self.read("\(directory)/\(name).env")
