@@ -65,7 +65,11 @@ public final class LexiconProvider: DNSProvider {
         logger.warning("installing \(Self.package) into \(venv) for provider '\(name)' (first use; needs PyPI)")
         for (command, arguments) in [("/usr/bin/python3", ["-m", "venv", venv]),
                                      ("\(venv)/bin/pip", ["install", "--quiet", "--disable-pip-version-check", Self.package])] {
-            let output = try await ProcessRunner.run(command, arguments: arguments, withholding: config.shell.childEnvironment,
+            // pip needs no credential, not even this provider's LEXICON_<PROVIDER>_*.
+            var policy = config.shell.childEnvironment
+            policy.allowedNames = []
+            policy.allowedPrefixes = []
+            let output = try await ProcessRunner.run(command, arguments: arguments, withholding: policy,
                                                      timeout: .seconds(600)) { _, _ in }
             guard output.status == 0 else {
                 let last = output.lastFullLine.map { ": " + Redactor(secrets: secretValues).clip($0, limit: ProcessRunner.Output.lastLineLimit) } ?? ""
