@@ -36,7 +36,7 @@ public enum ProviderRegistry {
 
     /// Builds a provider from its `[[provider]]` table. `type`, `name` and `zones` are read here;
     /// the rest goes to the provider's own `Config`.
-    public static func make(_ settings: Settings, stateDir: String, childEnvironment: ChildEnvironment = .inheritAll) throws -> any DNSProvider {
+    public static func make(_ settings: Settings, stateDir: String, childEnvironment: ChildEnvironment) throws -> any DNSProvider {
         let type = try settings.requiredString("type")
         let name = try settings.string("name") ?? type
         guard let factory = factories[type] else {
