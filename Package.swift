@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "DNS01",
             dependencies: [
-                "ACME", "DNS", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks",
+                "ACME", "DNS", "HTTP", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(name: "ACMETests", dependencies: ["ACME", "HTTP", "Clocks", "TestLab", "ScriptedHTTP", "ScriptedACME"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "TestLab"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "HTTP", "Settings"]),
-        .testTarget(name: "DNS01Tests", dependencies: ["DNS01", "ACME", "DNS", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks", "TestLab", "FuzzEntries", "ScriptedHTTP", "ScriptedACME"]),
+        .testTarget(name: "DNS01Tests", dependencies: ["DNS01", "ACME", "DNS", "HTTP", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks", "TestLab", "FuzzEntries", "ScriptedHTTP", "ScriptedACME"]),
 
         // The parsers of outside input, one entry each, for the fuzz targets below and the
         // corpus replay test (Tests/Corpus).

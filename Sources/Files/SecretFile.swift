@@ -6,15 +6,7 @@ import Settings
 /// read. Errors name the file and its mode, never its content.
 public enum SecretFile {
     public static func read(_ path: String, context: String, what: String) throws -> String {
-        let attributes: (mode: mode_t, uid: uid_t, gid: gid_t)
-        do {
-            attributes = try FileSystem.attributes(path)
-        } catch {
-            throw ConfigError("\(context): the \(what) file \(path) cannot be read (\(describeFileError(error))).")
-        }
-        guard attributes.mode & 0o077 == 0 else {
-            throw ConfigError("\(context): the \(what) file \(path) is readable by others (mode \(String(attributes.mode & 0o777, radix: 8))): chmod 600 it.")
-        }
+        try checkMode(path, context: context, what: what)
         let text: String
         do {
             text = try FileSystem.readText(path, limit: .secret)
@@ -27,6 +19,21 @@ public enum SecretFile {
             throw ConfigError("\(context): the \(what) file \(path) holds more than one line.")
         }
         return secret
+    }
+
+    /// The one rule for every file dns01 reads secrets from (token files, `url_file`, the AWS
+    /// credentials file, a config holding secrets): neither group nor others may read or write
+    /// it. `why` explains, in the refusal, what makes the file secret when that is not obvious.
+    public static func checkMode(_ path: String, context: String, what: String, why: String = "") throws {
+        let attributes: (mode: mode_t, uid: uid_t, gid: gid_t)
+        do {
+            attributes = try FileSystem.attributes(path)
+        } catch {
+            throw ConfigError("\(context): the \(what) file \(path) cannot be read (\(describeFileError(error))).")
+        }
+        guard attributes.mode & 0o077 == 0 else {
+            throw ConfigError("\(context): the \(what) file \(path)\(why) is readable by others (mode \(String(attributes.mode & 0o777, radix: 8))): chmod 600 it.")
+        }
     }
 
     private static func describeFileError(_ error: any Error) -> String {

@@ -3,7 +3,8 @@ import Foundation
 
 /// Runs an external program the way hooks must be run when dns01 is root on someone's server:
 /// its own process group (so a timeout or a cancelled run kills the whole tree, not just the
-/// shell), an explicit environment (secrets travel there, never in argv), stdin from a string or
+/// shell), an explicit environment (secrets travel there, never in argv; dns01's own credential
+/// variables are withheld by a `ChildEnvironment`), stdin from a string or
 /// /dev/null, stdout and stderr read line by line as they come (bounded: see `LineSplitter`), and
 /// a time limit.
 ///
@@ -28,10 +29,15 @@ public enum ProcessRunner {
         /// The last non-empty line of stderr (or stdout), for one-sentence errors; a longer line
         /// is cut at `lastLineLimit` characters.
         public var lastLine: String? {
+            lastFullLine.map { $0.count > Self.lastLineLimit ? String($0.prefix(Self.lastLineLimit)) + "…" : $0 }
+        }
+
+        /// `lastLine` before it is cut: to redact secrets from (a secret cut in half would
+        /// escape redaction) before clipping.
+        public var lastFullLine: String? {
             for text in [stderr, stdout] {
                 if let line = text.split(separator: "\n").last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) {
-                    let trimmed = line.trimmingCharacters(in: .whitespaces)
-                    return trimmed.count > Self.lastLineLimit ? String(trimmed.prefix(Self.lastLineLimit)) + "…" : trimmed
+                    return line.trimmingCharacters(in: .whitespaces)
                 }
             }
             return nil
@@ -45,19 +51,19 @@ public enum ProcessRunner {
     }
 
     /// Runs `executable` (a path) with `arguments`. The child's environment is this process's
-    /// environment overlaid with `environment`. `onLine` sees each output line as it arrives.
+    /// environment less what `withholding` withholds, overlaid with `environment`. `onLine` sees each output line as it arrives.
     /// After `timeout` (or when the calling task is cancelled) the process group gets SIGTERM,
     /// then SIGKILL two seconds later.
     public static func run(
         _ executable: String,
         arguments: [String],
         environment: [String: String] = [:],
+        withholding policy: ChildEnvironment,
         input: String? = nil,
         timeout: Duration,
         onLine: @escaping @Sendable (Stream, String) -> Void = { _, _ in }
     ) async throws -> Output {
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment { env[key] = value }
+        let env = policy.environment(from: ProcessInfo.processInfo.environment, adding: environment)
 
         let stdinPipe = try makePipe(executable)
         let stdoutPipe = try makePipe(executable)

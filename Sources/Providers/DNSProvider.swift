@@ -13,6 +13,10 @@ public protocol DNSProvider: Sendable {
     /// The zones this provider serves; the longest suffix match of a record's name wins.
     var zones: [String] { get }
 
+    /// The credentials this provider holds (an API token, a TSIG secret, secret `env` values): what
+    /// a `Redactor` takes out of any text a provider, hook or bridge returns.
+    var secretValues: [String] { get }
+
     /// Adds exactly these TXT values; other values at the same names stay.
     func present(_ records: [TXTRecord], zone: String) async throws
     /// Removes exactly these TXT values; other values at the same names stay.
@@ -20,6 +24,8 @@ public protocol DNSProvider: Sendable {
 }
 
 extension DNSProvider {
+    public var secretValues: [String] { [] }
+
     /// "provider 'bind' (rfc2136)", the prefix of every error this provider raises.
     public var label: String { "provider '\(name)' (\(type))" }
 }

@@ -1,32 +1,42 @@
+import Processes
+
 /// The providers dns01 knows, by `type` (STYLE.md 7: a registry by type, as lego has).
 public enum ProviderRegistry {
-    /// `stateDir` is `[acme] state_dir`, for providers that keep files (lexicon's virtualenv).
-    public typealias Factory = @Sendable (_ name: String, _ zones: [String], _ settings: Settings, _ stateDir: String) throws -> any DNSProvider
+    /// `stateDir` is `[acme] state_dir`, for providers that keep files (lexicon's virtualenv);
+    /// `childEnvironment` says which of dns01's variables the programs a provider runs do not get.
+    public typealias Factory = @Sendable (_ name: String, _ zones: [String], _ settings: Settings, _ stateDir: String,
+                                          _ childEnvironment: ChildEnvironment) throws -> any DNSProvider
 
     public static let factories: [String: Factory] = [
-        RFC2136Provider.typeName: { name, zones, settings, _ in
+        RFC2136Provider.typeName: { name, zones, settings, _, _ in
             RFC2136Provider(name: name, zones: zones, config: try RFC2136Provider.Config(settings))
         },
-        ShellProvider.typeName: { name, zones, settings, _ in
-            ShellProvider(name: name, zones: zones, config: try ShellProvider.Config(settings))
+        ShellProvider.typeName: { name, zones, settings, _, childEnvironment in
+            var config = try ShellProvider.Config(settings)
+            config.childEnvironment = childEnvironment
+            return ShellProvider(name: name, zones: zones, config: config)
         },
-        ZoneFileProvider.typeName: { name, zones, settings, _ in
-            ZoneFileProvider(name: name, zones: zones, config: try ZoneFileProvider.Config(settings))
+        ZoneFileProvider.typeName: { name, zones, settings, _, childEnvironment in
+            var config = try ZoneFileProvider.Config(settings)
+            config.childEnvironment = childEnvironment
+            return ZoneFileProvider(name: name, zones: zones, config: config)
         },
-        CloudflareProvider.typeName: { name, zones, settings, _ in
+        CloudflareProvider.typeName: { name, zones, settings, _, _ in
             CloudflareProvider(name: name, zones: zones, config: try CloudflareProvider.Config(settings))
         },
-        Route53Provider.typeName: { name, zones, settings, _ in
+        Route53Provider.typeName: { name, zones, settings, _, _ in
             Route53Provider(name: name, zones: zones, config: try Route53Provider.Config(settings))
         },
-        LexiconProvider.typeName: { name, zones, settings, stateDir in
-            LexiconProvider(name: name, zones: zones, config: try LexiconProvider.Config(settings, stateDir: stateDir))
+        LexiconProvider.typeName: { name, zones, settings, stateDir, childEnvironment in
+            var config = try LexiconProvider.Config(settings, stateDir: stateDir)
+            config.withhold(childEnvironment)
+            return LexiconProvider(name: name, zones: zones, config: config)
         },
     ]
 
     /// Builds a provider from its `[[provider]]` table. `type`, `name` and `zones` are read here;
     /// the rest goes to the provider's own `Config`.
-    public static func make(_ settings: Settings, stateDir: String) throws -> any DNSProvider {
+    public static func make(_ settings: Settings, stateDir: String, childEnvironment: ChildEnvironment) throws -> any DNSProvider {
         let type = try settings.requiredString("type")
         let name = try settings.string("name") ?? type
         guard let factory = factories[type] else {
@@ -38,7 +48,7 @@ public enum ProviderRegistry {
                 throw ConfigError("\(settings.context): zone '\(zone)' is not a valid DNS name.")
             }
         }
-        return try factory(name, normalized, Settings(context: "[[provider]] '\(name)'", values: settings.values), stateDir)
+        return try factory(name, normalized, Settings(context: "[[provider]] '\(name)'", values: settings.values), stateDir, childEnvironment)
     }
 }
 

@@ -37,6 +37,8 @@ public struct RFC2136Provider: DNSProvider {
                 } catch let error as DNSError {
                     throw ConfigError("\(settings.context): \(error.message)")
                 }
+                // Read first (its errors say what is wrong with the key), then the secret-file rule.
+                try SecretFile.checkMode(path, context: settings.context, what: "TSIG key")
             } else {
                 key = nil
             }
@@ -52,6 +54,7 @@ public struct RFC2136Provider: DNSProvider {
     public let name: String
     public let zones: [String]
     public let config: Config
+    public var secretValues: [String] { config.key.map { [$0.secret] } ?? [] }
     public var type: String { Self.typeName }
 
     public init(name: String, zones: [String], config: Config) {

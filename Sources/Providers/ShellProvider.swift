@@ -1,6 +1,7 @@
 import DNS
 import Foundation
 import Logging
+import HTTP
 import Settings
 import Processes
 
@@ -26,6 +27,18 @@ public struct ShellProvider: DNSProvider {
         public var batch: Bool
         public var timeout: Duration
         public var ttl: UInt32
+        /// Which of dns01's environment variables the command does not inherit (set from the
+        /// config's `Configuration.childEnvironment`; not a config key).
+        public var childEnvironment: ChildEnvironment = .inheritAll
+
+        /// The `env` entries whose names say they hold credentials (`ChildEnvironment.looksSecret`).
+        public var secretEnvironmentNames: [String] { environment.keys.filter(ChildEnvironment.looksSecret).sorted() }
+
+        /// Secret `env` values, and the secret variables of dns01's environment this command
+        /// alone is let through: redacted from whatever the command says.
+        public var secretValues: [String] {
+            secretEnvironmentNames.compactMap { environment[$0] } + childEnvironment.allowedSecrets(in: ProcessInfo.processInfo.environment)
+        }
 
         public static let keys: Set<String> = ["name", "type", "zones", "command", "env", "batch", "timeout", "ttl"]
 
@@ -67,13 +80,16 @@ public struct ShellProvider: DNSProvider {
     public let zones: [String]
     public let config: Config
     public var type: String { Self.typeName }
+    public var secretValues: [String] { config.secretValues }
     private let logger: Logger
+    private let redactor: Redactor
 
     public init(name: String, zones: [String], config: Config) {
         self.name = name
         self.zones = zones
         self.config = config
         logger = Logger(label: "dns01.provider.\(name)")
+        redactor = Redactor(secrets: config.secretValues)
     }
 
     public func present(_ records: [TXTRecord], zone: String) async throws {
@@ -109,17 +125,18 @@ public struct ShellProvider: DNSProvider {
     }
 
     private func call(_ arguments: [String], environment: [String: String], input: String?, what: String, code: ProviderError.Code) async throws {
-        let logger = self.logger
+        let logger = self.logger, redactor = self.redactor
         let command = config.command
         let output: ProcessRunner.Output
         do {
             output = try await ProcessRunner.run(config.interpreter ?? command, arguments: (config.interpreter == nil ? [] : [command]) + arguments,
-                                                 environment: environment, input: input,
+                                                 environment: environment, withholding: config.childEnvironment, input: input,
                                                  timeout: config.timeout) { stream, line in
-                logger.info("\(line)", metadata: ["stream": "\(stream == .stdout ? "stdout" : "stderr")", "command": "\(command)"])
+                // The command's output is untrusted text (STYLE.md 20): redacted, one clipped line.
+                logger.info("\(redactor.clip(line, limit: 1000))", metadata: ["stream": "\(stream == .stdout ? "stdout" : "stderr")", "command": "\(command)"])
             }
         } catch {
-            throw ProviderError(code: code, provider: name, message: "\(label): \(error)")
+            throw ProviderError(code: code, provider: name, message: "\(label): \(redactor(String(describing: error)))")
         }
         if output.timedOut {
             throw ProviderError(code: code, provider: name,
@@ -129,7 +146,7 @@ public struct ShellProvider: DNSProvider {
             throw CancellationError()
         }
         guard output.status == 0 else {
-            let last = output.lastLine.map { ": \($0)" } ?? " (no output)"
+            let last = output.lastFullLine.map { ": \(redactor.clip($0, limit: ProcessRunner.Output.lastLineLimit))" } ?? " (no output)"
             throw ProviderError(code: code, provider: name,
                                 message: "\(label): \(command) \(what) exited with status \(output.status)\(last)")
         }

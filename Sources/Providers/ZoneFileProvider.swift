@@ -2,6 +2,7 @@ import Blocking
 import DNS
 import Files
 import Foundation
+import HTTP
 import Logging
 import Processes
 import Settings
@@ -23,6 +24,8 @@ public struct ZoneFileProvider: DNSProvider {
         public var reloadCommand: String?
         public var ttl: UInt32
         public var timeout: Duration
+        /// Which of dns01's environment variables `reload_command` does not inherit (not a config key).
+        public var childEnvironment: ChildEnvironment = .inheritAll
 
         public static let keys: Set<String> = ["name", "type", "zones", "file", "include_file", "reload_command", "ttl", "timeout"]
 
@@ -154,8 +157,10 @@ public struct ZoneFileProvider: DNSProvider {
     private func reload(code: ProviderError.Code) async throws {
         guard let command = config.reloadCommand, !command.isEmpty else { return }
         let logger = self.logger
-        let output = try await ProcessRunner.run("/bin/sh", arguments: ["-c", command], timeout: config.timeout) { _, line in
-            logger.info("\(line)", metadata: ["command": "\(command)"])
+        let redactor = Redactor()
+        let output = try await ProcessRunner.run("/bin/sh", arguments: ["-c", command], withholding: config.childEnvironment,
+                                                 timeout: config.timeout) { _, line in
+            logger.info("\(redactor.clip(line, limit: 1000))", metadata: ["command": "\(command)"])
         }
         if output.cancelled { throw CancellationError() }
         if output.timedOut {
@@ -163,7 +168,7 @@ public struct ZoneFileProvider: DNSProvider {
                                 message: "\(label): reload command '\(command)' did not finish within \(ProcessRunner.describe(config.timeout)).")
         }
         guard output.status == 0 else {
-            let last = output.lastLine.map { ": \($0)" } ?? " (no output)"
+            let last = output.lastFullLine.map { ": \(redactor.clip($0, limit: ProcessRunner.Output.lastLineLimit))" } ?? " (no output)"
             throw ProviderError(code: code, provider: name,
                                 message: "\(label): reload command '\(command)' exited with status \(output.status)\(last)")
         }

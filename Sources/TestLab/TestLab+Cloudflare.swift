@@ -25,6 +25,19 @@ extension TestLab {
             _ = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "-X", "POST", "-d", "{\"count\": \(count)}",
                                                  "http://127.0.0.1:\(port)/__lab/throttle"])
         }
+
+        /// Answers the next `count` API requests with HTTP `status` and Cloudflare's error
+        /// envelope holding `errors` (any message: hostile, huge).
+        public func fail(_ count: Int, status: Int = 400, errors: [(code: Int, message: String)]) throws {
+            let body: [String: Any] = ["count": count, "status": status,
+                                       "errors": errors.map { ["code": $0.code, "message": $0.message] as [String: Any] }]
+            let file = URL(fileURLWithPath: tokenFile).deletingLastPathComponent().appendingPathComponent("fail-\(UUID().uuidString.prefix(8)).json").path
+            try JSONSerialization.data(withJSONObject: body).write(to: URL(fileURLWithPath: file))
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let result = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "-X", "POST", "--data-binary", "@\(file)",
+                                                          "http://127.0.0.1:\(port)/__lab/fail"])
+            guard result.output.contains("\"fail\"") else { throw LabError("the Cloudflare stand-in refused /__lab/fail: \(result.output)") }
+        }
     }
 
     /// The request counts a stand-in keeps at URL/__lab/stats (outside the API it stands in for).

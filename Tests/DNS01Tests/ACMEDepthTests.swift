@@ -55,6 +55,12 @@ struct ACMEDepthTests {
         let url = try #require(try await Self.accountSummary(first)["url"] as? String)
         // dns01 did not copy the key into its state directory.
         let second = try Self.config(lab, "second.toml", state: "state2", acme: "account_key_file = \"\(keyFile)\"")
+        // Hardening item 3: an account key file others may read is refused, naming it.
+        chmod(keyFile, 0o644)
+        let open = try await CLIRunner.run(["issue", "-c", second, "-d", "b.example.test"])
+        #expect(open.status == 2 && open.stderr.contains("[acme] account_key_file: the account key file \(keyFile) is readable by others (mode 644): chmod 600 it."),
+                "\(open.stderr)")
+        chmod(keyFile, 0o600)
         let again = try await CLIRunner.run(["issue", "-c", second, "-d", "b.example.test"])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(try await Self.accountSummary(second)["url"] as? String == url)
@@ -78,6 +84,7 @@ struct ACMEDepthTests {
         let wrongFile = "\(lab.directory)/wrong.eab"
         let wrongKey = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"
         try wrongKey.write(toFile: wrongFile, atomically: true, encoding: .utf8)
+        chmod(wrongFile, 0o600)  // a secret file (hardening item 3 refuses it otherwise)
         let wrong = try Self.config(lab, "wrong.toml", state: "wrong", acme: "eab_kid = \"kid-1\"\neab_hmac_key_file = \"\(wrongFile)\"")
         let bad = try await CLIRunner.run(["issue", "-c", wrong, "-d", "a.example.test", "-v"])
         #expect(bad.status == 1)
@@ -87,6 +94,12 @@ struct ACMEDepthTests {
         let keyFile = "\(lab.directory)/right.eab"
         try macKey.write(toFile: keyFile, atomically: true, encoding: .utf8)
         let right = try Self.config(lab, "right.toml", state: "right", acme: "eab_kid = \"kid-1\"\neab_hmac_key_file = \"\(keyFile)\"")
+        // Hardening item 3: a MAC key file others may read is refused, naming it, before it is used.
+        chmod(keyFile, 0o644)
+        let open = try await CLIRunner.run(["issue", "-c", right, "-d", "a.example.test"])
+        #expect(open.status == 2 && open.stderr.contains("[acme] eab_hmac_key_file: the EAB MAC key file \(keyFile) is readable by others (mode 644): chmod 600 it."),
+                "\(open.stderr)")
+        chmod(keyFile, 0o600)
         let ok = try await CLIRunner.run(["issue", "-c", right, "-d", "a.example.test", "-v"])
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(!ok.stderr.contains(macKey))

@@ -72,6 +72,7 @@ struct BadInputTests {
         #expect(wrongKey != original)
         let keyPath = "\(lab.directory)/wrong.key"
         try wrongKey.write(toFile: keyPath, atomically: true, encoding: .utf8)
+        chmod(keyPath, 0o600)  // a secret file (hardening item 3 refuses it otherwise)
         let config = try lab.writeConfig { $0.replacingOccurrences(of: lab.tsigKeyFile, with: keyPath) }
 
         let result = try await CLIRunner.run(["issue", "-c", config, "-d", "example.test", "-v"])

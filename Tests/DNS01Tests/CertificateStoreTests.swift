@@ -100,8 +100,9 @@ struct CertificateStoreTests {
         let a = try Self.selfSigned("a.test", in: directory)
         let log = "\(directory)/hooks.log"
         let candidate = Self.candidate("a", chain: a.chain, key: a.key, names: ["a.test"], source: .fleet(number: 7, seen: nil))
-        async let first = store.install(candidate, deployHook: "echo $DNS01_CERT_NAME >> \(log)", events: { _ in })
-        async let second = store.install(candidate, deployHook: "echo $DNS01_CERT_NAME >> \(log)", events: { _ in })
+        let hook = DeployHook(command: "echo $DNS01_CERT_NAME >> \(log)", config: try ConfigFixture.parse(""))
+        async let first = store.install(candidate, deployHook: hook, events: { _ in })
+        async let second = store.install(candidate, deployHook: hook, events: { _ in })
         let both = try await [first, second]
         #expect(both.map(\.changed).sorted { !$0 && $1 } == [false, true])
         #expect(try String(contentsOfFile: log, encoding: .utf8) == "a\n")

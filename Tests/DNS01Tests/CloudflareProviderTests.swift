@@ -178,3 +178,24 @@ final class SilentListener: @unchecked Sendable {
 
     func stop() { close(fd) }
 }
+
+/// Hardening "Trust, round two" item 4 (and 2): Cloudflare's `errors[].message` is untrusted text.
+@Suite("Cloudflare provider: hostile error text") struct CloudflareHostileErrorTests {
+    @Test func aHostileErrorMessageIsRedactedStrippedAndClipped() async throws {
+        let lab = try await TestLab.start(.init())
+        defer { lab.stop() }
+        let api = try await lab.startCloudflareAPI()
+        let token = try String(contentsOfFile: api.tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        // A forged journald line, an ANSI escape, the token echoed back, and 200 KB.
+        let hostile = "bad request\n<0>dns01: forged line\u{1B}[31m token \(token) " + String(repeating: "A", count: 200_000)
+        try api.fail(20, status: 400, errors: [(code: 1004, message: hostile)])
+        let result = try await CLIRunner.run(["check", "-c", try CloudflareProviderTests.config(lab, api), "-d", "example.test"])
+        #expect(result.status == 1, "stderr: \(result.stderr.prefix(2000))")
+        let output = result.stdout + result.stderr
+        #expect(!output.split(separator: "\n").contains { $0.hasPrefix("<0>") || $0.hasPrefix("dns01: forged") }, "\(output.prefix(2000))")
+        #expect(!output.contains("\u{1B}"))
+        #expect(!output.contains(token))
+        #expect(output.utf8.count < 20_000, "\(output.utf8.count) bytes of output")
+        #expect(output.contains("Cloudflare answered bad request?<0>dns01: forged line?[31m token [redacted] AAAA"), "\(output.prefix(2000))")
+    }
+}

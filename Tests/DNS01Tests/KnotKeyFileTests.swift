@@ -20,6 +20,7 @@ struct KnotKeyFileTests {
                 secret: \(key.secret)
 
             """.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o600)  // a secret file, as keymgr's output should be kept (hardening item 3)
         return path
     }
 

@@ -34,6 +34,8 @@ import TestLab
             nameservers = ["127.0.0.1:\(pdns.dnsPort)"]
             """
         }
+        // The config holds the PowerDNS key: readable by its owner only (hardening item 3).
+        chmod(config, 0o600)
         let result = try await CLIRunner.run(["issue", "-c", config, "-d", "*.pdns.test", "-d", "pdns.test"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(try subjectAlternativeNames(ofCertificateAt: "\(lab.directory)/state/live/pdns.test/cert.pem") == ["*.pdns.test", "pdns.test"])
@@ -68,6 +70,7 @@ import TestLab
             nameservers = ["127.0.0.1:\(pdns.dnsPort)"]
             """
         }
+        chmod(config, 0o600)
         let venv = "\(lab.directory)/state/lexicon-venv"
         let first = try await CLIRunner.run(["check", "-c", config, "-d", "pdns.test"])
         #expect(first.status == 0, "stderr: \(first.stderr)")
@@ -94,5 +97,63 @@ import TestLab
         #expect(stray.status == 2 && stray.stderr.contains("'TOKEN' is not a lexicon setting"), "\(stray.stderr)")
         let badName = try await check("lexicon_provider = \"power dns\"")
         #expect(badName.status == 2 && badName.stderr.contains("not a lexicon provider name"), "\(badName.stderr)")
+    }
+
+    /// Hardening "Trust, round two" items 2 and 3: lexicon's real dreamhost provider puts its key
+    /// in the URL's query, and requests quotes that URL in its exception. The key is redacted from
+    /// stderr, `--json`, history and notify's DNS01_ERROR; and the config holding it is refused
+    /// until only its owner may read it. requests goes through a proxy on a closed loopback port,
+    /// so it fails at once and nothing leaves the machine.
+    @Test func aKeyInTheBridgesErrorIsRedactedEverywhere() async throws {
+        let lab = try await TestLab.start(.init(zones: ["example.test", "other.test"]))
+        defer { lab.stop() }
+        let key = "dh-key-\(UUID().uuidString.prefix(8))"
+        let notified = "\(lab.directory)/notify-error"
+        let config = try lab.writeConfig("dreamhost.toml") { text in
+            text.replacingOccurrences(of: "zones = [\"example.test\", \"other.test\"]", with: "zones = [\"example.test\"]") + """
+
+                [[provider]]
+                name = "dh"
+                type = "lexicon"
+                zones = ["other.test"]
+                lexicon_provider = "dreamhost"
+                python = "\(TestLab.virtualenv)/bin/python"
+                command = "\(ProviderIntegrationTests.repository)/providers/lexicon"
+                env = { LEXICON_DREAMHOST_AUTH_TOKEN = "\(key)" }
+
+                [notify]
+                command = "printf '%s' \\"$DNS01_ERROR\\" > \(notified)"
+                on = ["failure"]
+
+                [[certificate]]
+                name = "bad"
+                domains = ["www.other.test"]
+
+                """
+        }
+        // dns01's own requests (to Pebble on 127.0.0.1) go direct, as libcurl reads NO_PROXY too.
+        let proxy = ["HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
+                     "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"]
+        chmod(config, 0o644)
+        let refused = try await CLIRunner.run(["run", "-c", config, "--json"], environment: proxy)
+        #expect(refused.status == 2, "stderr: \(refused.stderr)")
+        #expect(refused.stderr.contains("[[provider]] 'dh' env LEXICON_DREAMHOST_AUTH_TOKEN: the config file \(config), which holds this secret, is readable by others (mode 644): chmod 600 it."),
+                "stderr: \(refused.stderr)")
+
+        chmod(config, 0o600)
+        let result = try await CLIRunner.run(["run", "-c", config, "--json"], environment: proxy)
+        #expect(result.status == 1, "stderr: \(result.stderr)")
+        // The bridge's sentence is there, with the URL's query taken out.
+        #expect(result.stdout.contains("dreamhost could not create 1 TXT record(s) in zone other.test") && result.stdout.contains("[redacted]"),
+                "stdout: \(result.stdout)")
+        #expect(!result.stdout.contains(key) && !result.stderr.contains(key), "stdout: \(result.stdout)\nstderr: \(result.stderr)")
+        let error = try String(contentsOfFile: notified, encoding: .utf8)
+        #expect(error.contains("dreamhost could not create") && !error.contains(key), "DNS01_ERROR: \(error)")
+        let history = "\(lab.directory)/state/history"
+        let files = try FileManager.default.contentsOfDirectory(atPath: history)
+        #expect(!files.isEmpty)
+        for file in files {
+            #expect(!(try String(contentsOfFile: "\(history)/\(file)", encoding: .utf8)).contains(key), "history/\(file)")
+        }
     }
 }

@@ -47,6 +47,17 @@ import Testing
         }
     }
 
+    /// Hardening "Trust, round two" item 3: the package installs /etc/dns01/dns01.toml 0640
+    /// root:root (scripts/package builds with --root-owner-group, and its --install-check reads
+    /// the mode back after dpkg -i).
+    @Test func configIsInstalledReadableByRootOnly() throws {
+        let script = try String(contentsOfFile: DocSnippetTests.repository + "/scripts/package", encoding: .utf8)
+        let installs = script.split(separator: "\n").filter { $0.hasPrefix("install ") && $0.contains("etc/dns01/dns01.toml") }
+        #expect(installs == [#"install -D -m 640 packaging/dns01.toml "$root/etc/dns01/dns01.toml""#], "\(installs)")
+        #expect(script.contains("dpkg-deb --root-owner-group"))
+        #expect(script.contains(#"[[ $config_mode == "640 root:root" ]]"#))
+    }
+
     @Test func versionIsTheOneInVersionSwift() async throws {
         let source = try String(contentsOfFile: DocSnippetTests.repository + "/Sources/dns01/Version.swift", encoding: .utf8)
         let number = try #require(source.firstMatch(of: /static let number = "([0-9]+\.[0-9]+\.[0-9]+)"/)).1

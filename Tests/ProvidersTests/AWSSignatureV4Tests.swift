@@ -78,6 +78,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: file) }
         try "[default]\naws_access_key_id = DEF\naws_secret_access_key = defsecret\n\n# comment\n[dns]\naws_access_key_id=DNSKEY\naws_secret_access_key=dnssecret\n"
             .write(toFile: file, atomically: true, encoding: .utf8)
+        // A secret file: readable by its owner only (hardening item 3 refuses it otherwise).
+        chmod(file, 0o600)
         let profile = try AWSCredentials.resolve(context: "t", credentialsFile: file, profile: "dns", environment: ["AWS_ACCESS_KEY_ID": "ignored"])
         #expect(profile.accessKeyID == "DNSKEY" && profile.secretAccessKey == "dnssecret" && profile.sessionToken == nil)
         let byEnv = try AWSCredentials.resolve(context: "t", credentialsFile: nil, profile: nil,

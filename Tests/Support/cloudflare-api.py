@@ -22,7 +22,10 @@ secondary picks it up, dns01's propagation wait polls real servers, and Pebble v
 real DNS.
 
 Test-only controls, outside Cloudflare's API, under /__lab/: GET /__lab/stats (requests per
-endpoint), POST /__lab/throttle {"count": N} (answer the next N API requests with 429).
+endpoint), POST /__lab/throttle {"count": N} (answer the next N API requests with 429),
+POST /__lab/fail {"count": N, "status": S, "errors": [{"code", "message"}]} (answer the next N API
+requests with HTTP S and that documented error envelope, whatever its messages say: a hostile or
+huge message, as any API may send).
 """
 import argparse
 import json
@@ -38,6 +41,7 @@ zones = {}      # id -> name
 records = {}    # id -> record dict (with zone_id)
 stats = {}      # "METHOD /path-shape" -> count
 throttle = {"count": 0}
+failing = {"count": 0, "status": 400, "errors": []}
 args = None
 
 
@@ -123,6 +127,9 @@ class Handler(BaseHTTPRequestHandler):
                 throttle["count"] -= 1
                 status, body = envelope(errors=[{"code": 971, "message": "Please wait and consider throttling your request speed"}], status=429)
                 return self.reply(status, body, [("Retry-After", "1")])
+            if failing["count"] > 0:
+                failing["count"] -= 1
+                return self.reply(*envelope(errors=failing["errors"], status=failing["status"]))
         if self.headers.get("Authorization") != "Bearer " + args.token:
             status, body = envelope(errors=[{"code": 10000, "message": "Authentication error"}], status=403)
             return self.reply(status, body)
@@ -213,6 +220,11 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST" and parts == ["throttle"]:
                 throttle["count"] = int(self.body().get("count", 0))
                 return self.reply(200, {"throttle": throttle["count"]})
+            if method == "POST" and parts == ["fail"]:
+                request = self.body()
+                failing.update(count=int(request.get("count", 0)), status=int(request.get("status", 400)),
+                               errors=list(request.get("errors", [])))
+                return self.reply(200, {"fail": failing["count"]})
         self.reply(404, {})
 
     def do_GET(self):

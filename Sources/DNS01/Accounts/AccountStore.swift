@@ -59,6 +59,8 @@ public struct AccountStore: Sendable {
         let imported = config.accountKeyFile != nil
         if imported || FileSystem.exists(keyPath) {
             key = try readKey(keyPath)
+            // Someone else's key file (certbot's, acme-tiny's): held to the secret-file rule.
+            if let file = config.accountKeyFile { try SecretFile.checkMode(file, context: "[acme] account_key_file", what: "account key") }
             if let record = readRecord() {
                 if !imported && FileSystem.exists(nextKeyPath) {
                     return try await settleRollover(record: record, current: key, transport: transport, logger: logger)
@@ -237,7 +239,9 @@ public struct AccountStore: Sendable {
     private func externalAccountBinding() throws -> ExternalAccountBinding? {
         guard let keyID = config.eabKeyID, let file = config.eabHMACKeyFile else { return nil }
         do {
-            return try ExternalAccountBinding(keyID: keyID, encodedMACKey: FileSystem.readText(file, limit: .secret))
+            let key = try FileSystem.readText(file, limit: .secret)
+            try SecretFile.checkMode(file, context: "[acme] eab_hmac_key_file", what: "EAB MAC key")
+            return try ExternalAccountBinding(keyID: keyID, encodedMACKey: key)
         } catch let error as ACMEError {
             throw ConfigError("[acme] eab_hmac_key_file \(file): \(error.message)")
         }

@@ -285,6 +285,7 @@ public final class ChallengeDeployer: Sendable {
             }
         }
         let providers = config.providers
+        let redactor = config.redactor
         let sink = events
         return await withTaskGroup(of: Outcome.self) { group in
             for (key, members) in groups {
@@ -303,6 +304,11 @@ public final class ChallengeDeployer: Sendable {
                         try await body(provider, key.zone, txt)
                         sink(.step("\(verb) \(txt.count) record(s) in \(key.zone) via \(provider.label)"))
                         return Outcome(records: members, error: nil)
+                    } catch var error as ProviderError {
+                        // A provider takes its own secrets out; every other configured one goes
+                        // here, before the text is shown, stored or passed on.
+                        error.message = redactor(error.message)
+                        return Outcome(records: members, error: error)
                     } catch {
                         return Outcome(records: members, error: error)
                     }

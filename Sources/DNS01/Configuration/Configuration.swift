@@ -2,6 +2,8 @@ import ACME
 import DNS
 import Files
 import Foundation
+import HTTP
+import Processes
 import Providers
 import Settings
 
@@ -91,6 +93,14 @@ public struct Configuration: Sendable {
     public var notify: NotifySettings? = nil
     /// `[storage]`: the state directory alone (default) or shared through PostgreSQL.
     public var storage = StorageSettings()
+    /// Which of dns01's environment variables hooks and providers' programs do not inherit
+    /// (`Configuration+Secrets`).
+    public var childEnvironment = ChildEnvironment.inheritAll
+    /// Takes every configured secret out of text a provider, hook or bridge returns.
+    public var redactor = Redactor()
+    /// The config's own secrets (`env` entries that name credentials), as "[[provider]] 'x' env
+    /// NAME": a config holding any must be a secret file (`load`).
+    public var inlineSecrets: [String] = []
 
     /// DESIGN.md: `-c`, then `$DNS01_CONFIG`, then `./dns01.toml`, then `/etc/dns01/dns01.toml`.
     public static func locate(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
@@ -111,7 +121,9 @@ public struct Configuration: Sendable {
         } catch let error as FileSystemError {
             throw ConfigError("Cannot read the configuration file \(path): \(error.reason).")
         }
-        return try parse(text, path: path, requiresCA: requiresCA)
+        let configuration = try parse(text, path: path, requiresCA: requiresCA)
+        try configuration.checkSecretsAtRest()
+        return configuration
     }
 
     public static func parse(_ text: String, path: String, requiresCA: Bool = true) throws -> Configuration {
@@ -121,6 +133,7 @@ public struct Configuration: Sendable {
 
         let acme = try parseACME(section(top, "acme", required: requiresCA), path: path, requiresCA: requiresCA)
         let dns = try parseDNS(section(top, "dns", required: false))
+        let childEnvironment = try Self.childEnvironment(top)
         var providers: [any DNSProvider] = []
         var singleValue: Set<String> = []
         for var settings in try arrayOfTables(top, "provider") {
@@ -129,7 +142,7 @@ public struct Configuration: Sendable {
             var values = settings.values
             values["single_value"] = nil
             settings = Settings(context: settings.context, values: values)
-            let provider = try ProviderRegistry.make(settings, stateDir: acme.stateDir)
+            let provider = try ProviderRegistry.make(settings, stateDir: acme.stateDir, childEnvironment: childEnvironment)
             if oneValue { singleValue.insert(provider.name) }
             if providers.contains(where: { $0.name == provider.name }) {
                 throw ConfigError("\(path): two [[provider]] entries are named '\(provider.name)'.")
@@ -166,6 +179,10 @@ public struct Configuration: Sendable {
                              metrics: top.has("metrics") ? try MetricsSettings.parse(section(top, "metrics", required: true)) : nil,
                              notify: top.has("notify") ? try NotifySettings.parse(section(top, "notify", required: true)) : nil)
         if top.has("storage") { configuration.storage = try StorageSettings.parse(section(top, "storage", required: true)) }
+        configuration.childEnvironment = childEnvironment
+        configuration.inlineSecrets = try Self.inlineSecrets(top)
+        configuration.redactor = Redactor(secrets: providers.flatMap { $0.secretValues }
+                                          + childEnvironment.withheldSecrets(in: ProcessInfo.processInfo.environment))
         return configuration
     }
 
@@ -330,7 +347,7 @@ public struct Configuration: Sendable {
         return Settings(context: "[\(key)]", values: table)
     }
 
-    private static func arrayOfTables(_ top: Settings, _ key: String) throws -> [Settings] {
+    static func arrayOfTables(_ top: Settings, _ key: String) throws -> [Settings] {
         guard let value = top.values[key] else { return [] }
         guard case .array(let items) = value else { throw ConfigError("\(top.context): [[\(key)]] must be an array of tables.") }
         return try items.enumerated().map { index, item in

@@ -45,7 +45,7 @@ extension IssuanceCoordinator {
         let installed = try await env.store.install(
             CertificateStore.Candidate(name: request.certName, chainPEM: chain.pem, keyPEM: keyPEM, names: request.domains,
                                        requestKey: publicKey, source: .new, origin: .ca(certificateURL)),
-            deployHook: request.deployHook, events: env.events
+            deployHook: request.deployHook.map { DeployHook(command: $0, config: env.config) }, events: env.events
         ) { "\(request.certName): certificate stored in \($0.live) (valid until \($0.notAfter.formatted(.iso8601)))" }
         let live = installed.live, notAfter = installed.notAfter
         if !installed.changed {

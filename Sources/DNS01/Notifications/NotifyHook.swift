@@ -6,7 +6,8 @@ import Processes
 /// `[notify] timeout`, output bounded). What it is about travels in its environment, never in
 /// argv: `DNS01_EVENT` (failure, success or expiring), `DNS01_CERT_NAME`, `DNS01_DOMAINS`
 /// (space-separated), `DNS01_ERROR` (the failure's sentence), `DNS01_CONSECUTIVE_FAILURES`,
-/// `DNS01_NOT_AFTER` (ISO 8601, when live/ holds a certificate) and `DNS01_LIVE`.
+/// `DNS01_NOT_AFTER` (ISO 8601, when live/ holds a certificate) and `DNS01_LIVE`, with dns01's
+/// environment less its credential variables (`Configuration.childEnvironment`).
 /// A command that fails is a warning: it changes no certificate's outcome.
 public enum NotifyHook {
     /// One notification.
@@ -36,7 +37,8 @@ public enum NotifyHook {
             let certificate = try? store.currentCertificate(item.name)
             let notAfter = certificate?.notValidAfter ?? item.notAfter
             func notice(_ event: NotifySettings.Trigger, error: String? = nil) -> Notice {
-                let cut = error.map { $0.count > errorLimit ? String($0.prefix(errorLimit)) + "…" : $0 }
+                // Every error text is redacted once more here: DNS01_ERROR is passed on.
+                let cut = error.map { config.redactor($0) }.map { $0.count > errorLimit ? String($0.prefix(errorLimit)) + "…" : $0 }
                 return Notice(event: event, name: item.name, domains: item.domains, error: cut,
                               consecutiveFailures: max(0, history.read(item.name).consecutiveFailures), notAfter: notAfter, live: live)
             }
@@ -78,15 +80,15 @@ public enum NotifyHook {
         var failures: [String] = []
         for notice in notices(settings, items: items, config: config, now: now) {
             if Task.isCancelled { break }
-            if let failure = await run(settings, notice: notice, events: events) { failures.append(failure) }
+            if let failure = await run(settings, notice: notice, config: config, events: events) { failures.append(failure) }
         }
         return failures
     }
 
     /// Runs the command for one notice; returns its failure as one sentence, or nil.
-    static func run(_ settings: NotifySettings, notice: Notice, events: EventSink) async -> String? {
+    static func run(_ settings: NotifySettings, notice: Notice, config: Configuration, events: EventSink) async -> String? {
         let what = "notify command for \(notice.event.rawValue) of \(notice.name)"
         return await UserCommand.run(settings.command, what: what, done: "\(notice.name): notify command for \(notice.event.rawValue) done",
-                                     environment: environment(notice), timeout: settings.timeout, events: events)
+                                     environment: environment(notice), timeout: settings.timeout, config: config, events: events)
     }
 }

@@ -104,7 +104,7 @@ public struct FleetSync: Sendable {
             do {
                 let installed = try await store.install(
                     CertificateStore.Candidate(version, names: spec.domains, seen: seen, server: server),
-                    deployHook: spec.deployHook, events: events
+                    deployHook: spec.deployHook.map { DeployHook(command: $0, config: config) }, events: events
                 ) { _ in "\(version.name): version \(version.version) from the fleet's database is live" }
                 guard installed.changed else {
                     let now = store.liveVersionNumber(version.name)

@@ -86,7 +86,7 @@ extension CertificateStore {
     /// `dns01 sync` and a `dns01 run` install the same version at the same moment. A candidate
     /// that fails the check throws before anything is written, here or in the database.
     /// `announce` gives the step said once the version is live, before its hook runs.
-    public func install(_ candidate: Candidate, deployHook: String? = nil, events: @escaping EventSink,
+    func install(_ candidate: Candidate, deployHook: DeployHook? = nil, events: @escaping EventSink,
                         announce: (@Sendable (Installed) -> String)? = nil) async throws -> Installed {
         let written = try await BlockingPool.shared.run {
             let leaf = try Self.validate(candidate)
@@ -97,7 +97,7 @@ extension CertificateStore {
         var installed = Installed(live: written.0.live, version: written.0.version, notAfter: written.1, changed: written.0.changed)
         if installed.changed, let announce { events(.step(announce(installed))) }
         if installed.changed, let deployHook {
-            installed.deployHookError = await DeployHook.run(deployHook, certName: candidate.name, live: installed.live,
+            installed.deployHookError = await deployHook.run(certName: candidate.name, live: installed.live,
                                                              domains: candidate.names, events: events)
         }
         return installed

@@ -11,6 +11,8 @@ struct CloudflareClient: Sendable {
     let transport: any HTTPTransport
     /// Cloudflare's code for "An identical record already exists."
     static let identicalRecordExists = 81058
+    /// Takes the token out of whatever Cloudflare says.
+    var redactor: Redactor { Redactor(secrets: [token]) }
     /// Bodies larger than this are not Cloudflare's answers to these calls.
     static let bodyLimit = 4 << 20
 
@@ -84,7 +86,7 @@ struct CloudflareClient: Sendable {
         do {
             response = try await transport.send(HTTPRequest(method: method, url: baseURL + path, headers: headers, body: body.map { Array($0) }))
         } catch let error as HTTPError {
-            throw Failure(description: error.message)
+            throw Failure(description: redactor(error.message))
         }
         guard response.body.count <= Self.bodyLimit else {
             throw Failure(description: "Cloudflare answered with \(response.body.count) bytes, more than any answer to this call")
@@ -92,9 +94,12 @@ struct CloudflareClient: Sendable {
         let envelope = try? JSONDecoder().decode(Envelope<T>.self, from: Data(response.body))
         let ok = (200...299).contains(response.status) && envelope?.success == true
         guard ok, let envelope else {
-            let messages = (envelope?.errors ?? []).map { item in
-                "\(item.message ?? "no message")\(item.code.map { " (code \($0))" } ?? "")"
-            }
+            // Cloudflare's messages are untrusted text (STYLE.md 20): redacted, stripped of
+            // control characters and clipped, at most five of them.
+            let errors = envelope?.errors ?? []
+            let messages = errors.prefix(5).map { item in
+                "\(item.message.map { redactor.clip($0) } ?? "no message")\(item.code.map { " (code \($0))" } ?? "")"
+            } + (errors.count > 5 ? ["and \(errors.count - 5) more"] : [])
             let retry = response.status == 429 ? "; it kept asking to slow down (429) past the retries" : ""
             let text = messages.isEmpty ? "HTTP \(response.status) with no Cloudflare error message" : messages.joined(separator: "; ") + ", HTTP \(response.status)"
             throw Failure(description: "Cloudflare answered \(text)\(retry)", codes: (envelope?.errors ?? []).compactMap(\.code))

@@ -15,6 +15,7 @@ public final class CloudflareProvider: DNSProvider {
     public let name: String
     public let zones: [String]
     public let config: Config
+    public var secretValues: [String] { [config.token] }
     public var type: String { Self.typeName }
     let client: CloudflareClient
     private let state = State()

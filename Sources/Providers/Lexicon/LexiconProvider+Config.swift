@@ -1,4 +1,5 @@
 import Foundation
+import Processes
 import Settings
 
 extension LexiconProvider {
@@ -12,6 +13,15 @@ extension LexiconProvider {
         public var managedVirtualenv: Bool
         /// The bridge as a batch-mode shell provider.
         var shell: ShellProvider.Config
+
+        /// The bridge gets dns01's environment less `policy`'s variables, but with this
+        /// provider's own `LEXICON_<PROVIDER>_*` (other lexicon providers' stay withheld).
+        public mutating func withhold(_ policy: ChildEnvironment) {
+            shell.childEnvironment = policy.allowing(prefixes: ["LEXICON_\(lexiconProvider.uppercased())_"])
+        }
+
+        /// The `env` entries whose names say they hold credentials.
+        public var secretEnvironmentNames: [String] { shell.secretEnvironmentNames }
 
         public static let keys: Set<String> = ["name", "type", "zones", "lexicon_provider", "env", "python", "command", "timeout", "ttl"]
         /// Where the bridge is installed by the package; the repository's copy otherwise.

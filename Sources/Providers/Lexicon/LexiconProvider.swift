@@ -2,6 +2,7 @@ import Blocking
 import DNS
 import Files
 import Foundation
+import HTTP
 import Logging
 import Processes
 
@@ -19,6 +20,7 @@ public final class LexiconProvider: DNSProvider {
     public let zones: [String]
     public let config: Config
     public var type: String { Self.typeName }
+    public var secretValues: [String] { shell.secretValues }
     private let shell: ShellProvider
     private let logger: Logger
 
@@ -63,10 +65,16 @@ public final class LexiconProvider: DNSProvider {
         logger.warning("installing \(Self.package) into \(venv) for provider '\(name)' (first use; needs PyPI)")
         for (command, arguments) in [("/usr/bin/python3", ["-m", "venv", venv]),
                                      ("\(venv)/bin/pip", ["install", "--quiet", "--disable-pip-version-check", Self.package])] {
-            let output = try await ProcessRunner.run(command, arguments: arguments, timeout: .seconds(600)) { _, _ in }
+            // pip needs no credential, not even this provider's LEXICON_<PROVIDER>_*.
+            var policy = config.shell.childEnvironment
+            policy.allowedNames = []
+            policy.allowedPrefixes = []
+            let output = try await ProcessRunner.run(command, arguments: arguments, withholding: policy,
+                                                     timeout: .seconds(600)) { _, _ in }
             guard output.status == 0 else {
+                let last = output.lastFullLine.map { ": " + Redactor(secrets: secretValues).clip($0, limit: ProcessRunner.Output.lastLineLimit) } ?? ""
                 throw ProviderError(code: code, provider: name,
-                                    message: "\(label): could not install \(Self.package) into \(venv): \(command) exited with status \(output.status)\(output.lastLine.map { ": \($0)" } ?? "")")
+                                    message: "\(label): could not install \(Self.package) into \(venv): \(command) exited with status \(output.status)\(last)")
             }
         }
     }

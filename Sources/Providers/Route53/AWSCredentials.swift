@@ -5,8 +5,9 @@ import Settings
 /// AWS credentials, found the way AWS's own tools find them: `AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`) in the environment first; else the profile
 /// (`profile` setting, `AWS_PROFILE`, or "default") of the shared credentials file
-/// (`credentials_file` setting, `AWS_SHARED_CREDENTIALS_FILE`, or ~/.aws/credentials). The
-/// secret never appears in a message.
+/// (`credentials_file` setting, `AWS_SHARED_CREDENTIALS_FILE`, or ~/.aws/credentials), which,
+/// like every secret file, must not be readable by group or others. The secret never appears in
+/// a message.
 public struct AWSCredentials: Sendable, CustomStringConvertible {
     public var accessKeyID: String
     public var secretAccessKey: String
@@ -17,6 +18,9 @@ public struct AWSCredentials: Sendable, CustomStringConvertible {
         self.secretAccessKey = secretAccessKey
         self.sessionToken = sessionToken
     }
+
+    /// What a `Redactor` takes out of Route 53's answers.
+    public var secretValues: [String] { [secretAccessKey] + (sessionToken.map { [$0] } ?? []) }
 
     /// Only the key id: a log line or error that prints credentials shows nothing secret.
     public var description: String { "AWS access key \(accessKeyID)" }
@@ -42,6 +46,8 @@ public struct AWSCredentials: Sendable, CustomStringConvertible {
         } catch {
             throw ConfigError("\(context): no AWS credentials: AWS_ACCESS_KEY_ID is not set and the credentials file \(path) cannot be read.")
         }
+        // Read first, so a missing file keeps the sentence above; then the rule of every secret file.
+        try SecretFile.checkMode(path, context: context, what: "AWS credentials")
         guard let section = parseINI(text)[name] else {
             throw ConfigError("\(context): the credentials file \(path) has no profile [\(name)].")
         }

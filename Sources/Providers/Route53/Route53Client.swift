@@ -87,7 +87,7 @@ struct Route53Client: Sendable {
             do {
                 response = try await transport.send(HTTPRequest(method: method, url: url, headers: headers + signed, body: body.isEmpty ? nil : body))
             } catch let error as HTTPError {
-                throw Failure(description: error.message)
+                throw Failure(description: Redactor(secrets: signer.credentials.secretValues)(error.message))
             }
             guard response.body.count <= Self.bodyLimit else {
                 throw Failure(description: "Route 53 answered with \(response.body.count) bytes, more than any answer to this call")
@@ -100,10 +100,19 @@ struct Route53Client: Sendable {
                 try await Task.sleep(for: .milliseconds(250 << attempt))
                 continue
             }
-            let messages = root?.first("Error", "Messages")?.all("Message").map { $0.text } ?? []
-            let message = messages.isEmpty ? (root?.value("Error", "Message") ?? "no message") : messages.joined(separator: "; ")
-            throw Failure(description: "Route 53 answered HTTP \(response.status)\(code.map { " \($0)" } ?? ""): \(message)", code: code)
+            throw Self.failure(status: response.status, root: root, redactor: Redactor(secrets: signer.credentials.secretValues))
         }
+    }
+
+    /// Route 53's error answer as one sentence. Its `<Code>` and `<Message>`s are untrusted text
+    /// (STYLE.md 20): redacted, stripped of control characters and clipped, at most five messages.
+    static func failure(status: Int, root: XMLNode?, redactor: Redactor) -> Failure {
+        let code = root?.value("Error", "Code")
+        let messages = root?.first("Error", "Messages")?.all("Message").map { $0.text } ?? []
+        let shown = (messages.isEmpty ? [root?.value("Error", "Message") ?? "no message"] : Array(messages.prefix(5))).map { redactor.clip($0) }
+        let more = messages.count > 5 ? " and \(messages.count - 5) more" : ""
+        return Failure(description: "Route 53 answered HTTP \(status)\(code.map { " " + redactor.clip($0, limit: 60) } ?? ""): \(shown.joined(separator: "; "))\(more)",
+                       code: code)
     }
 
     static func encode(_ text: String) -> String {

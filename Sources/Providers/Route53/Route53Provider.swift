@@ -15,6 +15,7 @@ public final class Route53Provider: DNSProvider {
     public let name: String
     public let zones: [String]
     public let config: Config
+    public var secretValues: [String] { config.credentials.secretValues }
     public var type: String { Self.typeName }
     let client: Route53Client
     private let state = State()
