@@ -1,5 +1,6 @@
 import DNS
 import Foundation
+import Settings
 import Storage
 
 /// What every other ACME client's hook mode shares (certbot, dehydrated, uacme): the records a
@@ -62,11 +63,13 @@ public struct ClientHook: Sendable {
 
     /// Presents every challenge at once and waits once until every nameserver serves them
     /// all. `presented` runs between the two (a client's state file notes what is out there).
-    /// On failure, what was presented is removed again before the error is thrown.
+    /// On failure, what was presented is removed again before the error is thrown. `client`
+    /// names the ACME client for error sentences.
     @discardableResult
-    public func presentAndWait(_ challenges: [Challenge],
+    public func presentAndWait(_ challenges: [Challenge], client: String = "the ACME client",
                                presented: @Sendable ([ChallengeRecord]) async throws -> Void = { _ in }) async throws -> [ChallengeRecord] {
         let records = try await records(for: challenges)
+        try Self.refuseTwoValuesAtOneName(records, challenges: challenges, singleValue: deployer.config.singleValueProviders, client: client)
         do {
             try await deployer.present(records)
             try await presented(records)
@@ -76,6 +79,35 @@ public struct ClientHook: Sendable {
             throw error
         }
         return records
+    }
+
+    /// A provider that keeps one TXT value per name (`single_value = true`) cannot hold two
+    /// values of one call at one name (a wildcard and its apex): the second would replace the
+    /// first, and the wait for both could only time out. Validating in rounds, as `dns01 run`
+    /// does, is impossible in a hook: the client asks the CA only after every challenge is
+    /// deployed (dehydrated with HOOK_CHAIN=yes in this one call, and without it one call per
+    /// name, all before the first validation; certbot's last auth hook call). Refused before
+    /// anything is written. `records[i]` is the record of `challenges[i]`.
+    static func refuseTwoValuesAtOneName(_ records: [ChallengeRecord], challenges: [Challenge], singleValue: Set<String>, client: String) throws {
+        guard !singleValue.isEmpty else { return }
+        var slots: [String: (provider: String, name: String, indices: [Int])] = [:]
+        for (index, record) in records.enumerated() {
+            for provider in record.target.providers where singleValue.contains(provider) {
+                slots["\(provider) \(record.target.recordName)", default: (provider, record.target.recordName, [])].indices.append(index)
+            }
+        }
+        for key in slots.keys.sorted() {
+            guard let slot = slots[key] else { continue }
+            let values = Set(slot.indices.map { records[$0].value }).count
+            guard values > 1 else { continue }
+            var domains: [String] = []
+            for index in slot.indices where index < challenges.count && !domains.contains(challenges[index].domain) {
+                domains.append(challenges[index].domain)
+            }
+            // dehydrated names a wildcard by its base name: one name, two values.
+            let which = domains.joined(separator: " and ") + (domains.count < values ? " and its wildcard" : "")
+            throw ConfigError("Provider '\(slot.provider)' keeps one TXT value per name (single_value = true), but \(client) needs \(values) values at \(slot.name) at once (for \(which)) and asks the CA only after writing them all: put these names in separate certificates, or issue them with `dns01 run` or `dns01 issue`, which validate them one after the other.")
+        }
     }
 
     /// Removes exactly these values (other values at the same names stay). Throws the first
