@@ -1,3 +1,4 @@
+import Blocking
 import DNS
 import Foundation
 import Settings
@@ -64,12 +65,20 @@ public struct ClientHook: Sendable {
     /// Presents every challenge at once and waits once until every nameserver serves them
     /// all. `presented` runs between the two (a client's state file notes what is out there).
     /// On failure, what was presented is removed again before the error is thrown. `client`
-    /// names the ACME client for error sentences.
+    /// names the ACME client for error sentences; `deploysAllFirst`: the client's earlier hook
+    /// calls of this run deployed challenges it has not validated yet (dehydrated without
+    /// HOOK_CHAIN), so their records still journaled count as this call's.
     @discardableResult
-    public func presentAndWait(_ challenges: [Challenge], client: String = "the ACME client",
+    public func presentAndWait(_ challenges: [Challenge], client: String = "the ACME client", deploysAllFirst: Bool = false,
                                presented: @Sendable ([ChallengeRecord]) async throws -> Void = { _ in }) async throws -> [ChallengeRecord] {
         let records = try await records(for: challenges)
-        try Self.refuseTwoValuesAtOneName(records, challenges: challenges, singleValue: deployer.config.singleValueProviders, client: client)
+        let singleValue = deployer.config.singleValueProviders
+        var deployed = zip(challenges, records).map { (domain: $0.domain, record: $1) }
+        if deploysAllFirst && !singleValue.isEmpty {
+            let journal = deployer.journal
+            deployed = try await BlockingPool.shared.run { try journal.ownersRecords() }.map { ($0.target.domain, $0) } + deployed
+        }
+        try Self.refuseTwoValuesAtOneName(deployed, singleValue: singleValue, client: client)
         do {
             try await deployer.present(records)
             try await presented(records)
@@ -82,28 +91,26 @@ public struct ClientHook: Sendable {
     }
 
     /// A provider that keeps one TXT value per name (`single_value = true`) cannot hold two
-    /// values of one call at one name (a wildcard and its apex): the second would replace the
-    /// first, and the wait for both could only time out. Validating in rounds, as `dns01 run`
-    /// does, is impossible in a hook: the client asks the CA only after every challenge is
-    /// deployed (dehydrated with HOOK_CHAIN=yes in this one call, and without it one call per
-    /// name, all before the first validation; certbot's last auth hook call). Refused before
-    /// anything is written. `records[i]` is the record of `challenges[i]`.
-    static func refuseTwoValuesAtOneName(_ records: [ChallengeRecord], challenges: [Challenge], singleValue: Set<String>, client: String) throws {
+    /// values at one name at once (a wildcard and its apex): the second would replace the
+    /// first, and the wait for both could only time out, or the CA find the wrong value.
+    /// Validating in rounds, as `dns01 run` does, is impossible in a hook: the client asks the
+    /// CA only after every challenge is deployed (dehydrated with HOOK_CHAIN=yes in one call,
+    /// and without it one call per name, all before the first validation; certbot's last auth
+    /// hook call). Refused before anything is written.
+    static func refuseTwoValuesAtOneName(_ deployed: [(domain: String, record: ChallengeRecord)], singleValue: Set<String>, client: String) throws {
         guard !singleValue.isEmpty else { return }
         var slots: [String: (provider: String, name: String, indices: [Int])] = [:]
-        for (index, record) in records.enumerated() {
-            for provider in record.target.providers where singleValue.contains(provider) {
-                slots["\(provider) \(record.target.recordName)", default: (provider, record.target.recordName, [])].indices.append(index)
+        for (index, item) in deployed.enumerated() {
+            for provider in item.record.target.providers where singleValue.contains(provider) {
+                slots["\(provider) \(item.record.target.recordName)", default: (provider, item.record.target.recordName, [])].indices.append(index)
             }
         }
         for key in slots.keys.sorted() {
             guard let slot = slots[key] else { continue }
-            let values = Set(slot.indices.map { records[$0].value }).count
+            let values = Set(slot.indices.map { deployed[$0].record.value }).count
             guard values > 1 else { continue }
             var domains: [String] = []
-            for index in slot.indices where index < challenges.count && !domains.contains(challenges[index].domain) {
-                domains.append(challenges[index].domain)
-            }
+            for index in slot.indices where !domains.contains(deployed[index].domain) { domains.append(deployed[index].domain) }
             // dehydrated names a wildcard by its base name: one name, two values.
             let which = domains.joined(separator: " and ") + (domains.count < values ? " and its wildcard" : "")
             throw ConfigError("Provider '\(slot.provider)' keeps one TXT value per name (single_value = true), but \(client) needs \(values) values at \(slot.name) at once (for \(which)) and asks the CA only after writing them all: put these names in separate certificates, or issue them with `dns01 run` or `dns01 issue`, which validate them one after the other.")

@@ -57,7 +57,7 @@ public struct DehydratedHook: Sendable {
             return 0
         case .deploy(let challenges):
             try await hook.start()
-            return try await hook.presentAndWait(challenges, client: "dehydrated").count
+            return try await hook.presentAndWait(challenges, client: "dehydrated", deploysAllFirst: true).count
         case .clean(let challenges):
             try await hook.start()
             try await hook.remove(challenges)
