@@ -70,6 +70,49 @@ struct BackoffIntegrationTests {
         #expect(next.stderr.contains("backing off after failed attempts: www, api"), "stderr: \(next.stderr)")
     }
 
+    /// A config error met when signing in (an unusable account key) is told to the metrics and
+    /// the notify command too, but starts no back-off the fixed config would have to wait out,
+    /// and stays exit 2.
+    @Test func aConfigErrorAtSignInIsToldWithoutBackOff() async throws {
+        let directory = NSTemporaryDirectory() + "dns01-badkey-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: "\(directory)/notices", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        chmod(directory, 0o700)
+        let key = "\(directory)/account.key"
+        try "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".write(toFile: key, atomically: true, encoding: .utf8)
+        chmod(key, 0o600)
+        let config = "\(directory)/dns01.toml"
+        try """
+            [acme]
+            directory = "https://127.0.0.1:9/dir"
+            agree_tos = true
+            state_dir = "\(directory)/state"
+            account_key_file = "\(key)"
+            [dns]
+            resolvers = ["127.0.0.1:9"]
+            [[provider]]
+            name = "p"
+            type = "rfc2136"
+            zones = ["example.test"]
+            server = "127.0.0.1:9"
+            [metrics]
+            textfile = "\(directory)/dns01.prom"
+            [notify]
+            command = "env | grep ^DNS01_ > \(directory)/notices/$DNS01_EVENT-$DNS01_CERT_NAME.env"
+            [[certificate]]
+            name = "www"
+            domains = ["www.example.test"]
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try await CLIRunner.run(["run", "-c", config])
+        #expect(result.status == 2, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("The account key \(key) is not usable"), "stderr: \(result.stderr)")
+        let notice = try MetricsNotifyIntegrationTests.environment(at: "\(directory)/notices/failure-www.env")
+        #expect(notice["DNS01_ERROR"]?.contains("The account key \(key) is not usable") == true, "\(notice)")
+        let text = try String(contentsOfFile: "\(directory)/dns01.prom", encoding: .utf8)
+        #expect(MetricsNotifyIntegrationTests.sample(text, "dns01_run_certificates{status=\"failed\"}") == "1", "\(text)")
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/state/history/www.json"), "no back-off")
+    }
+
     @Test func aRunAfterAFailedRunBacksOffAndForceRetries() async throws {
         let lab = try await TestLab.start(.init(zones: ["example.test", "other.test"], secondaryLag: 1))
         defer { lab.stop() }
