@@ -15,6 +15,8 @@ import Foundation
 public struct DNSAccountLabel: Sendable, Hashable, CustomStringConvertible {
     /// "_ujmmovf2vn55tgye": an underscore and 16 characters, a valid DNS label.
     public let label: String
+    /// The octets of every label: "_" and the base32 of 10 octets.
+    public static let octets = 17
 
     public init(accountURL: String) {
         let digest = SHA256.hash(data: Data(accountURL.utf8))

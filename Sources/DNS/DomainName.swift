@@ -41,6 +41,17 @@ public enum DomainName {
         return text
     }
 
+    /// Throws unless a challenge record `prefixOctets` longer than the identifier's base
+    /// ("*.x" has base "x") is still a name: at most 253 octets in text form (RFC 1035 §2.3.4's
+    /// 255 on the wire). `prefix` shows the prefix in the sentence ("_acme-challenge.").
+    public static func requireRoom(forPrefix prefix: String, octets prefixOctets: Int, before identifier: String) throws {
+        var base = canonical(identifier)
+        if base.hasPrefix("*.") { base.removeFirst(2) }
+        let length = base.utf8.count
+        guard length + prefixOctets > 253 else { return }
+        throw DNSError(.invalidName, "'\(base)' is \(length) octets long, too long for its challenge record \(prefix)\(base), which would be \(length + prefixOctets) octets, more than the 253 of a DNS name (at most \(253 - prefixOctets) octets fit).", name: identifier)
+    }
+
     /// "_acme-challenge.<base>" for an identifier; "*.x" has base "x" (RFC 8555 §8.4).
     public static func challengeName(for identifier: String) -> String {
         var base = identifier.lowercased()

@@ -48,12 +48,13 @@ struct IssueCommand: AsyncParsableCommand {
     func run() async throws {
         try await runCommand(common) { console in
             // Names are checked before the config is read or anyone is contacted.
-            var request = if let csr {
-                try IssueRequest(certName: certName, csr: CSRInput(path: csr), provider: provider, profile: profile)
+            let kind = challenge.flatMap(ChallengeKind.init(rawValue:))
+            let request = if let csr {
+                try IssueRequest(certName: certName, csr: CSRInput(path: csr), provider: provider, profile: profile, challenge: kind)
             } else {
-                try IssueRequest(certName: certName, domains: domains, keyType: KeyType(rawValue: keyType)!, provider: provider, profile: profile)
+                try IssueRequest(certName: certName, domains: domains, keyType: KeyType(rawValue: keyType)!, provider: provider, profile: profile,
+                                 challenge: kind)
             }
-            request.challenge = challenge.flatMap(ChallengeKind.init(rawValue:))
             let config = try common.loadConfiguration()
             // With fleet storage, versions go to the shared database (under the fleet's lock).
             let fleet = try await config.storage.open()

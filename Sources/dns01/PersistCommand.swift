@@ -45,7 +45,7 @@ struct PersistCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runCommand(common, presentsChallenges: false) { console in
-            let names = domains.isEmpty ? [] : try IdentifierList.normalize(domains)
+            let names = domains.isEmpty ? [] : try IdentifierList.normalize(domains, challenge: .dnsPersist01)
             let until = try self.until.map { try PersistActions.parseUntil($0) }
             let issuer = try self.issuer.map(PersistActions.issuerName)
             let config = try common.loadConfiguration()

@@ -11,6 +11,108 @@ struct BackoffIntegrationTests {
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
+    /// A CA outage is heard of: with the CA's port closed, `dns01 run` fails every certificate
+    /// it meant to renew (exit 1), and each gets the failure in its history (so the next run
+    /// backs off), in the metrics textfile and in a notification.
+    @Test func anUnreachableCAFailsEveryDueCertificateLoudly() async throws {
+        let port = try FreePort.find(on: ["127.0.0.1"])
+        let directory = NSTemporaryDirectory() + "dns01-outage-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: "\(directory)/notices", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let config = "\(directory)/dns01.toml"
+        try """
+            [acme]
+            directory = "https://127.0.0.1:\(port)/dir"
+            agree_tos = true
+            state_dir = "\(directory)/state"
+            [dns]
+            resolvers = ["127.0.0.1:9"]
+            [[provider]]
+            name = "p"
+            type = "rfc2136"
+            zones = ["example.test"]
+            server = "127.0.0.1:9"
+            [metrics]
+            textfile = "\(directory)/dns01.prom"
+            [notify]
+            command = "env | grep ^DNS01_ > \(directory)/notices/$DNS01_EVENT-$DNS01_CERT_NAME.env"
+            on = ["failure"]
+            [[certificate]]
+            name = "www"
+            domains = ["www.example.test"]
+            [[certificate]]
+            name = "api"
+            domains = ["api.example.test", "*.api.example.test"]
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+
+        let result = try await CLIRunner.run(["run", "-c", config])
+        #expect(result.status == 1, "stderr: \(result.stderr)")
+        #expect(result.stdout.contains("www: failed") && result.stdout.contains("api: failed"), "stdout: \(result.stdout)")
+        #expect(result.stderr.contains("2 certificate(s) failed: www, api"), "stderr: \(result.stderr)")
+        for name in ["www", "api"] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/state/history/\(name).json"))
+            let history = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            #expect(history["consecutiveFailures"] as? Int == 1, "\(history)")
+            #expect((history["lastError"] as? String)?.contains("127.0.0.1:\(port)") == true, "names the CA: \(history)")
+            let notice = try MetricsNotifyIntegrationTests.environment(at: "\(directory)/notices/failure-\(name).env")
+            #expect(notice["DNS01_EVENT"] == "failure" && notice["DNS01_CERT_NAME"] == name, "\(notice)")
+            #expect(notice["DNS01_ERROR"]?.contains("127.0.0.1:\(port)") == true, "\(notice)")
+            #expect(notice["DNS01_CONSECUTIVE_FAILURES"] == "1", "\(notice)")
+        }
+        let text = try String(contentsOfFile: "\(directory)/dns01.prom", encoding: .utf8)
+        #expect(MetricsNotifyIntegrationTests.sample(text, "dns01_run_certificates{status=\"failed\"}") == "2", "\(text)")
+        #expect(MetricsNotifyIntegrationTests.sample(text, "dns01_certificate_consecutive_failures{name=\"www\"}") == "1", "\(text)")
+        #expect(MetricsNotifyIntegrationTests.sample(text, "dns01_certificate_last_failure_timestamp_seconds{name=\"api\"}") != nil, "\(text)")
+
+        // The next run backs off instead of knocking again.
+        let next = try await CLIRunner.run(["run", "-c", config])
+        #expect(next.status == 1)
+        #expect(next.stderr.contains("backing off after failed attempts: www, api"), "stderr: \(next.stderr)")
+    }
+
+    /// A config error met when signing in (an unusable account key) is told to the metrics and
+    /// the notify command too, but starts no back-off the fixed config would have to wait out,
+    /// and stays exit 2.
+    @Test func aConfigErrorAtSignInIsToldWithoutBackOff() async throws {
+        let directory = NSTemporaryDirectory() + "dns01-badkey-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: "\(directory)/notices", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        chmod(directory, 0o700)
+        let key = "\(directory)/account.key"
+        try "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".write(toFile: key, atomically: true, encoding: .utf8)
+        chmod(key, 0o600)
+        let config = "\(directory)/dns01.toml"
+        try """
+            [acme]
+            directory = "https://127.0.0.1:9/dir"
+            agree_tos = true
+            state_dir = "\(directory)/state"
+            account_key_file = "\(key)"
+            [dns]
+            resolvers = ["127.0.0.1:9"]
+            [[provider]]
+            name = "p"
+            type = "rfc2136"
+            zones = ["example.test"]
+            server = "127.0.0.1:9"
+            [metrics]
+            textfile = "\(directory)/dns01.prom"
+            [notify]
+            command = "env | grep ^DNS01_ > \(directory)/notices/$DNS01_EVENT-$DNS01_CERT_NAME.env"
+            [[certificate]]
+            name = "www"
+            domains = ["www.example.test"]
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try await CLIRunner.run(["run", "-c", config])
+        #expect(result.status == 2, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("The account key \(key) is not usable"), "stderr: \(result.stderr)")
+        let notice = try MetricsNotifyIntegrationTests.environment(at: "\(directory)/notices/failure-www.env")
+        #expect(notice["DNS01_ERROR"]?.contains("The account key \(key) is not usable") == true, "\(notice)")
+        let text = try String(contentsOfFile: "\(directory)/dns01.prom", encoding: .utf8)
+        #expect(MetricsNotifyIntegrationTests.sample(text, "dns01_run_certificates{status=\"failed\"}") == "1", "\(text)")
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/state/history/www.json"), "no back-off")
+    }
+
     @Test func aRunAfterAFailedRunBacksOffAndForceRetries() async throws {
         let lab = try await TestLab.start(.init(zones: ["example.test", "other.test"], secondaryLag: 1))
         defer { lab.stop() }

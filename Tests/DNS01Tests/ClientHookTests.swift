@@ -82,6 +82,77 @@ struct ClientHookTests {
         #expect(JournalIntegrationTests.journalEntries(lab).isEmpty)
     }
 
+    /// dehydrated deploys every challenge before it asks the CA to validate any (with
+    /// HOOK_CHAIN=yes all in one deploy_challenge call, without it one call each), so a
+    /// wildcard and its apex through a provider that keeps one TXT value per name cannot be
+    /// validated one after the other: the hook refuses the call that would need the second
+    /// value, naming single_value and what to do, and writes nothing for it. (With HOOK_CHAIN
+    /// it used to present both, the second replacing the first, and wait the whole
+    /// propagation_timeout for the first; without, the CA found the wrong value.)
+    @Test(arguments: ["yes", "no"])
+    func dehydratedThroughASingleValueProviderIsRefusedAtOnce(hookChain: String) async throws {
+        let lab = try await TestLab.start(.init(pebbleEnv: ["PEBBLE_WFE_NONCEREJECT": "0"]))
+        defer { lab.stop() }
+        // A provider that really keeps one value per name: present replaces the TXT set.
+        let script = "\(lab.directory)/one-value"
+        try #"""
+        #!/bin/bash
+        set -e
+        if [[ $1 == present ]]; then
+          printf 'server %s %s\nupdate delete %s TXT\nupdate add %s 60 TXT "%s"\nsend\n' "${SERVER%:*}" "${SERVER##*:}" "$2" "$2" "$3"
+        else
+          printf 'server %s %s\nupdate delete %s TXT "%s"\nsend\n' "${SERVER%:*}" "${SERVER##*:}" "$2" "$3"
+        fi | nsupdate -k "$KEY"
+        """#.write(toFile: script, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
+        let config = try lab.writeConfig("one-value.toml") { text in
+            text.components(separatedBy: "\n").filter {
+                !($0.hasPrefix("directory") || $0.hasPrefix("ca_bundle") || $0.hasPrefix("email") || $0.hasPrefix("agree_tos")
+                  || $0.hasPrefix("server =") || $0.hasPrefix("tsig_key_file ="))
+            }.joined(separator: "\n")
+                .replacingOccurrences(of: "propagation_timeout = \"60s\"", with: "propagation_timeout = \"15s\"")
+                .replacingOccurrences(of: "type = \"rfc2136\"", with: """
+                    type = "shell"
+                    single_value = true
+                    command = "\(script)"
+                    env = { SERVER = "\(lab.primary)", KEY = "\(lab.tsigKeyFile)" }
+                    """)
+        }
+        #expect(try String(contentsOfFile: config, encoding: .utf8).contains("single_value = true\ncommand"))
+        let base = "\(lab.directory)/dehydrated"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        try "example.test *.example.test\n".write(toFile: "\(base)/domains.txt", atomically: true, encoding: .utf8)
+        try """
+        CA="\(lab.pebbleDirectory)"
+        CHALLENGETYPE="dns-01"
+        BASEDIR="\(base)"
+        HOOK="\(Self.repository)/hooks/dehydrated"
+        HOOK_CHAIN="\(hookChain)"
+        KEY_ALGO="prime256v1"
+        """.write(toFile: "\(base)/config", atomically: true, encoding: .utf8)
+        var env = ProcessInfo.processInfo.environment
+        env["CURL_CA_BUNDLE"] = lab.pebbleCAFile
+        env["DNS01"] = CLIRunner.executable
+        env["DNS01_CONFIG"] = config
+        let register = try await Self.run("/usr/bin/dehydrated", ["-f", "\(base)/config", "--register", "--accept-terms"], environment: env)
+        #expect(register.status == 0, "\(register.stdout)\(register.stderr)")
+        let issue = try await Self.run("/usr/bin/dehydrated", ["-f", "\(base)/config", "-c"], environment: env)
+        let output = issue.stdout + issue.stderr
+        #expect(issue.status != 0, "\(output)")
+        #expect(output.contains("Provider 'lab' keeps one TXT value per name (single_value = true), but dehydrated needs 2 values at _acme-challenge.example.test at once (for example.test and its wildcard)"), "\(output)")
+        #expect(output.contains("put these names in separate certificates"), "\(output)")
+        #expect(!output.contains("Timed out waiting"), "no propagation wait: \(output)")
+        #expect(!FileManager.default.fileExists(atPath: "\(base)/certs/example.test/cert.pem"))
+        if hookChain == "no" {
+            // The first call's record stays while dehydrated runs; dehydrated exits on the
+            // refusal without clean_challenge, so the next dns01 command removes it.
+            let check = try await CLIRunner.run(["check", "-c", config, "-d", "www.example.test"])
+            #expect(check.status == 0, "\(check.stderr)")
+        }
+        #expect(try lab.leftoverChallengeValues(["example.test"]).isEmpty)
+        #expect(JournalIntegrationTests.journalEntries(lab).isEmpty)
+    }
+
     @Test func uacmeWildcardAndApexOneWaitPerAuthorization() async throws {
         let lab = try await TestLab.start(.init(secondaryLag: 2, pebbleEnv: ["PEBBLE_WFE_NONCEREJECT": "0"]))
         defer { lab.stop() }

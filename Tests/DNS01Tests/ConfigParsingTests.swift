@@ -1,4 +1,6 @@
 @testable import DNS01
+import ACME
+import DNS
 import Foundation
 import Providers
 import Testing
@@ -212,5 +214,29 @@ struct ConfigParsingTests {
             #expect(result.stderr.contains(reason), "\(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1, "one sentence: \(result.stderr)")
         }
+    }
+}
+
+/// What each challenge type puts before a name is what its records really carry, so the room
+/// a name must leave (IdentifierList) is exact.
+@Suite struct ChallengeRecordPrefixTests {
+    @Test(arguments: ChallengeKind.allCases)
+    func prefixLengthMatchesTheRecordName(_ kind: ChallengeKind) {
+        let name = "www.example.test"
+        let record = switch kind {
+        case .dns01: DomainName.challengeName(for: name)
+        case .dnsAccount01: DNSAccountLabel(accountURL: "https://ca.example/acct/1").challengeName(for: name)
+        case .dnsPersist01: PersistRecord.label + "." + name
+        }
+        #expect(record.utf8.count - name.utf8.count == kind.recordPrefix.octets, "\(record)")
+    }
+
+    /// The longest name dns-01 allows is refused for dns-account-01, as a usage error.
+    @Test func identifierListChecksTheChosenChallenge() throws {
+        let name = (String(repeating: "a", count: 62) + ".") + (String(repeating: "b", count: 62) + ".") + (String(repeating: "c", count: 62) + ".") + String(repeating: "d", count: 48)
+        #expect(name.utf8.count == 237)
+        #expect(try IdentifierList.normalize([name]) == [name])
+        #expect(throws: UsageError.self) { try IdentifierList.normalize([name], challenge: .dnsAccount01) }
+        #expect(throws: UsageError.self) { try IdentifierList.normalize([name + "e"]) }
     }
 }

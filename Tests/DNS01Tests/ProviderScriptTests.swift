@@ -35,6 +35,116 @@ struct ProviderScriptTests {
         #expect(try read(name) == ["unrelated"])
     }
 
+    /// A TXT value with spaces, ';', quotes and a backslash (a dns-persist-01 issue-value, and
+    /// worse) goes through a script exactly: one argv element, or a JSON string in batch mode
+    /// (with the escapes a JSON encoder writes, "\/" included), written as quoted
+    /// character-strings and removed again.
+    static let awkward = #"ca.example.test; accounturi=https://ca.example.test/acct/"1"\2; policy=wildcard"#
+
+    /// And one longer than a character-string's 255 octets (a persist record's account URL may be long).
+    static let long = "ca.example.test; accounturi=https://ca.example.test/acct/" + String(repeating: "0123456789", count: 30)
+
+    static func exerciseAwkwardValue(_ script: String, env: [String: String], zone: String, read: (String) throws -> [String]) throws {
+        try exerciseAwkwardValue(awkward, script, env: env, zone: zone, read: read)
+        try exerciseAwkwardValue(long, script, env: env, zone: zone, read: read)
+    }
+
+    static func exerciseAwkwardValue(_ awkward: String, _ script: String, env: [String: String], zone: String, read: (String) throws -> [String]) throws {
+        let name = "_validation-persist.www.\(zone)"
+        let base = env.merging(["DNS01_ZONE": zone + ".", "DNS01_TTL": "60"]) { $1 }
+        let present = try call(script, ["present", name + ".", awkward], env: base)
+        #expect(present.status == 0, "\(script) present: \(present.output)")
+        #expect(try read(name) == [awkward])
+        // As a JSON encoder may write it: '\\', '"' and '/' escaped.
+        let value = "\"" + awkward.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "/", with: "\\/") + "\""
+        #expect(value.hasPrefix(#""ca.example.test; accounturi=https:\/\/ca.example.test\/acct\/"#), "\(value)")
+        let line = "{\"fqdn\":\"\(name).\",\"value\":\(value),\"zone\":\"\(zone).\",\"ttl\":60}\n"
+        let cleanup = try call(script, ["cleanup"], env: base.merging(["DNS01_BATCH": "1", "DNS01_ACTION": "cleanup"]) { $1 }, stdin: line)
+        #expect(cleanup.status == 0, "\(script) batch cleanup: \(cleanup.output)")
+        #expect(try read(name).isEmpty)
+        // And the other way round: batch present, per-record cleanup.
+        let batch = try call(script, ["present"], env: base.merging(["DNS01_BATCH": "1", "DNS01_ACTION": "present"]) { $1 }, stdin: line)
+        #expect(batch.status == 0, "\(script) batch present: \(batch.output)")
+        #expect(try read(name) == [awkward])
+        let single = try call(script, ["cleanup", name + ".", awkward], env: base)
+        #expect(single.status == 0, "\(script) cleanup: \(single.output)")
+        #expect(try read(name).isEmpty)
+    }
+
+    @Test(arguments: ["nsupdate", "knot"])
+    func rfc2136ScriptsTakeAnyValue(_ script: String) async throws {
+        let lab = try await TestLab.start(.init(startPebble: false))
+        defer { lab.stop() }
+        let prefix = script == "nsupdate" ? "NSUPDATE" : "KNOT"
+        try Self.exerciseAwkwardValue(script, env: ["\(prefix)_SERVER": lab.primary, "\(prefix)_KEY_FILE": lab.tsigKeyFile], zone: "example.test") {
+            try lab.txtValues($0, at: lab.primary)
+        }
+    }
+
+    @Test func powerDNSScriptTakesAnyValue() async throws {
+        let server = try await PowerDNS.start(zone: "pdns.test")
+        defer { server.stop() }
+        try Self.exerciseAwkwardValue("pdns", env: ["PDNS_API_URL": server.apiURL, "PDNS_API_KEY_FILE": server.keyFile], zone: "pdns.test") {
+            try server.txtValues($0)
+        }
+    }
+
+    /// A real dns-persist-01 record, set and removed by `dns01 persist` through each shipped
+    /// script as a `type = "shell"` provider (lexicon as `type = "lexicon"`, which runs
+    /// providers/lexicon), per record and in batch mode.
+    @Test(arguments: [("nsupdate", false), ("nsupdate", true), ("knot", false), ("knot", true), ("pdns", false), ("pdns", true), ("lexicon", true)])
+    func persistRecordThroughEachScript(_ script: String, batch: Bool) async throws {
+        let onPowerDNS = script == "pdns" || script == "lexicon"
+        let pdns = onPowerDNS ? try await PowerDNS.start(zone: "pdns.test") : nil
+        defer { pdns?.stop() }
+        let lab = try await TestLab.start(.init(resolver: onPowerDNS, resolverForwards: pdns.map { ["pdns.test": "127.0.0.1:\($0.dnsPort)"] } ?? [:]))
+        defer { lab.stop() }
+        let zone = onPowerDNS ? "pdns.test" : "example.test"
+        let provider: String
+        switch script {
+        case "pdns":
+            provider = "env = { PDNS_API_URL = \"\(pdns!.apiURL)\", PDNS_API_KEY_FILE = \"\(pdns!.keyFile)\" }"
+        case "lexicon":
+            let key = try String(contentsOfFile: pdns!.keyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            provider = """
+                lexicon_provider = "powerdns"
+                python = "\(TestLab.virtualenv)/bin/python"
+                env = { LEXICON_POWERDNS_AUTH_TOKEN = "\(key)", LEXICON_POWERDNS_PDNS_SERVER = "\(pdns!.apiURL)", LEXICON_POWERDNS_PDNS_SERVER_ID = "localhost" }
+                """
+        default:
+            let prefix = script == "nsupdate" ? "NSUPDATE" : "KNOT"
+            provider = "env = { \(prefix)_SERVER = \"\(lab.primary)\", \(prefix)_KEY_FILE = \"\(lab.tsigKeyFile)\" }"
+        }
+        let config = try lab.writeConfig("\(script).toml") { text in
+            var text = text.replacingOccurrences(of: "zones = [\"example.test\"]", with: "zones = [\"other.test\"]")
+            text += """
+
+                [[provider]]
+                name = "script"
+                type = "\(script == "lexicon" ? "lexicon" : "shell")"
+                zones = ["\(zone)"]
+                command = "\(Self.providers)/\(script)"
+                \(script == "lexicon" ? "" : "batch = \(batch)")
+                \(provider)
+
+                """
+            if let pdns { text += "\n[[zone]]\nname = \"pdns.test\"\nnameservers = [\"127.0.0.1:\(pdns.dnsPort)\"]\n" }
+            return text
+        }
+        func read(_ name: String) throws -> [String] {
+            try pdns.map { try $0.txtValues(name) } ?? lab.txtValues(name, at: lab.primary)
+        }
+        let name = "_validation-persist.www.\(zone)"
+        let set = try await CLIRunner.run(["persist", "-c", config, "-d", "www.\(zone)", "--wildcard", "--issuer", PersistIntegrationTests.issuer])
+        #expect(set.status == 0, "stderr: \(set.stderr)")
+        let value = "\(PersistIntegrationTests.issuer); accounturi=\(try PersistIntegrationTests.accountURL(lab)); policy=wildcard"
+        #expect(try read(name) == [value])
+        let remove = try await CLIRunner.run(["persist", "--remove", "-c", config, "-d", "www.\(zone)", "--issuer", PersistIntegrationTests.issuer])
+        #expect(remove.status == 0, "stderr: \(remove.stderr)")
+        #expect(try read(name).isEmpty)
+    }
+
     @Test(arguments: ["nsupdate", "knot"])
     func rfc2136Scripts(_ script: String) async throws {
         let lab = try await TestLab.start(.init(extraRecords: ["example.test": ["_acme-challenge IN TXT \"unrelated\""]], startPebble: false))
@@ -129,7 +239,21 @@ final class PowerDNS: @unchecked Sendable {
 
     func txtValues(_ name: String) throws -> [String] {
         let result = try runTool("/usr/bin/dig", ["+short", "+norecurse", "@127.0.0.1", "-p", String(dnsPort), "TXT", name])
-        return result.output.split(separator: "\n").map { $0.replacingOccurrences(of: "\"", with: "") }.sorted()
+        return result.output.split(separator: "\n").map { Self.unquote(String($0)) }.sorted()
+    }
+
+    /// Joins dig's quoted character-strings into one value, undoing its '\\' escapes.
+    static func unquote(_ line: String) -> String {
+        var value = "", inside = false, escaped = false
+        for character in line {
+            if escaped { value.append(character); escaped = false; continue }
+            switch character {
+            case "\\" where inside: escaped = true
+            case "\"": inside.toggle()
+            default: if inside { value.append(character) }
+            }
+        }
+        return value
     }
 
     func stop() {

@@ -82,3 +82,38 @@ import Testing
         #expect(throws: DNSError.self) { try DNSServer(parsing: text) }
     }
 }
+
+/// A challenge record's name must still be a DNS name: at most 253 octets.
+@Suite struct ChallengeRoomTests {
+    /// A name of exactly `octets` octets, in labels of at most 63.
+    static func name(_ octets: Int) -> String {
+        var labels: [String] = []
+        var left = octets
+        while left > 63 {
+            labels.append(String(repeating: "a", count: 62))
+            left -= 63
+        }
+        labels.append(String(repeating: "b", count: left))
+        return labels.joined(separator: ".")
+    }
+
+    @Test(arguments: [
+        (237, 16, true), (238, 16, false), (253, 16, false),
+        (219, 34, true), (220, 34, false),
+        (233, 20, true), (234, 20, false),
+    ])
+    func room(_ octets: Int, _ prefix: Int, _ fits: Bool) throws {
+        let base = Self.name(octets)
+        #expect(base.utf8.count == octets)
+        for identifier in [base, "*." + base] {
+            if fits {
+                try DomainName.requireRoom(forPrefix: "_p.", octets: prefix, before: identifier)
+            } else {
+                let error = #expect(throws: DNSError.self) { try DomainName.requireRoom(forPrefix: "_p.", octets: prefix, before: identifier) }
+                #expect(error?.code == .invalidName)
+                #expect(error?.message.contains("'\(base)' is \(octets) octets long, too long for its challenge record _p.\(base), which would be \(octets + prefix) octets, more than the 253 of a DNS name (at most \(253 - prefix) octets fit).") == true,
+                        "\(error?.message ?? "")")
+            }
+        }
+    }
+}

@@ -1,3 +1,5 @@
+import ACME
+
 /// The DNS challenge types dns01 solves (`[[certificate]] challenge`).
 public enum ChallengeKind: String, Sendable, CaseIterable, Codable {
     /// RFC 8555 §8.4: a fresh TXT value at `_acme-challenge.<domain>` for every authorization.
@@ -8,4 +10,14 @@ public enum ChallengeKind: String, Sendable, CaseIterable, Codable {
     /// draft-ietf-acme-dns-persist (CA/B ballot SC-088): a standing TXT record at
     /// `_validation-persist.<domain>` naming the CA and the account; nothing is written per order.
     case dnsPersist01 = "dns-persist-01"
+
+    /// What the challenge's record name puts before the validated name, as shown to users, and
+    /// its length in octets (the dot included).
+    public var recordPrefix: (text: String, octets: Int) {
+        switch self {
+        case .dns01: ("_acme-challenge.", 16)
+        case .dnsAccount01: ("_<account label>._acme-challenge.", DNSAccountLabel.octets + 1 + 16)
+        case .dnsPersist01: (PersistRecord.label + ".", PersistRecord.label.utf8.count + 1)
+        }
+    }
 }

@@ -171,6 +171,21 @@ public final class Journal: Sendable {
         }
     }
 
+    /// Records that entries of this journal's owner still hold: what a client's earlier hook
+    /// calls of the same run presented. None with fleet storage, whose rows belong to database
+    /// sessions (hooks journal in the state directory).
+    public func ownersRecords() throws -> [ChallengeRecord] {
+        guard fleet == nil, let owner else { return [] }
+        try checkDirectories()
+        guard FileSystem.exists(directory) else { return [] }
+        return try withLock {
+            try entryPaths().flatMap { path -> [ChallengeRecord] in
+                guard let entry = try? read(path), entry.owner == owner else { return [] }
+                return entry.records
+            }
+        }
+    }
+
     /// Records in entries this process wrote that are still journaled (not removed).
     public static func unremovedByThisProcess() -> [ChallengeRecord] {
         let rows = writtenRows.withLock { $0 }

@@ -315,7 +315,11 @@ public struct Configuration: Sendable {
             throw ConfigError("\(settings.context): key 'domains' must list at least one name.")
         }
         let names = try IdentifierList.normalize(domains)
-        let name = try settings.string("name") ?? IdentifierList.defaultCertName(for: names)
+        let given = try settings.string("name")
+        let name = given ?? IdentifierList.defaultCertName(for: names)
+        if given == nil, name.count > CertificateStore.maximumCertNameLength {
+            throw ConfigError("\(settings.context): the certificate's default name, its first name '\(name)', is \(name.count) characters long, more than the \(CertificateStore.maximumCertNameLength) of a certificate name: set a shorter `name`.")
+        }
         try CertificateStore.validateCertName(name)
         let keyText = try settings.string("key_type") ?? KeyType.ec256.rawValue
         guard let keyType = KeyType(rawValue: keyText) else {
@@ -328,6 +332,11 @@ public struct Configuration: Sendable {
                 throw ConfigError("[[certificate]] '\(name)': challenge '\(text)' is not one of \(ChallengeKind.allCases.map(\.rawValue).joined(separator: ", ")).")
             }
             challenge = kind
+            do {
+                for identifier in names { try IdentifierList.requireRoom(identifier, challenge: kind) }
+            } catch let error as DNSError {
+                throw ConfigError("[[certificate]] '\(name)': \(error.message)")
+            }
         }
         return CertificateSpec(name: name, domains: names, keyType: keyType, provider: named.first,
                                deployHook: try settings.string("deploy_hook"),

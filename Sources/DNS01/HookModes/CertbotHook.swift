@@ -93,7 +93,7 @@ public struct CertbotHook: Sendable {
             try ClientHook.Challenge(domain: $0.domain, value: $0.validation, from: "certbot")
         }
         do {
-            return try await hook.presentAndWait(challenges) { records in
+            return try await hook.presentAndWait(challenges, client: "certbot") { records in
                 _ = try await update(path) { $0.presented = records }
             }.count
         } catch {

@@ -1,6 +1,8 @@
+import Blocking
 import DNS
 import Files
 import Foundation
+import Settings
 
 /// What every other ACME client's hook mode shares (certbot, dehydrated, uacme): the records a
 /// hook presents belong to the client's process, not to the short-lived hook process, so the
@@ -62,11 +64,21 @@ public struct ClientHook: Sendable {
 
     /// Presents every challenge at once and waits once until every nameserver serves them
     /// all. `presented` runs between the two (a client's state file notes what is out there).
-    /// On failure, what was presented is removed again before the error is thrown.
+    /// On failure, what was presented is removed again before the error is thrown. `client`
+    /// names the ACME client for error sentences; `deploysAllFirst`: the client's earlier hook
+    /// calls of this run deployed challenges it has not validated yet (dehydrated without
+    /// HOOK_CHAIN), so their records still journaled count as this call's.
     @discardableResult
-    public func presentAndWait(_ challenges: [Challenge],
+    public func presentAndWait(_ challenges: [Challenge], client: String = "the ACME client", deploysAllFirst: Bool = false,
                                presented: @Sendable ([ChallengeRecord]) async throws -> Void = { _ in }) async throws -> [ChallengeRecord] {
         let records = try await records(for: challenges)
+        let singleValue = deployer.config.singleValueProviders
+        var deployed = zip(challenges, records).map { (domain: $0.domain, record: $1) }
+        if deploysAllFirst && !singleValue.isEmpty {
+            let journal = deployer.journal
+            deployed = try await BlockingPool.shared.run { try journal.ownersRecords() }.map { ($0.target.domain, $0) } + deployed
+        }
+        try Self.refuseTwoValuesAtOneName(deployed, singleValue: singleValue, client: client)
         do {
             try await deployer.present(records)
             try await presented(records)
@@ -76,6 +88,33 @@ public struct ClientHook: Sendable {
             throw error
         }
         return records
+    }
+
+    /// A provider that keeps one TXT value per name (`single_value = true`) cannot hold two
+    /// values at one name at once (a wildcard and its apex): the second would replace the
+    /// first, and the wait for both could only time out, or the CA find the wrong value.
+    /// Validating in rounds, as `dns01 run` does, is impossible in a hook: the client asks the
+    /// CA only after every challenge is deployed (dehydrated with HOOK_CHAIN=yes in one call,
+    /// and without it one call per name, all before the first validation; certbot's last auth
+    /// hook call). Refused before anything is written.
+    static func refuseTwoValuesAtOneName(_ deployed: [(domain: String, record: ChallengeRecord)], singleValue: Set<String>, client: String) throws {
+        guard !singleValue.isEmpty else { return }
+        var slots: [String: (provider: String, name: String, indices: [Int])] = [:]
+        for (index, item) in deployed.enumerated() {
+            for provider in item.record.target.providers where singleValue.contains(provider) {
+                slots["\(provider) \(item.record.target.recordName)", default: (provider, item.record.target.recordName, [])].indices.append(index)
+            }
+        }
+        for key in slots.keys.sorted() {
+            guard let slot = slots[key] else { continue }
+            let values = Set(slot.indices.map { deployed[$0].record.value }).count
+            guard values > 1 else { continue }
+            var domains: [String] = []
+            for index in slot.indices where !domains.contains(deployed[index].domain) { domains.append(deployed[index].domain) }
+            // dehydrated names a wildcard by its base name: one name, two values.
+            let which = domains.joined(separator: " and ") + (domains.count < values ? " and its wildcard" : "")
+            throw ConfigError("Provider '\(slot.provider)' keeps one TXT value per name (single_value = true), but \(client) needs \(values) values at \(slot.name) at once (for \(which)) and asks the CA only after writing them all: put these names in separate certificates, or issue them with `dns01 run` or `dns01 issue`, which validate them one after the other.")
+        }
     }
 
     /// Removes exactly these values (other values at the same names stay). Throws the first

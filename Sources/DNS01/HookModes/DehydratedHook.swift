@@ -6,7 +6,9 @@ import Foundation
 /// `deploy_challenge DOMAIN TOKEN_FILENAME TOKEN_VALUE` and `clean_challenge` with the same
 /// arguments. With `HOOK_CHAIN=yes` one call carries every challenge of the certificate as
 /// repeated triples: they are presented at once and waited for once. Without it dehydrated
-/// calls once per name and each call waits for its own record. Every other event
+/// calls once per name and each call waits for its own record. Either way every challenge is
+/// deployed before the CA is asked, so a `single_value = true` provider cannot take a wildcard
+/// and its apex: `ClientHook` refuses the call that would need the second value. Every other event
 /// (`deploy_cert`, `unchanged_cert`, `startup_hook`, `exit_hook`, `generate_csr`, ... and the
 /// names dehydrated invents to test that unknown events are ignored) does nothing and succeeds:
 /// `generate_csr` in particular must print nothing, or dehydrated takes the output for a CSR.
@@ -57,7 +59,7 @@ public struct DehydratedHook: Sendable {
             return 0
         case .deploy(let challenges):
             try await hook.start()
-            return try await hook.presentAndWait(challenges).count
+            return try await hook.presentAndWait(challenges, client: "dehydrated", deploysAllFirst: true).count
         case .clean(let challenges):
             try await hook.start()
             try await hook.remove(challenges)

@@ -27,10 +27,16 @@ public struct IssueRequest: Sendable {
     /// offered and served, else dns-01.
     public var challenge: ChallengeKind?
 
+    /// Names too long for `challenge`'s record (nil: dns-01's) are refused here, before any order.
     public init(certName: String? = nil, domains: [String], keyType: KeyType = .ec256, provider: String? = nil,
-                alsoProviders: [String] = [], deployHook: String? = nil, profile: String? = nil, replaces: String? = nil) throws {
-        self.domains = try IdentifierList.normalize(domains)
+                alsoProviders: [String] = [], deployHook: String? = nil, profile: String? = nil, replaces: String? = nil,
+                challenge: ChallengeKind? = nil) throws {
+        self.domains = try IdentifierList.normalize(domains, challenge: challenge)
         self.certName = certName ?? IdentifierList.defaultCertName(for: self.domains)
+        self.challenge = challenge
+        if certName == nil, self.certName.count > CertificateStore.maximumCertNameLength {
+            throw UsageError("The certificate name defaults to the first name, '\(self.certName)', which is \(self.certName.count) characters long, more than the \(CertificateStore.maximumCertNameLength) of a certificate name: give a shorter one with --cert-name.")
+        }
         try CertificateStore.validateCertName(self.certName)
         self.keyType = keyType
         self.provider = provider
@@ -41,8 +47,9 @@ public struct IssueRequest: Sendable {
     }
 
     /// A request for the names of a CSR the user brings.
-    public init(certName: String? = nil, csr: CSRInput, provider: String? = nil, deployHook: String? = nil, profile: String? = nil) throws {
-        try self.init(certName: certName, domains: csr.names, provider: provider, deployHook: deployHook, profile: profile)
+    public init(certName: String? = nil, csr: CSRInput, provider: String? = nil, deployHook: String? = nil, profile: String? = nil,
+                challenge: ChallengeKind? = nil) throws {
+        try self.init(certName: certName, domains: csr.names, provider: provider, deployHook: deployHook, profile: profile, challenge: challenge)
         self.csr = csr
     }
 }

@@ -168,8 +168,7 @@ public struct BatchRun: Sendable {
                 request = try IssueRequest(certName: spec.name, domains: spec.domains, keyType: spec.keyType,
                                            provider: spec.provider, alsoProviders: spec.alsoProviders,
                                            deployHook: spec.deployHook, profile: spec.profile,
-                                           replaces: decision.certificateID)
-                request.challenge = spec.challenge
+                                           replaces: decision.certificateID, challenge: spec.challenge)
             } catch {
                 items[index].status = "failed"
                 items[index].error = describe(error)
@@ -196,10 +195,22 @@ public struct BatchRun: Sendable {
         }
 
         var storageLost: String?
+        var configErrorOfRun: (any Error)?
         if !requests.isEmpty {
-            // An error thrown here (no account, a signal) is the run's, not a certificate's: it
-            // goes into no history and starts no back-off.
-            let results = try await issuer.issueAll(requests.map(\.request))
+            // An error thrown here (the CA unreachable, the account refused) fails every
+            // certificate the run meant to renew: each gets it in its history, its back-off,
+            // the metrics and a notification. A usage or config error (exit 2) is told the same
+            // way but starts no back-off the fixed config would have to wait out; a signal is
+            // the run's alone.
+            let results: [Result<IssueResult, any Error>]
+            do {
+                results = try await issuer.issueAll(requests.map(\.request))
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                results = requests.map { _ in .failure(error) }
+                if ExitStatus.code(for: error) != 1 { configErrorOfRun = error }
+            }
             for ((index, _), result) in zip(requests, results) {
                 switch result {
                 case .success(let issued):
@@ -215,7 +226,7 @@ public struct BatchRun: Sendable {
                 // A certificate that only failed to reach the fleet's database did not fail at
                 // the CA or in DNS: no back-off for it; the run fails as a whole (below).
                 if fleet != nil, case .failure(let error) = result, Self.lostStorage(error) != nil { continue }
-                if !dryRun { record(items[index], in: history, at: Date()) }
+                if !dryRun && configErrorOfRun == nil { record(items[index], in: history, at: Date()) }
             }
             if fleet != nil, let lost = results.lazy.compactMap({ result -> PostgresError? in
                 if case .failure(let error) = result { return Self.lostStorage(error) }
@@ -256,6 +267,7 @@ public struct BatchRun: Sendable {
         // A dry run changes nothing a monitor reads and tells nobody.
         if !dryRun, let notify = config.notify { await NotifyHook.notify(notify, items: items, config: config, events: events) }
         if !dryRun, let metrics = config.metrics { MetricsTextfile.write(metrics, config: config, summary: summary, events: events) }
+        if let configErrorOfRun { throw configErrorOfRun }
         return summary
     }
 

@@ -32,10 +32,16 @@ public struct CertificateStore: Sendable {
     public func liveDirectory(_ name: String) -> String { "\(stateDir)/live/\(name)" }
     func archiveDirectory(_ name: String) -> String { "\(stateDir)/archive/\(name)" }
 
+    /// Longest certificate name: a directory name with room for the files made beside it.
+    public static let maximumCertNameLength = 200
+
     /// A certificate name becomes a directory name: letters, digits, '.', '-', '_' only.
     public static func validateCertName(_ name: String) throws {
+        guard name.count <= maximumCertNameLength else {
+            throw UsageError("Certificate name '\(name)' is \(name.count) characters long, more than the \(maximumCertNameLength) of a certificate name.")
+        }
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
-        guard !name.isEmpty, name.count <= 200, !name.hasPrefix("."), name.allSatisfy(allowed.contains) else {
+        guard !name.isEmpty, !name.hasPrefix("."), name.allSatisfy(allowed.contains) else {
             throw UsageError("Certificate name '\(name)' is not usable as a directory name (letters, digits, '.', '-', '_'; not starting with '.').")
         }
     }
