@@ -118,6 +118,8 @@ struct ClientHookTests {
                     env = { SERVER = "\(lab.primary)", KEY = "\(lab.tsigKeyFile)" }
                     """)
         }
+        // `KEY` in an env table counts as a secret (hardening item 3): the config is its owner's alone.
+        chmod(config, 0o600)
         #expect(try String(contentsOfFile: config, encoding: .utf8).contains("single_value = true\ncommand"))
         let base = "\(lab.directory)/dehydrated"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)

@@ -132,6 +132,8 @@ struct ProviderScriptTests {
             if let pdns { text += "\n[[zone]]\nname = \"pdns.test\"\nnameservers = [\"127.0.0.1:\(pdns.dnsPort)\"]\n" }
             return text
         }
+        // The lexicon config holds the PowerDNS key: readable by its owner only (hardening item 3).
+        chmod(config, 0o600)
         func read(_ name: String) throws -> [String] {
             try pdns.map { try $0.txtValues(name) } ?? lab.txtValues(name, at: lab.primary)
         }
