@@ -300,12 +300,6 @@ public final class Journal: Sendable {
     /// among the entries), so concurrent processes never rewrite one entry from two stale copies.
     private func withLock<T>(_ body: () throws -> T) throws -> T {
         try FileSystem.createDirectory(directory)
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw FileSystem.systemError(directory, "open") }
-        defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw FileSystem.systemError(directory, "lock") }
-        }
-        return try body()
+        return try FileLock.holding(directory, directory: true, body)
     }
 }

@@ -148,13 +148,8 @@ public struct CertbotHook: Sendable {
     static func updateNow(_ path: String, _ change: (inout State) -> Void) throws -> (before: State, after: State) {
         let directory = (path as NSString).deletingLastPathComponent
         try FileSystem.createDirectory(directory)
-        let lockPath = directory + "/.lock"
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw FileSystem.systemError(lockPath, "open") }
-        defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw FileSystem.systemError(lockPath, "lock") }
-        }
+        let lock = try FileLock(path: directory + "/.lock")
+        defer { lock.unlock() }
         var state = State(challenges: [], presented: [])
         if FileSystem.exists(path) {
             do {

@@ -153,17 +153,8 @@ public struct ClientHook: Sendable {
     /// Whether process `pid` runs one of `programs`: the program, not a hook whose command line
     /// merely mentions the client.
     static func runs(_ programs: Set<String>, pid: Int32) -> Bool {
-        guard let cmdline = try? FileSystem.readBytes("/proc/\(pid)/cmdline", limit: .system) else { return false }
-        let arguments = cmdline.split(separator: 0, omittingEmptySubsequences: false).prefix(2)
-            .map { (String(decoding: $0, as: UTF8.self) as NSString).lastPathComponent }
-        return arguments.contains(where: programs.contains)
+        ProcFS.commandWords(of: pid)?.contains(where: programs.contains) ?? false
     }
 
-    static func parent(of pid: Int32) -> Int32? {
-        guard let stat = try? FileSystem.readText("/proc/\(pid)/stat", limit: .system),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 1, let parent = Int32(fields[1]) else { return nil }
-        return parent
-    }
+    static func parent(of pid: Int32) -> Int32? { ProcFS.stat(of: pid)?.parent }
 }

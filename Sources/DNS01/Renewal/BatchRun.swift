@@ -349,20 +349,17 @@ public struct BatchRun: Sendable {
 
 /// An exclusive, non-blocking lock on one certificate (`state_dir/locks/NAME.lock`).
 final class CertificateLock: Sendable {
-    private let fd: Int32
+    private let lock: FileLock
 
     init(stateDir: String, name: String) throws {
         let directory = stateDir + "/locks"
         try FileSystem.createDirectory(directory)
         let path = "\(directory)/\(name).lock"
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FileSystemError(path: path, operation: "open the lock file", reason: String(cString: strerror(errno))) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
+        guard let lock = try FileLock.attempt(path: path) else {
             throw OperationError("Another dns01 process is working on certificate \(name) (\(path) is locked).")
         }
-        self.fd = fd
+        self.lock = lock
     }
 
-    func release() { close(fd) }
+    func release() { lock.unlock() }
 }
