@@ -47,7 +47,7 @@ let package = Package(
             dependencies: ["Files", "Settings", "Blocking", "CPQ", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Running hooks and other programs: process groups, time limits, bounded output.
-        .target(name: "Processes", dependencies: ["Blocking"]),
+        .target(name: "Processes", dependencies: ["Blocking", "Clocks"]),
 
         .target(
             name: "ACME",
@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "Providers",
             dependencies: [
-                "DNS", "HTTP", "Settings", "Files", "Processes", "Blocking",
+                "DNS", "HTTP", "Settings", "Files", "Processes", "Blocking", "Clocks",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -87,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "dns01",
             dependencies: [
-                "DNS01", "Providers", "Settings", "Storage", "CBuildInfo",
+                "DNS01", "DNS", "Providers", "Clocks", "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -87,8 +87,8 @@ enum LDNS {
         ldns_resolver_set_fallback(resolver, flag(true))
         ldns_resolver_set_usevc(resolver, flag(tcp))
         ldns_resolver_set_recursive(resolver, ldns_pkt_rd(packet))
-        let (seconds, attoseconds) = timeout.components
-        ldns_resolver_set_timeout(resolver, timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000)))
+        let microseconds = timeout.wholeMicroseconds
+        ldns_resolver_set_timeout(resolver, timeval(tv_sec: Int(microseconds / 1_000_000), tv_usec: Int(microseconds % 1_000_000)))
         if let key {
             ldns_resolver_set_tsig_keyname(resolver, absolute(key.name))
             ldns_resolver_set_tsig_algorithm(resolver, key.ldnsAlgorithm)

@@ -232,9 +232,7 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
     /// A timeout in whole milliseconds for libcurl: at least 1 (0 would mean none at all), and
     /// at most a day.
     static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        guard seconds < 86_400 else { return 86_400_000 }
-        return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
+        Int(max(1, min(duration.wholeMilliseconds, 86_400_000)))
     }
 
     public static func host(of url: String) -> String {

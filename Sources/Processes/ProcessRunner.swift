@@ -1,4 +1,5 @@
 import Blocking
+import Clocks
 import Foundation
 
 /// Runs an external program the way hooks must be run when dns01 is root on someone's server:
@@ -272,12 +273,4 @@ private final class ExitFlag: @unchecked Sendable {
     private var value = false
     func set() { lock.lock(); value = true; lock.unlock() }
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-}
-
-extension ProcessRunner {
-    /// "60s", "1.5s": a limit, for messages.
-    public static func describe(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return seconds == seconds.rounded() ? "\(Int(seconds))s" : String(format: "%.1fs", seconds)
-    }
 }

@@ -1,9 +1,10 @@
+import Clocks
 import DNS
 import Foundation
-import Logging
 import HTTP
-import Settings
+import Logging
 import Processes
+import Settings
 
 /// Writes challenge records by running a command (lego's exec provider contract):
 ///
@@ -140,7 +141,7 @@ public struct ShellProvider: DNSProvider {
         }
         if output.timedOut {
             throw ProviderError(code: code, provider: name,
-                                message: "\(label): \(command) \(what) did not finish within \(ProcessRunner.describe(config.timeout)) and was killed.")
+                                message: "\(label): \(command) \(what) did not finish within \(config.timeout.configText) and was killed.")
         }
         if output.cancelled {
             throw CancellationError()

@@ -1,4 +1,5 @@
 import Blocking
+import Clocks
 import DNS
 import Files
 import Foundation
@@ -165,7 +166,7 @@ public struct ZoneFileProvider: DNSProvider {
         if output.cancelled { throw CancellationError() }
         if output.timedOut {
             throw ProviderError(code: code, provider: name,
-                                message: "\(label): reload command '\(command)' did not finish within \(ProcessRunner.describe(config.timeout)).")
+                                message: "\(label): reload command '\(command)' did not finish within \(config.timeout.configText).")
         }
         guard output.status == 0 else {
             let last = output.lastFullLine.map { ": \(redactor.clip($0, limit: ProcessRunner.Output.lastLineLimit))" } ?? " (no output)"

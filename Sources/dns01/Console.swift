@@ -1,3 +1,4 @@
+import Clocks
 import DNS
 import DNS01
 import Foundation
@@ -91,9 +92,9 @@ final class Console: Sendable {
     }
 
     private func line(_ text: String, priority: Priority = .info) {
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        write(prefixed(priority, String(format: "[%6.2fs] ", seconds) + text), to: STDERR_FILENO)
+        var stamp = (ContinuousClock.now - start).elapsedText
+        while stamp.count < 7 { stamp = " " + stamp }
+        write(prefixed(priority, "[\(stamp)] " + text), to: STDERR_FILENO)
     }
 
     private func debugLine(_ text: String) {

@@ -1,3 +1,4 @@
+import Clocks
 import Foundation
 
 /// The sd_notify(3) protocol, for the one message dns01 sends its service manager: when the
@@ -9,8 +10,7 @@ enum ServiceManager {
     /// unit's own timeout then stands.
     static func extendTimeout(to duration: Duration, environment: [String: String] = ProcessInfo.processInfo.environment) {
         guard let socketPath = environment["NOTIFY_SOCKET"], !socketPath.isEmpty else { return }
-        let microseconds = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
-        send("EXTEND_TIMEOUT_USEC=\(max(microseconds, 0))", to: socketPath)
+        send("EXTEND_TIMEOUT_USEC=\(duration.wholeMicroseconds)", to: socketPath)
     }
 
     private static func send(_ message: String, to socketPath: String) {

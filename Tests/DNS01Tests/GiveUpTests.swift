@@ -109,7 +109,7 @@ struct GiveUpTests {
     @Test(arguments: [(Duration.seconds(86400 * 2), "48h"), (.seconds(86400), "24h"), (.seconds(5400), "90m"), (.seconds(45), "45s"),
                       (.zero, "0s"), (.milliseconds(1500), "1.5s")])
     func durationsAreWrittenAsTheConfigWouldBe(_ duration: Duration, _ text: String) {
-        #expect(BatchRun.durationText(duration) == text)
+        #expect(duration.configText == text)
     }
 
     @Test func giveUpAfterDefaultsToADay() throws {

@@ -243,7 +243,7 @@ public final class ChallengeDeployer: Sendable {
                     for event in round.events { sink(.propagation(event)) }
                     continuation.yield(round)
                 }
-                if !checks.isEmpty { sink(.step("all values visible at every nameserver after \(format(clock.now - start))")) }
+                if !checks.isEmpty { sink(.step("all values visible at every nameserver after \((clock.now - start).elapsedText)")) }
                 continuation.finish()
             } catch {
                 continuation.finish(throwing: error)
@@ -323,7 +323,3 @@ public final class ChallengeDeployer: Sendable {
     private struct GroupKey: Hashable { var provider: String; var zone: String }
 }
 
-func format(_ duration: Duration) -> String {
-    let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    return String(format: "%.2fs", seconds)
-}

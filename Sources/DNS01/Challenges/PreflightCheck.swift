@@ -1,3 +1,4 @@
+import Clocks
 import DNS
 import Foundation
 import Providers
@@ -77,7 +78,7 @@ public struct PreflightCheck: Sendable {
             result.ok = false
             result.error = "the probe record was not removed: \(describe(failure))"
         }
-        result.seconds = seconds(ContinuousClock.now - start)
+        result.seconds = (ContinuousClock.now - start).inSeconds
         return result
     }
 

@@ -235,7 +235,7 @@ actor IssuanceCoordinator {
             return try await body()
         } catch let error as ACMEError where error.code == .timeout && env.clock.now >= deadline {
             var named = error
-            named.message = String(error.message.dropLast()) + "; [acme] order_timeout is \(format(env.config.acme.orderTimeout))."
+            named.message = String(error.message.dropLast()) + "; [acme] order_timeout is \(env.config.acme.orderTimeout.elapsedText)."
             throw named
         }
     }
@@ -280,5 +280,5 @@ actor IssuanceCoordinator {
         await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
     }
 
-    var elapsed: Double { seconds(env.clock.now - start) }
+    var elapsed: Double { (env.clock.now - start).inSeconds }
 }

@@ -176,6 +176,3 @@ func concurrentMap<T: Sendable, R: Sendable>(
     }
 }
 
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}

@@ -1,3 +1,4 @@
+import Clocks
 import Foundation
 import Processes
 
@@ -51,7 +52,7 @@ public enum NotifyHook {
                 break
             }
             if item.status != "issued", settings.on.contains(.expiring), let certificate, !CertificateStore.isPlaceholder(certificate),
-               certificate.notValidAfter.timeIntervalSince(now) < seconds(settings.expiringWithin) {
+               certificate.notValidAfter.timeIntervalSince(now) < settings.expiringWithin.inSeconds {
                 result.append(notice(.expiring, error: item.error))
             }
         }

@@ -1,3 +1,4 @@
+import Clocks
 import Processes
 
 /// A command line from the config (`deploy_hook`, `[notify] command`) run by `/bin/sh -c` with
@@ -16,7 +17,7 @@ enum UserCommand {
         do {
             let output = try await ProcessRunner.run("/bin/sh", arguments: ["-c", command], environment: environment,
                                                      withholding: config.childEnvironment, timeout: timeout)
-            if output.timedOut { return report("\(what) did not finish within \(ProcessRunner.describe(timeout))") }
+            if output.timedOut { return report("\(what) did not finish within \(timeout.configText)") }
             if output.cancelled { return report("\(what) was interrupted") }
             guard output.status == 0 else {
                 let last = output.lastFullLine.map { ": " + config.redactor.clip($0, limit: ProcessRunner.Output.lastLineLimit) } ?? ""

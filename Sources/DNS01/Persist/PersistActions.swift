@@ -1,4 +1,5 @@
 import ACME
+import Clocks
 import DNS
 import Foundation
 import Logging
@@ -347,6 +348,6 @@ public struct PersistActions: Sendable {
             }
             try await group.waitForAll()
         }
-        events(.step("\(removed.count) value(s) gone from every nameserver after \(format(ContinuousClock.now - start))"))
+        events(.step("\(removed.count) value(s) gone from every nameserver after \((ContinuousClock.now - start).elapsedText)"))
     }
 }

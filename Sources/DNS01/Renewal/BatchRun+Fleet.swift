@@ -1,4 +1,5 @@
 import Blocking
+import Clocks
 import Foundation
 import Storage
 
@@ -38,7 +39,7 @@ extension Configuration {
     /// How long `dns01 run --wait-lock` waits for another machine's lock: as long as that
     /// machine's issuance may take (its order and propagation deadlines), plus a minute.
     public var fleetLockWait: Int {
-        Int(seconds(acme.orderTimeout) + seconds(dns.propagationTimeout)) + 60
+        Int(acme.orderTimeout.inSeconds + dns.propagationTimeout.inSeconds) + 60
     }
 }
 

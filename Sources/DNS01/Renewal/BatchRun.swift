@@ -1,4 +1,5 @@
 import ACME
+import Clocks
 import Files
 import Foundation
 import Providers
@@ -138,7 +139,7 @@ public struct BatchRun: Sendable {
                 resetStreak(items[index].name, in: history)
                 continue
             }
-            switch record.retry(at: now, giveUpAfter: seconds(decision.spec.giveUpAfter)) {
+            switch record.retry(at: now, giveUpAfter: decision.spec.giveUpAfter.inSeconds) {
             case .now:
                 break
             case .backingOff(let retryAt):
@@ -261,7 +262,7 @@ public struct BatchRun: Sendable {
                 items[index].placeholder = true
             }
         }
-        var summary = Summary(certificates: items, seconds: seconds(ContinuousClock.now - start))
+        var summary = Summary(certificates: items, seconds: (ContinuousClock.now - start).inSeconds)
         summary.storageLost = storageLost
         summary.dryRun = dryRun
         // A dry run changes nothing a monitor reads and tells nobody.
@@ -308,18 +309,9 @@ public struct BatchRun: Sendable {
     static func givenUpMessage(_ record: RunHistory, since: Date, giveUpAfter: Duration) -> String {
         let attempts = record.consecutiveFailures == 1 ? "1 failed attempt" : "\(record.consecutiveFailures) failed attempts"
         let last = record.lastError.map { "; last error: \($0)" } ?? ""
-        return "given up: failing since \(since.formatted(.iso8601)) (\(attempts), give_up_after \(Self.durationText(giveUpAfter))), not retried until `dns01 run --force` resets it\(last)"
+        return "given up: failing since \(since.formatted(.iso8601)) (\(attempts), give_up_after \(giveUpAfter.configText)), not retried until `dns01 run --force` resets it\(last)"
     }
 
-    /// "24h", "90m", "45s", "1.5s": a duration as the config would write it.
-    static func durationText(_ duration: Duration) -> String {
-        let (total, fraction) = duration.components
-        guard fraction == 0 else { return String(format: "%gs", seconds(duration)) }
-        for (unit, size) in [("h", Int64(3600)), ("m", 60)] where total > 0 && total % size == 0 {
-            return "\(total / size)\(unit)"
-        }
-        return "\(total)s"
-    }
 
     /// Forgets the failure streak of `name` (--force; a certificate that is fine again).
     private func resetStreak(_ name: String, in history: RunHistoryStore) {

@@ -1,4 +1,5 @@
 import ACME
+import Clocks
 import Foundation
 import Logging
 import X509
@@ -27,7 +28,7 @@ extension CertificateReport {
             let offered = try await Deadline.run(RenewalPlan.lookupTimeout, { try await client.directory().renewalInfo })
             guard let offered else {
                 for (index, _) in asked {
-                    certificates[index].renewal.ariNote = "the CA's directory did not answer within \(BatchRun.durationText(RenewalPlan.lookupTimeout))"
+                    certificates[index].renewal.ariNote = "the CA's directory did not answer within \(RenewalPlan.lookupTimeout.configText)"
                 }
                 return
             }
@@ -63,7 +64,7 @@ extension CertificateReport {
                     certificates[index].renewal.rule = "ARI window: at a random moment of it"
                 }
             case .success(nil):
-                certificates[index].renewal.ariNote = "the CA sent no renewal information within \(BatchRun.durationText(RenewalPlan.lookupTimeout))"
+                certificates[index].renewal.ariNote = "the CA sent no renewal information within \(RenewalPlan.lookupTimeout.configText)"
             case .failure(let error):
                 certificates[index].renewal.ariNote = "the CA's renewalInfo failed: \(error.message)"
             }

@@ -1,4 +1,5 @@
 import ACME
+import Clocks
 import Foundation
 import X509
 
@@ -92,7 +93,7 @@ public struct CertificateReport: Sendable, Codable {
             let record = history.read(spec.name)
             entry.lastRun = lastRun(record)
             if entry.renewal.due != nil || (entry.renewal.at.map { $0 <= now } ?? false), record.consecutiveFailures > 0 {
-                switch record.retry(at: now, giveUpAfter: seconds(spec.giveUpAfter)) {
+                switch record.retry(at: now, giveUpAfter: spec.giveUpAfter.inSeconds) {
                 case .now: break
                 case .backingOff(let until):
                     entry.renewal.held = "backing-off"
@@ -151,7 +152,7 @@ public struct CertificateReport: Sendable, Codable {
     static func rule(_ certificate: Certificate, renewBefore: Duration?) -> String {
         if let renewBefore {
             let (total, fraction) = renewBefore.components
-            let text = fraction == 0 && total > 0 && total % 86400 == 0 ? "\(total / 86400)d" : BatchRun.durationText(renewBefore)
+            let text = fraction == 0 && total > 0 && total % 86400 == 0 ? "\(total / 86400)d" : renewBefore.configText
             return "renew_before \(text)"
         }
         let lifetime = certificate.notValidAfter.timeIntervalSince(certificate.notValidBefore)

@@ -1,4 +1,5 @@
 import Blocking
+import Clocks
 import Foundation
 import Storage
 import Synchronization
@@ -127,6 +128,6 @@ public struct FleetSync: Sendable {
         let seen = Set(pending.changes.versions.map(\.name) + pending.changes.unreadable.map(\.name))
         let missing = pending.known.filter { $0.version == nil && !seen.contains($0.name) }.map(\.name)
         return Summary(updated: updated, missing: missing, failed: failed, queries: pending.queries,
-                       seconds: seconds(ContinuousClock.now - pending.start))
+                       seconds: (ContinuousClock.now - pending.start).inSeconds)
     }
 }

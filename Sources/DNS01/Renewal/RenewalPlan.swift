@@ -1,9 +1,10 @@
 import ACME
+import Clocks
 import Foundation
 import Logging
+import Processes
 import Providers
 import X509
-import Processes
 
 /// Which `[[certificate]]` entries a `dns01 run` must issue: missing, a placeholder, due (by
 /// `renew_before`, or by the certificate's own lifetime when that is not set), or whose names
@@ -60,7 +61,7 @@ public enum RenewalPlan {
     /// without ARI: a 90-day certificate 30 days ahead, a 45-day one 15 days, a 6-day
     /// (`shortlived`) one 3 days. A certificate that is never valid is due at once.
     static func renewalTime(notBefore: Date, notAfter: Date, renewBefore: Duration?) -> Date {
-        if let renewBefore { return notAfter.addingTimeInterval(-seconds(renewBefore)) }
+        if let renewBefore { return notAfter.addingTimeInterval(-renewBefore.inSeconds) }
         let lifetime = notAfter.timeIntervalSince(notBefore)
         guard lifetime > 0 else { return .distantPast }
         return notAfter.addingTimeInterval(-(lifetime < shortLifetime ? lifetime / 2 : lifetime / 3))
@@ -157,10 +158,10 @@ public enum RenewalPlan {
             }
         }
         if !timedOut.isEmpty {
-            logger.warning("The CA sent no renewal information within \(ProcessRunner.describe(timeout)) for \(list(timedOut)); their lifetime or renew_before decides.")
+            logger.warning("The CA sent no renewal information within \(timeout.configText) for \(list(timedOut)); their lifetime or renew_before decides.")
         }
         if !notAsked.isEmpty {
-            logger.warning("Stopped asking the CA for renewal information after \(ProcessRunner.describe(phaseLimit)); the lifetime or renew_before of \(list(notAsked)) decides.")
+            logger.warning("Stopped asking the CA for renewal information after \(phaseLimit.configText); the lifetime or renew_before of \(list(notAsked)) decides.")
         }
         return result
     }
