@@ -45,19 +45,26 @@ public enum DomainName {
     /// ("*.x" has base "x") is still a name: at most 253 octets in text form (RFC 1035 §2.3.4's
     /// 255 on the wire). `prefix` shows the prefix in the sentence ("_acme-challenge.").
     public static func requireRoom(forPrefix prefix: String, octets prefixOctets: Int, before identifier: String) throws {
-        var base = canonical(identifier)
-        if base.hasPrefix("*.") { base.removeFirst(2) }
+        let base = self.base(of: canonical(identifier))
         let length = base.utf8.count
         guard length + prefixOctets > 253 else { return }
         throw DNSError(.invalidName, "'\(base)' is \(length) octets long, too long for its challenge record \(prefix)\(base), which would be \(length + prefixOctets) octets, more than the 253 of a DNS name (at most \(253 - prefixOctets) octets fit).", name: identifier)
     }
 
+    /// True for a wildcard identifier, "*.x" (RFC 8555 §7.1.3).
+    public static func isWildcard(_ identifier: String) -> Bool { identifier.hasPrefix("*.") }
+
+    /// The name an identifier's challenge is for: "*.x" has base "x" (RFC 8555 §7.1.3, §8.4);
+    /// any other name is its own base. As given otherwise (not lowercased): the one `*.` strip.
+    public static func base(of identifier: String) -> String {
+        isWildcard(identifier) ? String(identifier.dropFirst(2)) : identifier
+    }
+
     /// "_acme-challenge.<base>" for an identifier; "*.x" has base "x" (RFC 8555 §8.4).
     public static func challengeName(for identifier: String) -> String {
-        var base = identifier.lowercased()
-        if base.hasSuffix(".") { base.removeLast() }
-        if base.hasPrefix("*.") { base.removeFirst(2) }
-        return "_acme-challenge." + base
+        var name = identifier.lowercased()
+        if name.hasSuffix(".") { name.removeLast() }
+        return "_acme-challenge." + base(of: name)
     }
 
     /// True when `name` is `zone` or lies below it.

@@ -41,6 +41,17 @@ import Testing
         }
     }
 
+    /// RFC 8555 §7.1.3: "*.x" is a wildcard for x; a '*' anywhere else is no wildcard prefix.
+    @Test(arguments: [
+        ("*.example.com", "example.com", true), ("example.com", "example.com", false),
+        ("*.Example.COM.", "Example.COM.", true), ("a*.example.com", "a*.example.com", false),
+        ("*", "*", false), ("*.", "", true),
+    ])
+    func baseStripsOnlyAWildcardPrefix(_ identifier: String, _ base: String, _ wildcard: Bool) {
+        #expect(DomainName.base(of: identifier) == base)
+        #expect(DomainName.isWildcard(identifier) == wildcard)
+    }
+
     @Test func wildcardOnlyWhenAllowed() {
         #expect(throws: DNSError.self) { try DomainName.normalize("*.example.test") }
     }

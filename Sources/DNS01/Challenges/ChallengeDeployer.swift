@@ -38,7 +38,7 @@ public final class ChallengeDeployer: Sendable {
     /// (`[[zone]] provider`), else the one whose `zones` has the longest suffix of the name.
     /// With `accountLabel` (dns-account-01), the record goes to `<label>._acme-challenge.<domain>`.
     public func target(for identifier: String, providers named: [String] = [], accountLabel: String? = nil) async throws -> ChallengeTarget {
-        let domain = identifier.hasPrefix("*.") ? String(identifier.dropFirst(2)) : identifier
+        let domain = DomainName.base(of: identifier)
         let challengeName = accountLabel.map { "\($0)." + DomainName.challengeName(for: domain) } ?? DomainName.challengeName(for: domain)
         return try await target(recordAt: challengeName, domain: domain, providers: named)
     }

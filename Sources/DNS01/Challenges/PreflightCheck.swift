@@ -42,7 +42,7 @@ public struct PreflightCheck: Sendable {
         await deployer.cleanupOrphans()
         var bases: [String] = []
         for name in names {
-            let base = name.hasPrefix("*.") ? String(name.dropFirst(2)) : name
+            let base = DomainName.base(of: name)
             if !bases.contains(base) { bases.append(base) }
         }
         return await withTaskGroup(of: (Int, Result).self) { group in

@@ -126,7 +126,7 @@ public struct CertbotHook: Sendable {
     }
 
     static func base(_ domain: String) -> String {
-        domain.hasPrefix("*.") ? String(domain.dropFirst(2)) : domain
+        DomainName.base(of: domain)
     }
 
     // MARK: - State file

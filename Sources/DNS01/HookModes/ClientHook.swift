@@ -32,7 +32,7 @@ public struct ClientHook: Sendable {
 
         /// `*.name` and `name` share one record name (RFC 8555 §8.4: the `_acme-challenge` label
         /// goes on the identifier without its wildcard label).
-        var base: String { domain.hasPrefix("*.") ? String(domain.dropFirst(2)) : domain }
+        var base: String { DomainName.base(of: domain) }
     }
 
     public let deployer: ChallengeDeployer

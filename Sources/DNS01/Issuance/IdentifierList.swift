@@ -34,7 +34,7 @@ public enum IdentifierList {
     /// certbot's habit: a lineage is named after its first name, without a wildcard label.
     public static func defaultCertName(for names: [String]) -> String {
         let first = names.first ?? "certificate"
-        return first.hasPrefix("*.") ? String(first.dropFirst(2)) : first
+        return DomainName.base(of: first)
     }
 }
 

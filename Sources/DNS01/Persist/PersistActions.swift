@@ -162,8 +162,8 @@ public struct PersistActions: Sendable {
     static func bases(_ names: [String], wildcard: Bool) -> [(name: String, wildcard: Bool)] {
         var result: [(name: String, wildcard: Bool)] = []
         for name in names {
-            let isWildcard = name.hasPrefix("*.")
-            let base = isWildcard ? String(name.dropFirst(2)) : name
+            let isWildcard = DomainName.isWildcard(name)
+            let base = DomainName.base(of: name)
             if let index = result.firstIndex(where: { $0.name == base }) {
                 result[index].wildcard = result[index].wildcard || isWildcard
             } else {

@@ -133,7 +133,7 @@ public struct PersistLookup: PersistRecordLookup {
     /// name covers subdomains only for CAs that implement draft §6, which a client cannot know.
     public func matching(identifier: String, wildcard: Bool? = nil, issuerNames: [String], accountURL: String,
                          now: Date = Date()) async -> Bool {
-        let wildcard = wildcard ?? identifier.hasPrefix("*.")
+        let wildcard = wildcard ?? DomainName.isWildcard(identifier)
         guard !issuerNames.isEmpty, !accountURL.isEmpty, let served = try? await served(at: identifier) else { return false }
         let later = now.addingTimeInterval(Self.margin)
         return served.servedEverywhere { value in

@@ -202,12 +202,9 @@ public struct PersistRecord: Sendable, Hashable, Codable, CustomStringConvertibl
         if let seconds = persistUntilSeconds, now.timeIntervalSince1970 > Double(seconds) {
             return .expired(Date(timeIntervalSince1970: TimeInterval(seconds)))
         }
-        var base = DomainName.canonical(name)
-        var wildcard = wildcard
-        if base.hasPrefix("*.") {
-            base.removeFirst(2)
-            wildcard = true
-        }
+        let canonical = DomainName.canonical(name)
+        let base = DomainName.base(of: canonical)
+        let wildcard = wildcard || DomainName.isWildcard(canonical)
         let validated = validatedName.map(DomainName.canonical) ?? base
         guard DomainName.isSubdomain(base, of: validated), !validated.isEmpty else { return .outOfScope }
         if (wildcard || base != validated) && !allowsWildcard { return .needsWildcardPolicy }
@@ -224,9 +221,7 @@ public struct PersistRecord: Sendable, Hashable, Codable, CustomStringConvertibl
     /// `_validation-persist.<name>`, for an identifier ("*.example.com" has the name
     /// "example.com", §5).
     public static func validationName(for identifier: String) -> String {
-        var base = DomainName.canonical(identifier)
-        if base.hasPrefix("*.") { base.removeFirst(2) }
-        return "\(label).\(base)"
+        "\(label).\(DomainName.base(of: DomainName.canonical(identifier)))"
     }
 
     /// draft-ietf-acme-dns-persist-02 §4.1: the hashed account URI,
