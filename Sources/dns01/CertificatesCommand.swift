@@ -42,7 +42,7 @@ struct CertificatesCommand: AsyncParsableCommand {
             let renews: String
             if !entry.inConfig {
                 renews = "-"
-            } else if entry.renewal.held == "given-up" {
+            } else if entry.renewal.held == .givenUp {
                 renews = "given up"
             } else if let at = entry.renewal.at {
                 renews = at <= now ? "now" : time(at)
@@ -67,7 +67,7 @@ struct CertificatesCommand: AsyncParsableCommand {
             if entry.inConfig {
                 var renewal = entry.renewal.due.map { "due now (\($0)); " } ?? ""
                 renewal += entry.renewal.rule
-                if let held = entry.renewal.held { renewal += "; \(held) after failed attempts (`dns01 run --force` retries now)" }
+                if let held = entry.renewal.held { renewal += "; \(held.rawValue) after failed attempts (`dns01 run --force` retries now)" }
                 if let start = entry.renewal.ariWindowStart, let end = entry.renewal.ariWindowEnd {
                     renewal += "; ARI window \(time(start)) to \(time(end))"
                 } else {

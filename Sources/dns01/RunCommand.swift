@@ -31,15 +31,15 @@ struct RunCommand: AsyncParsableCommand {
             if common.json {
                 console.printJSON(summary)
             } else {
-                for item in summary.certificates where item.status != "skipped" {
-                    if summary.dryRun && item.status == "issued" {
+                for item in summary.certificates where item.status != .skipped {
+                    if summary.dryRun && item.status == .issued {
                         let until = item.notAfter.map { ", valid until \($0.formatted(.iso8601))" } ?? ""
                         console.result("\(item.name): obtained (dry run: not stored\(until); a real run: \(item.reason ?? "not-due"))")
                         continue
                     }
                     let detail = item.error ?? item.deployHookError.map { "deploy hook failed: \($0)" } ?? item.reason ?? ""
                     let placeholder = item.placeholder == true ? "; live/\(item.name) holds a self-signed placeholder" : ""
-                    console.result("\(DomainName.display(item.name)): \(item.status)\(detail.isEmpty ? "" : " (\(detail))")\(placeholder)")
+                    console.result("\(DomainName.display(item.name)): \(item.status.rawValue)\(detail.isEmpty ? "" : " (\(detail))")\(placeholder)")
                 }
                 let held = summary.backingOff > 0 ? ", \(summary.backingOff) backing off" : ""
                 let givenUp = summary.givenUp > 0 ? ", \(summary.givenUp) given up" : ""
@@ -47,15 +47,15 @@ struct RunCommand: AsyncParsableCommand {
             }
             if let lost = summary.storageLost { throw OperationError(lost) }
             if summary.failed > 0 {
-                let names = summary.certificates.filter { $0.status == "failed" }.map(\.name)
+                let names = summary.names(.failed)
                 throw OperationError("\(summary.failed) certificate(s) failed: \(names.joined(separator: ", ")).")
             }
             if summary.givenUp > 0 {
-                let names = summary.certificates.filter { $0.status == "given-up" }.map(\.name)
+                let names = summary.names(.givenUp)
                 throw OperationError("\(summary.givenUp) certificate(s) given up after failing for their give_up_after: \(names.joined(separator: ", ")) (`dns01 run --force` resets and retries).")
             }
             if summary.backingOff > 0 {
-                let names = summary.certificates.filter { $0.status == "backing-off" }.map(\.name)
+                let names = summary.names(.backingOff)
                 throw OperationError("\(summary.backingOff) certificate(s) due but backing off after failed attempts: \(names.joined(separator: ", ")) (`dns01 run --force` retries now).")
             }
         }

@@ -60,9 +60,9 @@ struct MetricsNotifyConfigTests {
             MetricsTextfile.CertificateFacts(name: "www", expiry: expiry, lastSuccess: Date(timeIntervalSince1970: 1_790_000_000.7)),
             MetricsTextfile.CertificateFacts(name: "odd\"\\\nname", lastFailure: Date(timeIntervalSince1970: 1_790_000_100), consecutiveFailures: 3),
         ]
-        var failed = BatchRun.Item(name: "odd\"\\\nname", domains: ["a.example"], status: "failed")
+        var failed = BatchRun.Item(name: "odd\"\\\nname", domains: ["a.example"], status: .failed)
         failed.error = "no provider"
-        var issued = BatchRun.Item(name: "www", domains: ["www.example"], status: "issued")
+        var issued = BatchRun.Item(name: "www", domains: ["www.example"], status: .issued)
         issued.recordsPresented = 2
         let summary = BatchRun.Summary(certificates: [issued, failed], seconds: 12.3456)
         let text = MetricsTextfile.render(facts, summary: summary, finishedAt: Date(timeIntervalSince1970: 1_790_000_200))

@@ -36,7 +36,7 @@ public enum MetricsTextfile {
 
     /// The statuses counted by `dns01_run_certificates`, always all of them (a status with no
     /// certificate reads 0, so an alert on `failed > 0` sees it go back to 0).
-    static let statuses = ["issued", "failed", "skipped", "backing-off", "given-up"]
+    static let statuses = BatchRun.Status.outcomes
 
     /// The facts for every certificate of `config`: live/ and the run history as they are now.
     public static func facts(_ config: Configuration) -> [CertificateFacts] {
@@ -82,7 +82,7 @@ public enum MetricsTextfile {
         family("dns01_run_records_presented", "DNS records the last dns01 run presented for challenges.",
                [([], String(summary.recordsPresented))])
         family("dns01_run_certificates", "Certificates of the last dns01 run, by the status they ended in.",
-               statuses.map { status in ([("status", status)], String(summary.certificates.filter { $0.status == status }.count)) })
+               statuses.map { status in ([("status", status.rawValue)], String(summary.count(status))) })
         return text
     }
 

@@ -44,14 +44,14 @@ public enum NotifyHook {
                               consecutiveFailures: max(0, history.read(item.name).consecutiveFailures), notAfter: notAfter, live: live)
             }
             switch item.status {
-            case "failed" where settings.on.contains(.failure):
+            case .failed where settings.on.contains(.failure):
                 result.append(notice(.failure, error: item.error ?? "unknown failure"))
-            case "issued" where settings.on.contains(.success):
+            case .issued where settings.on.contains(.success):
                 result.append(notice(.success))
             default:
                 break
             }
-            if item.status != "issued", settings.on.contains(.expiring), let certificate, !CertificateStore.isPlaceholder(certificate),
+            if item.status != .issued, settings.on.contains(.expiring), let certificate, !CertificateStore.isPlaceholder(certificate),
                certificate.notValidAfter.timeIntervalSince(now) < settings.expiringWithin.inSeconds {
                 result.append(notice(.expiring, error: item.error))
             }

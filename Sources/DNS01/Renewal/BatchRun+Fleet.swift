@@ -10,14 +10,12 @@ extension BatchRun {
     /// run's first sync and its lock is decided again, and usually no longer due.
     func lockInFleet(_ fleet: FleetDatabase, sync: FleetSync, items: inout [Item], force: Bool, waitLock: Int?,
                      notInstalled: inout [String: FleetSync.Failure]) async throws {
-        let pending = items.indices.filter { items[$0].status == "pending" }
+        let pending = items.indices.filter { items[$0].status == .pending }
         guard !pending.isEmpty else { return }
         let outcome = try await FleetLocks(fleet).acquire(pending.map { items[$0].name }, waitSeconds: waitLock)
         for index in pending {
             guard let refusal = outcome.refusals[items[index].name] else { continue }
-            items[index].status = "skipped"
-            items[index].reason = "locked-elsewhere"
-            items[index].error = refusal
+            items[index].lockedElsewhere(refusal)
             events(.step(refusal))
         }
         let synced = try await sync.run(names: outcome.locked)
@@ -27,9 +25,7 @@ extension BatchRun {
         let again = RenewalPlan.decide(config, force: force)
         for index in pending where renewed.contains(items[index].name) {
             guard let decision = again.first(where: { $0.spec.name == items[index].name }), decision.reason == nil else { continue }
-            items[index].status = "skipped"
-            items[index].reason = nil
-            items[index].notAfter = decision.notAfter
+            items[index].renewedElsewhere(notAfter: decision.notAfter)
             events(.step("\(items[index].name): renewed by another machine meanwhile; not due"))
         }
     }

@@ -16,38 +16,16 @@ import Storage
 /// `dryRunDirectory` (a staging CA) and throws it away: no lock, placeholder, live/ or archive/
 /// write, deploy hook, `replaces` or run history; its records are cleaned up as in any run.
 public struct BatchRun: Sendable {
-    public struct Item: Sendable, Codable {
-        public var name: String
-        public var domains: [String]
-        /// "issued", "skipped" (not due), "failed", "backing-off" (due, but its last attempts
-        /// failed and the back-off has not passed; `error` says until when and why) or
-        /// "given-up" (its failures have gone on for `give_up_after`; `error` says since when
-        /// and why, and that `dns01 run --force` resets it).
-        public var status: String
-        public var reason: String?
-        public var error: String?
-        public var notAfter: Date?
-        public var seconds: Double?
-        public var deployHookError: String?
-        /// For "backing-off": when the next attempt may start, and how many attempts failed in a row.
-        public var retryAt: Date?
-        public var consecutiveFailures: Int?
-        /// For "given-up": the first failure of the streak.
-        public var failingSince: Date?
-        /// True when, after this run, live/NAME holds dns01's self-signed placeholder (no
-        /// certificate from the CA yet).
-        public var placeholder: Bool?
-        /// For "issued": the challenge records presented for it.
-        public var recordsPresented: Int?
-    }
-
     public struct Summary: Sendable, Codable {
         public var certificates: [Item]
-        public var issued: Int { certificates.filter { $0.status == "issued" }.count }
-        public var failed: Int { certificates.filter { $0.status == "failed" }.count }
-        public var skipped: Int { certificates.filter { $0.status == "skipped" }.count }
-        public var backingOff: Int { certificates.filter { $0.status == "backing-off" }.count }
-        public var givenUp: Int { certificates.filter { $0.status == "given-up" }.count }
+        public var issued: Int { count(.issued) }
+        public var failed: Int { count(.failed) }
+        public var skipped: Int { count(.skipped) }
+        public var backingOff: Int { count(.backingOff) }
+        public var givenUp: Int { count(.givenUp) }
+        public func count(_ status: Status) -> Int { certificates.filter { $0.status == status }.count }
+        /// The names of the certificates that ended in `status`.
+        public func names(_ status: Status) -> [String] { certificates.filter { $0.status == status }.map(\.name) }
         public var seconds: Double
         /// A dry run: "issued" certificates were obtained and thrown away.
         public var dryRun = false
@@ -125,33 +103,26 @@ public struct BatchRun: Sendable {
         }
         let now = Date()
         let history = RunHistoryStore(stateDir: config.acme.stateDir)
-        var items = decisions.map { decision in
-            Item(name: decision.spec.name, domains: decision.spec.domains, status: decision.reason == nil && !dryRun ? "skipped" : "pending",
-                 reason: decision.reason?.rawValue ?? (dryRun ? "not-due" : nil), error: nil, notAfter: decision.notAfter, seconds: nil,
-                 deployHookError: nil)
-        }
-        for (index, decision) in decisions.enumerated() where !dryRun {
-            let record = history.read(items[index].name)
+        var items = decisions.map { Item($0, dryRun: dryRun) }
+        for index in items.indices where !dryRun {
+            guard let spec = items[index].spec else { continue }
+            let record = history.read(spec.name)
             guard record.consecutiveFailures > 0 else { continue }
             // --force resets the streak and tries. A certificate that is not due is fine (renewed
             // by `dns01 issue`, say): its old streak must not count against its next renewal.
-            if force || items[index].status == "skipped" {
-                resetStreak(items[index].name, in: history)
+            if force || items[index].status == .skipped {
+                resetStreak(spec.name, in: history)
                 continue
             }
-            switch record.retry(at: now, giveUpAfter: decision.spec.giveUpAfter.inSeconds) {
+            switch record.retry(at: now, giveUpAfter: spec.giveUpAfter.inSeconds) {
             case .now:
                 break
             case .backingOff(let retryAt):
-                items[index].status = "backing-off"
-                items[index].retryAt = retryAt
-                items[index].consecutiveFailures = record.consecutiveFailures
-                items[index].error = Self.backoffMessage(record, retryAt: retryAt)
+                items[index].backOff(until: retryAt, failures: record.consecutiveFailures,
+                                     message: Self.backoffMessage(record, retryAt: retryAt))
             case .givenUp(let since):
-                items[index].status = "given-up"
-                items[index].failingSince = since
-                items[index].consecutiveFailures = record.consecutiveFailures
-                items[index].error = Self.givenUpMessage(record, since: since, giveUpAfter: decision.spec.giveUpAfter)
+                items[index].giveUp(failingSince: since, failures: record.consecutiveFailures,
+                                    message: Self.givenUpMessage(record, since: since, giveUpAfter: spec.giveUpAfter))
             }
         }
         var locks: [CertificateLock] = []
@@ -160,8 +131,9 @@ public struct BatchRun: Sendable {
         if let fleet, let sync {
             try await lockInFleet(fleet, sync: sync, items: &items, force: force, waitLock: waitLock, notInstalled: &notInstalled)
         }
-        var requests: [(index: Int, request: IssueRequest)] = []
-        for (index, decision) in decisions.enumerated() where items[index].status == "pending" {
+        var requests: [IssueRequest] = []
+        for index in items.indices where items[index].status == .pending {
+            guard let decision = items[index].decision else { continue }
             let spec = decision.spec
             var request: IssueRequest
             do {
@@ -171,8 +143,7 @@ public struct BatchRun: Sendable {
                                            deployHook: spec.deployHook, profile: spec.profile,
                                            replaces: decision.certificateID, challenge: spec.challenge)
             } catch {
-                items[index].status = "failed"
-                items[index].error = describe(error)
+                items[index].fail(describe(error))
                 continue
             }
             // A placeholder that cannot be written does not stop the real certificate.
@@ -183,11 +154,11 @@ public struct BatchRun: Sendable {
                     events(.warning("\(spec.name): cannot write a placeholder certificate: \(describe(error))"))
                 }
             }
-            requests.append((index, request))
+            requests.append(request)
         }
         let due = requests.count
-        let held = items.filter { $0.status == "backing-off" }.count
-        let givenUp = items.filter { $0.status == "given-up" }.count
+        let held = items.filter { $0.status == .backingOff }.count
+        let givenUp = items.filter { $0.status == .givenUp }.count
         if dryRun {
             events(.step("dry run: \(due) certificate(s) to obtain from \(issuing.acme.directory) and throw away"))
         } else {
@@ -203,61 +174,56 @@ public struct BatchRun: Sendable {
             // the metrics and a notification. A usage or config error (exit 2) is told the same
             // way but starts no back-off the fixed config would have to wait out; a signal is
             // the run's alone.
-            let results: [Result<IssueResult, any Error>]
+            // Each outcome goes to its certificate's record by name.
+            var outcomes: [String: Result<IssueResult, any Error>] = [:]
             do {
-                results = try await issuer.issueAll(requests.map(\.request))
+                let results = try await issuer.issueAll(requests)
+                for (request, result) in zip(requests, results) { outcomes[request.certName] = result }
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
-                results = requests.map { _ in .failure(error) }
+                for request in requests { outcomes[request.certName] = .failure(error) }
                 if ExitStatus.code(for: error) != 1 { configErrorOfRun = error }
             }
-            for ((index, _), result) in zip(requests, results) {
-                switch result {
+            var lost: (error: PostgresError, names: [String])?
+            for index in items.indices where items[index].status == .pending {
+                guard let outcome = outcomes[items[index].name] else { continue }
+                switch outcome {
                 case .success(let issued):
-                    items[index].status = "issued"
-                    items[index].notAfter = issued.notAfter
-                    items[index].seconds = issued.seconds
-                    items[index].deployHookError = issued.deployHookError
-                    items[index].recordsPresented = issued.recordsPresented
+                    items[index].issued(issued)
                 case .failure(let error):
-                    items[index].status = "failed"
-                    items[index].error = describe(error)
+                    items[index].fail(describe(error))
+                    // A certificate that only failed to reach the fleet's database did not fail
+                    // at the CA or in DNS: no back-off for it; the run fails as a whole (below).
+                    if fleet != nil, let storage = Self.lostStorage(error) {
+                        lost = (lost?.error ?? storage, (lost?.names ?? []) + [items[index].name])
+                        continue
+                    }
                 }
-                // A certificate that only failed to reach the fleet's database did not fail at
-                // the CA or in DNS: no back-off for it; the run fails as a whole (below).
-                if fleet != nil, case .failure(let error) = result, Self.lostStorage(error) != nil { continue }
                 if !dryRun && configErrorOfRun == nil { record(items[index], in: history, at: Date()) }
             }
-            if fleet != nil, let lost = results.lazy.compactMap({ result -> PostgresError? in
-                if case .failure(let error) = result { return Self.lostStorage(error) }
-                return nil
-            }).first {
-                let names = zip(requests, results).filter { if case .failure(let error) = $0.1 { Self.lostStorage(error) != nil } else { false } }
-                    .map { items[$0.0.index].name }
-                storageLost = "\(lost.description.dropLast()) during the run, so \(names.joined(separator: ", ")) could not be stored (no partial version is live); the next run retries \(names.count == 1 ? "it" : "them") without back-off."
+            if let lost {
+                storageLost = "\(lost.error.description.dropLast()) during the run, so \(lost.names.joined(separator: ", ")) could not be stored (no partial version is live); the next run retries \(lost.names.count == 1 ? "it" : "them") without back-off."
             }
         }
         // A certificate whose fleet version could not be installed here, and that this run did
         // not replace, failed: the run exits 1 naming it (its run history is not touched: the
         // CA was not asked).
-        for index in items.indices where items[index].status == "skipped" {
+        for index in items.indices where items[index].status == .skipped {
             guard let failure = notInstalled[items[index].name] else { continue }
-            items[index].status = "failed"
-            items[index].reason = nil
-            items[index].error = "\(failure.label) from the fleet's database was not installed: \(failure.error)"
+            items[index].fail("\(failure.label) from the fleet's database was not installed: \(failure.error)")
         }
         if let fleet {
             // The outcomes (and streaks reset above) go to the fleet: another issuer's next run
             // backs off from this one's failures.
-            let touched = items.filter { $0.status != "skipped" || force }.map(\.name)
+            let touched = items.filter { $0.status != .skipped || force }.map(\.name)
             do {
                 try await FleetHistory(config: config, fleet: fleet).push(touched)
             } catch {
                 events(.warning("Cannot share the run history with the fleet: \(describe(error))"))
             }
         }
-        for index in items.indices where items[index].status != "issued" && items[index].status != "skipped" {
+        for index in items.indices where items[index].status != .issued && items[index].status != .skipped {
             if let certificate = try? store.currentCertificate(items[index].name), CertificateStore.isPlaceholder(certificate) {
                 items[index].placeholder = true
             }
@@ -327,7 +293,7 @@ public struct BatchRun: Sendable {
     private func record(_ item: Item, in history: RunHistoryStore, at now: Date) {
         do {
             try history.update(item.name) { record in
-                if item.status == "issued" {
+                if item.status == .issued {
                     record.recordSuccess(at: now)
                 } else {
                     record.recordFailure(item.error ?? "unknown failure", at: now)

@@ -52,7 +52,7 @@ public struct CertificateReport: Sendable, Codable {
         public var ariWindowEnd: Date?
         public var ariNote: String
         /// "backing-off" or "given-up" when failures hold the renewal back.
-        public var held: String?
+        public var held: BatchRun.Status?
     }
 
     public struct LastRun: Sendable, Codable {
@@ -96,10 +96,10 @@ public struct CertificateReport: Sendable, Codable {
                 switch record.retry(at: now, giveUpAfter: spec.giveUpAfter.inSeconds) {
                 case .now: break
                 case .backingOff(let until):
-                    entry.renewal.held = "backing-off"
+                    entry.renewal.held = .backingOff
                     entry.renewal.at = until
                 case .givenUp:
-                    entry.renewal.held = "given-up"
+                    entry.renewal.held = .givenUp
                     entry.renewal.at = nil
                 }
             }
