@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "Files", dependencies: ["Settings"]),
         .target(
             name: "Storage",
-            dependencies: ["Files", "Settings", "Blocking", "CPQ", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Files", "Settings", "CPQ", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Running hooks and other programs: process groups, time limits, bounded output.
         .target(name: "Processes", dependencies: ["Blocking", "Clocks"]),
@@ -62,7 +62,7 @@ let package = Package(
         ),
         .target(
             name: "DNS",
-            dependencies: ["CLDNS", "CIDN2", "Blocking", "Clocks", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CLDNS", "CIDN2", "Blocking", "Clocks"]
         ),
         .target(
             name: "Providers",
@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "DNS01",
             dependencies: [
-                "ACME", "DNS", "HTTP", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks",
+                "ACME", "DNS", "HTTP", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks", "Blocking",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -107,14 +107,25 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "ACMETests", dependencies: ["ACME", "HTTP", "Clocks", "TestLab", "ScriptedHTTP", "ScriptedACME"]),
+        .testTarget(name: "ACMETests", dependencies: [
+            "ACME", "HTTP", "Clocks", "ScriptedHTTP", "ScriptedACME",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "TestLab"]),
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "HTTP", "Settings"]),
-        .testTarget(name: "DNS01Tests", dependencies: ["DNS01", "ACME", "DNS", "HTTP", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks", "TestLab", "FuzzEntries", "ScriptedHTTP", "ScriptedACME"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers"]),
+        .testTarget(name: "DNS01Tests", dependencies: [
+            "DNS01", "ACME", "DNS", "HTTP", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks", "TestLab",
+            "FuzzEntries", "ScriptedHTTP", "ScriptedACME",
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // The parsers of outside input, one entry each, for the fuzz targets below and the
         // corpus replay test (Tests/Corpus).
-        .target(name: "FuzzEntries", dependencies: ["ACME", "DNS", "DNS01", "Providers", "Settings"]),
+        .target(name: "FuzzEntries", dependencies: ["ACME", "DNS", "DNS01", "HTTP", "Providers", "Settings"]),
     ],
     swiftLanguageModes: [.v6]
 )

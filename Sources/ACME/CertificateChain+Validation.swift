@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 import X509
 
 extension CertificateChain {

@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 import X509
 
 /// ACME Renewal Information (RFC 9773): the window in which the CA would like a certificate

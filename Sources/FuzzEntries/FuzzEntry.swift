@@ -2,6 +2,7 @@ import ACME
 import DNS
 import DNS01
 import Foundation
+import HTTP
 import Providers
 import Settings
 

@@ -1,6 +1,7 @@
 @testable import ACME
 import Crypto
 import Foundation
+import HTTP
 import Testing
 import X509
 

@@ -2,6 +2,7 @@
 import Clocks
 import Crypto
 import Foundation
+import HTTP
 import ScriptedACME
 import ScriptedHTTP
 import Testing

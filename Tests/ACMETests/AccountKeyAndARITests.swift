@@ -1,9 +1,10 @@
-import _CryptoExtras
 @testable import ACME
 import Clocks
 import Crypto
 import Foundation
+import HTTP
 import Testing
+import _CryptoExtras
 
 /// Account key types, key import, external account binding, renewal information (RFC 9773)
 /// and profiles: pure logic and recorded CA responses.

@@ -1,5 +1,6 @@
 @testable import ACME
 import Foundation
+import HTTP
 import Testing
 
 @Suite struct LinkHeaderTests {

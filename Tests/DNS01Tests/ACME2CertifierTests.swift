@@ -1,8 +1,9 @@
 import ACME
 import DNS01
 import Foundation
-import Testing
+import HTTP
 import TestLab
+import Testing
 
 /// acme2certifier, the lab's second real CA: what Pebble 2.4 lacks (RFC 9773 renewalInfo,
 /// certificate profiles, short lifetimes, dns-persist-01), exercised through the real `dns01`

@@ -1,7 +1,8 @@
 import ACME
 import Foundation
-import Testing
+import HTTP
 import TestLab
+import Testing
 
 /// A CA that misbehaves (HostileCA: a proxy in front of the lab's Pebble) never costs a good
 /// certificate, a record left in DNS or an unbounded wait: `dns01 issue` ends in bounded time

@@ -1,6 +1,7 @@
 import ACME
 @testable import DNS01
 import Foundation
+import HTTP
 import Logging
 import Synchronization
 import Testing

@@ -1,10 +1,11 @@
 import ACME
 import Foundation
+import HTTP
 import Logging
 import Providers
+import Settings
 import SwiftASN1
 import X509
-import Settings
 
 /// `dns01 account ...` and `dns01 revoke`: account upkeep and revocation, by the account key.
 public struct AccountActions: Sendable {

@@ -2,6 +2,7 @@ import ACME
 import Blocking
 import Files
 import Foundation
+import HTTP
 import Logging
 import Providers
 import Settings

@@ -1,4 +1,5 @@
 import ACME
+import HTTP
 
 /// Solves one challenge type (STYLE.md 2): says what to write, if anything, for one pending
 /// authorization. Writing, waiting and answering are the coordinator's.

@@ -1,4 +1,5 @@
 import ACME
+import HTTP
 
 /// draft-ietf-acme-dns-persist: nothing to write; the challenge can be answered when every
 /// authoritative server already serves a `_validation-persist` record naming one of the CA's

@@ -2,6 +2,7 @@ import ACME
 import Clocks
 import DNS
 import Foundation
+import HTTP
 import Logging
 import Providers
 import Storage

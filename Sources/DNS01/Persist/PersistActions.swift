@@ -2,6 +2,7 @@ import ACME
 import Clocks
 import DNS
 import Foundation
+import HTTP
 import Logging
 
 /// `dns01 persist`: sets, removes and lists dns-persist-01 records

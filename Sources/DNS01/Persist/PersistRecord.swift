@@ -2,6 +2,7 @@ import ACME
 import Crypto
 import DNS
 import Foundation
+import HTTP
 
 /// One dns-persist-01 validation record: the TXT value at `_validation-persist.<name>` that lets
 /// one CA issue for the name to one ACME account, again and again, without a new DNS change per

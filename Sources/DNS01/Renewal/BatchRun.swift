@@ -2,6 +2,7 @@ import ACME
 import Clocks
 import Files
 import Foundation
+import HTTP
 import Providers
 import Storage
 

@@ -1,6 +1,7 @@
 import ACME
 import Clocks
 import Foundation
+import HTTP
 import Logging
 import X509
 
