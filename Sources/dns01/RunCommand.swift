@@ -25,7 +25,7 @@ struct RunCommand: AsyncParsableCommand {
             let config = try common.loadConfiguration()
             ServiceManager.extendTimeout(to: config.runTimeBound)
             guard !config.certificates.isEmpty else {
-                throw UsageError("\(config.path) has no [[certificate]] entries to run.")
+                throw UsageError("\(config.path) has no [[certificate]] entries to run.", code: .notConfigured)
             }
             let summary = try await BatchRun(config: config, events: console.sink).run(force: force, dryRun: dryRun, waitLock: waitLock ? config.fleetLockWait : nil)
             if common.json {
@@ -45,18 +45,18 @@ struct RunCommand: AsyncParsableCommand {
                 let givenUp = summary.givenUp > 0 ? ", \(summary.givenUp) given up" : ""
                 console.result((summary.dryRun ? "dry run: \(summary.issued) obtained and discarded, " : "\(summary.issued) issued, ") + "\(summary.skipped) not due, \(summary.failed) failed\(held)\(givenUp) in \(String(format: "%.2f", summary.seconds))s")
             }
-            if let lost = summary.storageLost { throw OperationError(lost) }
+            if let lost = summary.storageLost { throw OperationError(lost, code: .storageLost) }
             if summary.failed > 0 {
                 let names = summary.names(.failed)
-                throw OperationError("\(summary.failed) certificate(s) failed: \(names.joined(separator: ", ")).")
+                throw OperationError("\(summary.failed) certificate(s) failed: \(names.joined(separator: ", ")).", code: .certificatesFailed)
             }
             if summary.givenUp > 0 {
                 let names = summary.names(.givenUp)
-                throw OperationError("\(summary.givenUp) certificate(s) given up after failing for their give_up_after: \(names.joined(separator: ", ")) (`dns01 run --force` resets and retries).")
+                throw OperationError("\(summary.givenUp) certificate(s) given up after failing for their give_up_after: \(names.joined(separator: ", ")) (`dns01 run --force` resets and retries).", code: .certificatesFailed)
             }
             if summary.backingOff > 0 {
                 let names = summary.names(.backingOff)
-                throw OperationError("\(summary.backingOff) certificate(s) due but backing off after failed attempts: \(names.joined(separator: ", ")) (`dns01 run --force` retries now).")
+                throw OperationError("\(summary.backingOff) certificate(s) due but backing off after failed attempts: \(names.joined(separator: ", ")) (`dns01 run --force` retries now).", code: .certificatesFailed)
             }
         }
     }

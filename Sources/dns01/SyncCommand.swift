@@ -15,10 +15,10 @@ struct SyncCommand: AsyncParsableCommand {
             let config = try common.loadConfiguration(requiresCA: false)
             ServiceManager.extendTimeout(to: config.runTimeBound)
             guard !config.certificates.isEmpty else {
-                throw UsageError("\(config.path) has no [[certificate]] entries to sync.")
+                throw UsageError("\(config.path) has no [[certificate]] entries to sync.", code: .notConfigured)
             }
             guard let fleet = try await config.storage.open(migrate: false) else {
-                throw UsageError("dns01 sync needs [storage] type = \"postgres\" in \(config.path); with directory storage, live/ is the state itself.")
+                throw UsageError("dns01 sync needs [storage] type = \"postgres\" in \(config.path); with directory storage, live/ is the state itself.", code: .notConfigured)
             }
             defer { fleet.close() }
             let summary = try await FleetSync(config: config, fleet: fleet, events: console.sink).run()

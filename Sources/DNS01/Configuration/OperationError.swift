@@ -1,29 +1,28 @@
-import ACME
-import DNS
-import Providers
-import Settings
-
-/// An operation that failed (exit 1): the sentence names what is at fault.
+/// An operation that failed (exit 1): the sentence names what is at fault; the code says what
+/// kind of failure it is, for callers that act on it (STYLE.md 3: a struct with an open code).
 public struct OperationError: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
 
-/// How the CLI ends on an error: DESIGN.md's exit status, 2 for bad usage or config, 1 for an
-/// operation that failed.
-public enum ExitStatus {
-    public static func code(for error: any Error) -> Int32 {
-        switch error {
-        case is UsageError, is ConfigError: return 2
-        case let error as DNSError where error.code == .invalidName: return 2
-        default: return 1
-        }
+        /// Anything not named below.
+        public static let failed = Code(rawValue: "failed")
+        /// Another dns01 process (or machine) holds the certificate's lock.
+        public static let locked = Code(rawValue: "locked")
+        /// Certificates of a run failed, backed off or gave up.
+        public static let certificatesFailed = Code(rawValue: "certificatesFailed")
+        /// The fleet's database went away during the run.
+        public static let storageLost = Code(rawValue: "storageLost")
+        /// What the CA, a file or the database holds is not what dns01 can accept.
+        public static let badState = Code(rawValue: "badState")
     }
-}
 
-/// One sentence for any error, for the user: never a Swift dump.
-public func describe(_ error: any Error) -> String {
-    let text = String(describing: error)
-    return text.hasSuffix(".") || text.hasSuffix(")") ? text : text + "."
+    public var code: Code
+    public var message: String
+    public init(_ message: String, code: Code = .failed) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { message }
 }

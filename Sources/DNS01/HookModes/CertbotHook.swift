@@ -23,7 +23,7 @@ public struct CertbotHook: Sendable {
         public init(environment: [String: String], cleanup: Bool) throws {
             func required(_ name: String) throws -> String {
                 guard let value = environment[name], !value.isEmpty else {
-                    throw UsageError("\(name) is not set: run this as certbot's --manual-\(cleanup ? "cleanup" : "auth")-hook, which sets CERTBOT_DOMAIN, CERTBOT_VALIDATION, CERTBOT_REMAINING_CHALLENGES and CERTBOT_ALL_DOMAINS.")
+                    throw UsageError("\(name) is not set: run this as certbot's --manual-\(cleanup ? "cleanup" : "auth")-hook, which sets CERTBOT_DOMAIN, CERTBOT_VALIDATION, CERTBOT_REMAINING_CHALLENGES and CERTBOT_ALL_DOMAINS.", code: .notFromClient)
                 }
                 return value
             }

@@ -25,7 +25,7 @@ public struct DehydratedHook: Sendable {
         /// name, without `*.`.
         public init(arguments: [String]) throws {
             guard let event = arguments.first else {
-                throw UsageError("No hook event was given: run this as dehydrated's HOOK, which passes the event (deploy_challenge, clean_challenge, ...) and its arguments.")
+                throw UsageError("No hook event was given: run this as dehydrated's HOOK, which passes the event (deploy_challenge, clean_challenge, ...) and its arguments.", code: .notFromClient)
             }
             guard event == "deploy_challenge" || event == "clean_challenge" else {
                 self = .ignored(event)

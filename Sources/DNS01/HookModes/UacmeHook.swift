@@ -22,7 +22,7 @@ public struct UacmeHook: Sendable {
 
         public init(arguments: [String]) throws {
             guard arguments.count == 5 else {
-                throw UsageError("uacme's hook takes 5 arguments (method type ident token key_auth), not \(arguments.count): run this as uacme -h.")
+                throw UsageError("uacme's hook takes 5 arguments (method type ident token key_auth), not \(arguments.count): run this as uacme -h.", code: .notFromClient)
             }
             let (method, type) = (arguments[0], arguments[1])
             guard ["begin", "done", "failed"].contains(method) else {

@@ -9,7 +9,7 @@ public enum IdentifierList {
     /// for the record of `challenge` (nil: dns-01's, which every order may fall back to) to
     /// be written: refused before any order is made.
     public static func normalize(_ names: [String], challenge: ChallengeKind? = nil) throws -> [String] {
-        guard !names.isEmpty else { throw UsageError("No names given: use -d NAME at least once.") }
+        guard !names.isEmpty else { throw UsageError("No names given: use -d NAME at least once.", code: .invalidArgument) }
         var seen = Set<String>()
         var result: [String] = []
         for name in names {
@@ -36,11 +36,4 @@ public enum IdentifierList {
         let first = names.first ?? "certificate"
         return DomainName.base(of: first)
     }
-}
-
-/// Bad usage of a command: the CLI exits 2 with this sentence.
-public struct UsageError: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }

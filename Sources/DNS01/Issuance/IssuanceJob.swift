@@ -48,7 +48,7 @@ struct IssuanceJob: Sendable {
     let index: Int
     let request: IssueRequest
     private(set) var phase: JobPhase = .queued
-    /// Why the job failed (a `CertificateError` naming the certificate).
+    /// Why the job failed (a `CertificateFailure` naming the certificate).
     private(set) var failure: (any Error)?
     var order: Order?
     /// The challenges of the order's pending authorizations, as the solvers planned them.
@@ -79,7 +79,7 @@ struct IssuanceJob: Sendable {
     /// Ends the job with `error` unless it already ended; false when it had.
     mutating func fail(_ error: any Error) -> Bool {
         guard move(to: .failed) else { return false }
-        failure = CertificateError(request.certName, error)
+        failure = CertificateFailure(request.certName, error)
         return true
     }
 
@@ -88,7 +88,7 @@ struct IssuanceJob: Sendable {
     /// The job's outcome once it is terminal.
     var outcome: Result<IssueResult, any Error> {
         if let result, phase == .stored { return .success(result) }
-        return .failure(failure ?? CertificateError(request.certName, OperationError("The issuance of \(request.certName) stopped in phase \(phase.rawValue).")))
+        return .failure(failure ?? CertificateFailure(request.certName, OperationError("The issuance of \(request.certName) stopped in phase \(phase.rawValue).")))
     }
 }
 

@@ -36,7 +36,7 @@ public struct IssueRequest: Sendable {
         self.certName = certName ?? IdentifierList.defaultCertName(for: self.domains)
         self.challenge = challenge
         if certName == nil, self.certName.count > CertificateStore.maximumCertNameLength {
-            throw UsageError("The certificate name defaults to the first name, '\(self.certName)', which is \(self.certName.count) characters long, more than the \(CertificateStore.maximumCertNameLength) of a certificate name: give a shorter one with --cert-name.")
+            throw UsageError("The certificate name defaults to the first name, '\(self.certName)', which is \(self.certName.count) characters long, more than the \(CertificateStore.maximumCertNameLength) of a certificate name: give a shorter one with --cert-name.", code: .invalidArgument)
         }
         try CertificateStore.validateCertName(self.certName)
         self.keyType = keyType
@@ -106,7 +106,7 @@ public final class Issuer: Sendable {
     public func issue(_ request: IssueRequest) async throws -> IssueResult {
         for provider in [request.provider].compactMap({ $0 }) + request.alsoProviders
         where !config.providers.contains(where: { $0.name == provider }) {
-            throw UsageError("Provider '\(provider)' is not a configured [[provider]].")
+            throw UsageError("Provider '\(provider)' is not a configured [[provider]].", code: .notConfigured)
         }
         try await deployer.checkStateDirectory()
         // The lock `dns01 run` takes too: two processes never work on (and store) one certificate.
@@ -138,21 +138,6 @@ public final class Issuer: Sendable {
             clock: client.clock, events: events, dryRun: dryRun))
         return try await coordinator.run()
     }
-}
-
-/// A failure that belongs to one certificate of a batch.
-public struct CertificateError: Error, Sendable, CustomStringConvertible {
-    public var certName: String
-    public var underlying: any Error
-    public init(_ certName: String, _ underlying: any Error) {
-        if let nested = underlying as? CertificateError {
-            self = nested
-        } else {
-            self.certName = certName
-            self.underlying = underlying
-        }
-    }
-    public var description: String { describe(underlying) }
 }
 
 /// Maps concurrently, at most `limit` at a time, keeping the order of `items`.

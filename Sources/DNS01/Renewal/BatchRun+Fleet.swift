@@ -44,7 +44,7 @@ extension BatchRun {
     static func lostStorage(_ error: any Error) -> PostgresError? {
         switch error {
         case let error as PostgresError where error.code == .connectionLost: error
-        case let error as CertificateError: lostStorage(error.underlying)
+        case let error as CertificateFailure: lostStorage(error.underlying)
         default: nil
         }
     }

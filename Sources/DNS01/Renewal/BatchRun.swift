@@ -315,7 +315,7 @@ final class CertificateLock: Sendable {
         try FileSystem.createDirectory(directory)
         let path = "\(directory)/\(name).lock"
         guard let lock = try FileLock.attempt(path: path) else {
-            throw OperationError("Another dns01 process is working on certificate \(name) (\(path) is locked).")
+            throw OperationError("Another dns01 process is working on certificate \(name) (\(path) is locked).", code: .locked)
         }
         self.lock = lock
     }

@@ -38,11 +38,11 @@ public struct CertificateStore: Sendable {
     /// A certificate name becomes a directory name: letters, digits, '.', '-', '_' only.
     public static func validateCertName(_ name: String) throws {
         guard name.count <= maximumCertNameLength else {
-            throw UsageError("Certificate name '\(name)' is \(name.count) characters long, more than the \(maximumCertNameLength) of a certificate name.")
+            throw UsageError("Certificate name '\(name)' is \(name.count) characters long, more than the \(maximumCertNameLength) of a certificate name.", code: .invalidArgument)
         }
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
         guard !name.isEmpty, !name.hasPrefix("."), name.allSatisfy(allowed.contains) else {
-            throw UsageError("Certificate name '\(name)' is not usable as a directory name (letters, digits, '.', '-', '_'; not starting with '.').")
+            throw UsageError("Certificate name '\(name)' is not usable as a directory name (letters, digits, '.', '-', '_'; not starting with '.').", code: .invalidArgument)
         }
     }
 
