@@ -2,18 +2,22 @@ import Clocks
 /// What must be visible: all `values` at `name` on every one of `nameservers` (authoritative,
 /// asked with recursion off) and then through every one of `resolvers` (recursive, asked with
 /// recursion on, once every nameserver serves the values: a resolver asked earlier would cache
-/// the negative answer for the zone's negative TTL, RFC 2308 §5).
+/// the negative answer for the zone's negative TTL, RFC 2308 §5). With `gone`, the opposite:
+/// none of `values` is served any more (after a removal).
 public struct PropagationCheck: Sendable, Hashable {
     public var name: String
     public var values: Set<String>
     public var nameservers: [Nameserver]
     public var resolvers: [DNSServer]
+    /// Wait for the values to be gone rather than present.
+    public var gone: Bool
 
-    public init(name: String, values: Set<String>, nameservers: [Nameserver], resolvers: [DNSServer] = []) {
+    public init(name: String, values: Set<String>, nameservers: [Nameserver], resolvers: [DNSServer] = [], gone: Bool = false) {
         self.name = DomainName.canonical(name)
         self.values = values
         self.nameservers = nameservers
         self.resolvers = resolvers
+        self.gone = gone
     }
 }
 
@@ -21,7 +25,10 @@ public struct PropagationCheck: Sendable, Hashable {
 public struct PendingRecord: Sendable, Hashable {
     public var nameserver: Nameserver
     public var name: String
+    /// The values still awaited: missing ones, or with `gone` the ones still served.
     public var missing: Set<String>
+    /// Waiting for the values to be gone (`PropagationCheck.gone`).
+    public var gone: Bool = false
     /// The TXT values the server served at the name in its last answer.
     public var served: [String]
     /// Why the last query failed (no answer, REFUSED, SERVFAIL …), if it did.
@@ -133,10 +140,10 @@ public struct PropagationWaiter: Sendable {
         for check in checks {
             let servers = check.nameservers.map { ($0, false) } + check.resolvers.map { (Nameserver(name: "resolver", address: $0), true) }
             for (server, recursive) in servers {
-                let key = PairKey(nameserver: server, name: check.name, recursive: recursive)
+                let key = PairKey(nameserver: server, name: check.name, recursive: recursive, gone: check.gone)
                 expected[key, default: []].formUnion(check.values)
-                pending[key] = PendingRecord(nameserver: server, name: check.name, missing: expected[key] ?? [], served: [],
-                                             lastError: nil, recursive: recursive)
+                pending[key] = PendingRecord(nameserver: server, name: check.name, missing: expected[key] ?? [], gone: check.gone,
+                                             served: [], lastError: nil, recursive: recursive)
             }
         }
         let total = pending.count
@@ -165,7 +172,7 @@ public struct PropagationWaiter: Sendable {
                 switch outcome {
                 case .served(let rcode, let values):
                     record.served = values
-                    record.missing = wanted.subtracting(values)
+                    record.missing = key.gone ? wanted.intersection(values) : wanted.subtracting(values)
                     record.lastError = nil
                     record.rcode = rcode
                 case .failed(let reason):
@@ -174,7 +181,7 @@ public struct PropagationWaiter: Sendable {
                 if record.missing.isEmpty && record.lastError == nil {
                     pending[key] = nil
                     satisfiedPairs.append((key.name, key.nameserver))
-                    if !key.recursive { serving[key.name, default: []].append(key.nameserver) }
+                    if !key.recursive && !key.gone { serving[key.name, default: []].append(key.nameserver) }
                 } else {
                     pending[key] = record
                 }
@@ -202,6 +209,7 @@ public struct PropagationWaiter: Sendable {
         var nameserver: Nameserver
         var name: String
         var recursive: Bool
+        var gone = false
     }
 
     enum Outcome: Sendable {
@@ -255,13 +263,16 @@ public struct PropagationWaiter: Sendable {
             } else {
                 got = "served " + record.served.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
             }
+            if record.gone {
+                return "\(record.nameserver) \(missing.isEmpty ? "gave no answer" : "still serves \(missing)") at \(record.name)\(record.lastError.map { " (\($0))" } ?? "")"
+            }
             return "\(record.nameserver) lacks \(missing.isEmpty ? "an answer" : missing) at \(record.name) (\(got))"
         }
         var text = shown.joined(separator: "; ")
         if pending.count > 5 { text += "; and \(pending.count - 5) more" }
         let why = diagnosis.map { " " + $0 + "." }.joined()
         return DNSError(.propagationTimeout,
-                        "Timed out waiting for the challenge records at \(pending.count) of \(total) nameserver/name pair(s): \(text).\(why)",
+                        "Timed out waiting for \(pending.allSatisfy(\.gone) ? "removed values to be gone" : "the challenge records") at \(pending.count) of \(total) nameserver/name pair(s): \(text).\(why)",
                         server: pending.first?.nameserver.address, name: pending.first?.name)
     }
 

@@ -170,6 +170,32 @@ import TestLab
         }
     }
 
+    /// The one waiter also waits for values to be gone (dns01 persist --remove): it times out
+    /// naming the server that still serves one, and returns once every server serves none.
+    @Test func propagationWaitsForValuesToBeGone() async throws {
+        try await Self.withLab { lab in
+            let name = "_validation-persist.gone.example.test"
+            let primary = try Self.server(lab.primary)
+            try await DNSUpdater().update(zone: "example.test", server: primary, key: Self.key(lab),
+                                          add: [TXTRecord(name: name, value: "old"), TXTRecord(name: name, value: "kept")], delete: [])
+            let servers = [Nameserver(name: "primary", address: primary)]
+            let waiter = PropagationWaiter(pollInterval: .milliseconds(100))
+            let gone = PropagationCheck(name: name, values: ["old"], nameservers: servers, gone: true)
+            do {
+                try await waiter.wait(for: [gone], deadline: .now + .milliseconds(500))
+                Issue.record("the wait for a value still served succeeded")
+            } catch let error as DNSError {
+                #expect(error.code == .propagationTimeout)
+                #expect(error.message.contains("removed values to be gone") && error.message.contains("still serves \"old\""), "\(error.message)")
+            }
+            try await DNSUpdater().update(zone: "example.test", server: primary, key: Self.key(lab),
+                                          add: [], delete: [TXTRecord(name: name, value: "old")])
+            // "kept" stays: only the values waited for must be gone.
+            try await waiter.wait(for: [gone], deadline: .now + .seconds(10))
+            #expect(try lab.txtValues(name, at: lab.primary) == ["kept"])
+        }
+    }
+
     @Test func propagationSeesTheLaggingSecondary() async throws {
         var options = Self.options
         options.secondaryLag = 2

@@ -165,26 +165,13 @@ public struct PersistLookup: PersistRecordLookup {
         }
     }
 
-    /// Polls `served`'s servers until none serves any of `values` (after `--remove`); throws at
-    /// `timeout` naming the servers that still do.
+    /// Waits until none of `served`'s servers serves any of `values` (after `--remove`): the
+    /// propagation waiter, waiting for values to be gone; it throws at `timeout` naming the
+    /// servers that still serve them.
     func waitUntilGone(_ values: Set<String>, at served: Served, timeout: Duration, pollInterval: Duration,
                        clock: any DeadlineClock = SystemClock()) async throws {
-        let deadline = clock.now + timeout
-        var servers = served.nameservers
-        while true {
-            try Task.checkCancellation()
-            let round = clock.now
-            let answers = await ask(servers, at: served.recordName)
-            let left = zip(servers, answers).filter { $0.1.error != nil || !values.isDisjoint(with: $0.1.values) }
-            if left.isEmpty { return }
-            servers = left.map(\.0)
-            if clock.now >= deadline {
-                let detail = left.prefix(5).map { server, answer in
-                    answer.error.map { "\(server) (\($0))" } ?? "\(server) still serves \(values.intersection(answer.values).count) of them"
-                }.joined(separator: "; ")
-                throw OperationError("Timed out after \(timeout) waiting for \(values.count) value(s) at \(served.recordName) to go: \(detail).")
-            }
-            try await clock.sleep(until: min(round + pollInterval, deadline))
-        }
+        let waiter = PropagationWaiter(client: client, pollInterval: pollInterval, options: options, clock: clock)
+        try await waiter.wait(for: [PropagationCheck(name: served.recordName, values: values, nameservers: served.nameservers, gone: true)],
+                              deadline: clock.now + timeout)
     }
 }
