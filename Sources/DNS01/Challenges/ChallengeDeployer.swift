@@ -28,8 +28,7 @@ public final class ChallengeDeployer: Sendable {
         self.config = config
         self.events = events
         self.clock = clock
-        zoneFinder = ZoneFinder(client: DNSClient(), resolvers: config.dns.resolvers,
-                                nameserverPort: config.dns.port, overrides: config.zoneNameservers)
+        zoneFinder = config.makeZoneFinder()
         journal = Journal(stateDir: config.acme.stateDir, owner: owner, fleet: fleet)
     }
 

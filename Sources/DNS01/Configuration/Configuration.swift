@@ -387,3 +387,11 @@ public struct Configuration: Sendable {
     }
 }
 
+
+extension Configuration {
+    /// The zone finder of this config's `[dns]` and `[[zone]]` settings: the one construction,
+    /// for the deployer and the dns-persist-01 lookup alike.
+    func makeZoneFinder() -> ZoneFinder {
+        ZoneFinder(client: DNSClient(), resolvers: dns.resolvers, nameserverPort: dns.port, overrides: zoneNameservers)
+    }
+}

@@ -31,8 +31,7 @@ public struct PersistLookup: PersistRecordLookup {
 
     /// A lookup with its own zone cache.
     public init(config: Configuration) {
-        zoneFinder = ZoneFinder(client: DNSClient(), resolvers: config.dns.resolvers,
-                                nameserverPort: config.dns.port, overrides: config.zoneNameservers)
+        zoneFinder = config.makeZoneFinder()
         client = DNSClient()
         options = QueryOptions(timeout: .seconds(2), retries: 1, recursionDesired: false)
     }
