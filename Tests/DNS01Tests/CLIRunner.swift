@@ -68,3 +68,13 @@ func runTool(_ executable: String, _ arguments: [String]) throws -> (status: Int
     let result = try runProcess(executable, arguments)
     return (result.status, result.stdout + result.stderr)
 }
+
+/// `runProcess` on a thread of its own, for async tests: waiting for a child on the cooperative
+/// pool (one thread per core) would stall every other test of the suite meanwhile.
+func runProcessOffPool(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> CLIResult {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try runProcess(executable, arguments, environment: environment) })
+        }
+    }
+}

@@ -20,9 +20,9 @@ import TestLab
     }
 
     @Test(arguments: units)
-    func exposureIsAtMostFour(_ unit: String) throws {
+    func exposureIsAtMostFour(_ unit: String) async throws {
         let analyze = try #require(Self.systemdAnalyze, "systemd-analyze is missing (package systemd)")
-        let result = try runProcess(analyze, ["security", "--offline=yes", "--no-pager",
+        let result = try await runProcessOffPool(analyze, ["security", "--offline=yes", "--no-pager",
                                               DocSnippetTests.repository + "/packaging/" + unit])
         let output = result.stdout + result.stderr
         let level = try #require(output.firstMatch(of: /Overall exposure level for [^:]+: ([0-9]+\.[0-9])/), "\(output)")
@@ -33,7 +33,7 @@ import TestLab
     /// Every directive is one this systemd knows, spelled as it expects (verify warns about an
     /// unknown key or a bad value and otherwise ignores it: a typo would quietly drop a fence).
     @Test(arguments: units)
-    func unitVerifiesCleanly(_ unit: String) throws {
+    func unitVerifiesCleanly(_ unit: String) async throws {
         let analyze = try #require(Self.systemdAnalyze)
         let directory = FileManager.default.temporaryDirectory.path + "/dns01-unit-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -41,7 +41,7 @@ import TestLab
         // ExecStart must name an existing program for verify; the built dns01 stands in for /usr/bin's.
         let text = try Self.unitText(unit).replacingOccurrences(of: "/usr/bin/dns01", with: CLIRunner.executable)
         try text.write(toFile: "\(directory)/\(unit)", atomically: true, encoding: .utf8)
-        let result = try runProcess(analyze, ["verify", "--man=no", "\(directory)/\(unit)"])
+        let result = try await runProcessOffPool(analyze, ["verify", "--man=no", "\(directory)/\(unit)"])
         #expect(result.status == 0 && result.stderr.isEmpty, "systemd-analyze verify \(unit): \(result.stderr)")
     }
 
@@ -145,7 +145,7 @@ import TestLab
         let lab = try await TestLab.start(.init(secondaryLag: 0))
         defer { lab.stop() }
         let config = try lab.writeConfig()
-        let result = try runProcess("/bin/sh", ["-c", "umask 027; exec \"$0\" \"$@\"", CLIRunner.executable,
+        let result = try await runProcessOffPool("/bin/sh", ["-c", "umask 027; exec \"$0\" \"$@\"", CLIRunner.executable,
                                                 "issue", "-c", config, "-d", "umask.example.test"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let state = "\(lab.directory)/state"
