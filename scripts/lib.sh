@@ -6,13 +6,14 @@
 # to download, 96 MB installed; its service is disabled again like every other (see below).
 # postgresql gives the lab its server (initdb, postgres, pg_isready, psql), libpq-dev the fleet
 # storage its client library; no cluster is made on install (no_main_postgresql_cluster).
-# systemd gives systemd-analyze, which rates and verifies the packaged units offline.
+# systemd gives systemd-analyze, which rates and verifies the packaged units offline; man-db
+# gives man and lexgrog, which check the man pages in packaging/ render and have a whatis entry.
 DNS01_PACKAGES=(libldns-dev libcurl4-openssl-dev libidn2-dev libssl-dev pkg-config bind9 bind9-dnsutils bind9-utils
                 pebble certbot openssl curl time ca-certificates python3 python3-venv bc procps
                 knot knot-dnsutils pdns-server pdns-backend-sqlite3 sqlite3
                 libncurses6 libxml2 libedit2 libsqlite3-0 libstdc++-12-dev libgcc-12-dev libc6-dev
                 binutils git tzdata zlib1g-dev libfaketime prometheus dehydrated uacme
-                postgresql libpq-dev systemd)
+                postgresql libpq-dev systemd man-db)
 
 # Installs whichever of the packages (and any given as arguments) are missing. Idempotent:
 # apt-get runs only when something is missing. The lab runs its own servers on free loopback
