@@ -150,12 +150,12 @@ import Testing
     /// The hand-written pages render without a warning at 80 columns, and have the NAME line
     /// (`name \- what it is`) that man -k and lexgrog read.
     @Test(arguments: ["packaging/dns01.1", "packaging/dns01.toml.5"])
-    func pageRendersAndHasAWhatisEntry(_ page: String) throws {
+    func pageRendersAndHasAWhatisEntry(_ page: String) async throws {
         let path = DocSnippetTests.repository + "/" + page
-        let rendered = try runProcess("/usr/bin/man", ["--warnings", "-l", path], environment: ["MANWIDTH": "80", "PATH": "/usr/bin:/bin"])
+        let rendered = try await runProcessOffPool("/usr/bin/man", ["--warnings", "-l", path], environment: ["MANWIDTH": "80", "PATH": "/usr/bin:/bin"])
         #expect(rendered.status == 0 && rendered.stderr.isEmpty, "man --warnings -l \(page): \(rendered.stderr)")
         #expect(rendered.stdout.contains("NAME"))
-        let whatis = try runProcess("/usr/bin/lexgrog", [path])
+        let whatis = try await runProcessOffPool("/usr/bin/lexgrog", [path])
         #expect(whatis.status == 0 && whatis.stdout.contains(" - "), "lexgrog \(page): \(whatis.stdout)\(whatis.stderr)")
     }
 
@@ -197,9 +197,9 @@ import Testing
     static var underCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 
     @Test(.enabled(if: builtPackage != nil || underCI, "no .build-package/dns01_*.deb: run scripts/package (CI=true scripts/test does)"))
-    func readmeListsThePackagesDepends() throws {
+    func readmeListsThePackagesDepends() async throws {
         let deb = try #require(Self.builtPackage, "CI=true but scripts/package built no .build-package/dns01_*.deb")
-        let field = try runProcess("/usr/bin/dpkg-deb", ["-f", deb, "Depends"])
+        let field = try await runProcessOffPool("/usr/bin/dpkg-deb", ["-f", deb, "Depends"])
         #expect(field.status == 0, "dpkg-deb -f \(deb) Depends: \(field.stderr)")
         let depends = Self.packageNames(Substring(field.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(!depends.isEmpty)
@@ -211,11 +211,11 @@ import Testing
     /// (`man -k dns01` lists it with its description; lintian's bad-whatis-entry is this check):
     /// the subcommands' pages as scripts/package rewrites generate-manual's NAME section.
     @Test(.enabled(if: builtPackage != nil || underCI, "no .build-package/dns01_*.deb: run scripts/package (CI=true scripts/test does)"))
-    func packagedManPagesHaveWhatisEntries() throws {
+    func packagedManPagesHaveWhatisEntries() async throws {
         let deb = try #require(Self.builtPackage, "CI=true but scripts/package built no .build-package/dns01_*.deb")
         let sandbox = try DocSnippetTests.Sandbox()
         defer { sandbox.remove() }
-        let extracted = try runProcess("/usr/bin/dpkg-deb", ["-x", deb, sandbox.root])
+        let extracted = try await runProcessOffPool("/usr/bin/dpkg-deb", ["-x", deb, sandbox.root])
         #expect(extracted.status == 0, "dpkg-deb -x \(deb): \(extracted.stderr)")
         var pages: [String] = []
         for section in ["man1", "man5"] {
@@ -226,9 +226,9 @@ import Testing
         #expect(names.isSuperset(of: ["dns01.1.gz", "dns01.toml.5.gz", "dns01.run.1.gz", "dns01.issue.1.gz"]), "\(names.sorted())")
         for page in pages.sorted() {
             let name = URL(fileURLWithPath: page).lastPathComponent
-            let rendered = try runProcess("/usr/bin/man", ["--warnings", "-l", page], environment: ["MANWIDTH": "80", "PATH": "/usr/bin:/bin"])
+            let rendered = try await runProcessOffPool("/usr/bin/man", ["--warnings", "-l", page], environment: ["MANWIDTH": "80", "PATH": "/usr/bin:/bin"])
             #expect(rendered.status == 0 && rendered.stderr.isEmpty, "man --warnings -l \(name): \(rendered.stderr)")
-            let whatis = try runProcess("/usr/bin/lexgrog", [page])
+            let whatis = try await runProcessOffPool("/usr/bin/lexgrog", [page])
             let pageName = String(name.dropLast(".1.gz".count))
             #expect(whatis.status == 0 && whatis.stdout.contains("\"\(pageName) - "), "lexgrog \(name): \(whatis.stdout)\(whatis.stderr)")
         }
