@@ -51,12 +51,13 @@ struct RenewalInfoLookupTests {
         let ca = SilentCA()
         let started = ContinuousClock.now
         let result = try await RenewalPlan.consultRenewalInfo(Self.decisions(40), client: try Self.client(ca), logger: Logger(label: "test"),
-                                                              concurrency: 8, timeout: .milliseconds(300), phaseLimit: .seconds(60))
+                                                              concurrency: 8, timeout: .milliseconds(300), phaseLimit: .seconds(400))
         let elapsed = ContinuousClock.now - started
         // Five rounds of eight: unbounded, all forty would end after one deadline.
-        // Without deadlines, one unanswered lookup alone takes the CA's 600 s; the upper bound
-        // leaves room for the full suite on a loaded 2-core machine (seen: 48 s).
-        #expect(elapsed >= .milliseconds(1500) && elapsed < .seconds(120))
+        // Without deadlines, one unanswered lookup alone takes the CA's 600 s; the phase limit
+        // and the upper bound leave room for the full suite on a loaded 2-core machine, whose
+        // timers fire late (seen: 48 s, and 75 s for three rounds with 395 tests in the process).
+        #expect(elapsed >= .milliseconds(1500) && elapsed < .seconds(400))
         #expect(result.allSatisfy { $0.reason == nil })
         #expect(ca.counts.withLock { $0.started } == 40)
     }
