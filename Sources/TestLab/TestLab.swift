@@ -144,6 +144,15 @@ public final class TestLab: @unchecked Sendable {
         processes.append(try LabProcess(name: "named-primary", executable: named,
                                         arguments: ["-g", "-n", "1", "-c", "\(directory)/primary/named.conf"],
                                         directory: "\(directory)/primary"))
+        // The secondary starts once the primary serves its zones: a secondary whose first
+        // transfer finds the primary not yet listening puts it in BIND's unreachable-primaries
+        // cache and tries again only a minute later (CI saw a lab start time out on it).
+        let primaryDeadline = Date().addingTimeInterval(60)
+        for zone in allZones {
+            try await poll(until: primaryDeadline, "\(primary) to serve \(zone)") { [self] in
+                try self.answersSOA(zone, at: primary)
+            }
+        }
         processes.append(try LabProcess(name: "named-secondary", executable: named,
                                         arguments: ["-g", "-n", "1", "-c", "\(directory)/secondary/named.conf"],
                                         directory: "\(directory)/secondary"))
