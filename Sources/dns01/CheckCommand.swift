@@ -1,4 +1,5 @@
 import ArgumentParser
+import Clocks
 import DNS
 import DNS01
 import Foundation
@@ -18,6 +19,10 @@ struct CheckCommand: AsyncParsableCommand {
         try await runCommand(common) { console in
             let names = domains.isEmpty ? [] : try IdentifierList.normalize(domains)
             let config = try common.loadConfiguration(requiresCA: false)
+            guard !config.providers.isEmpty else {
+                throw UsageError("\(config.path) has no [[provider]]: nothing could write the challenge records (man dns01.toml shows each provider type).",
+                                 code: .notConfigured)
+            }
             let checkNames = names.isEmpty ? PreflightCheck.defaultNames(config) : names
             guard !checkNames.isEmpty else {
                 throw UsageError("Nothing to check: give names with -d NAME or list [[certificate]] entries in \(config.path).")
@@ -31,7 +36,8 @@ struct CheckCommand: AsyncParsableCommand {
                                  result.zone.map { "zone \($0)" }, result.provider.map { "provider \($0)" }]
                         .compactMap { $0 }.joined(separator: ", ")
                     let status = result.ok ? "ok" : "FAILED: \(result.error ?? "unknown error")"
-                    console.result("\(DomainName.display(result.name)): \(status) (\(String(format: "%.2f", result.seconds))s; \(place))")
+                    let elapsed = Duration.milliseconds(Int64(result.seconds * 1000)).elapsedText
+                    console.result("\(DomainName.display(result.name)): \(status) (\(place.isEmpty ? elapsed : "\(elapsed); \(place)"))")
                 }
             }
             let failed = results.filter { !$0.ok }
