@@ -55,6 +55,11 @@ public enum ProcessRunner {
     /// environment less what `withholding` withholds, overlaid with `environment`. `onLine` sees each output line as it arrives.
     /// After `timeout` (or when the calling task is cancelled) the process group gets SIGTERM,
     /// then SIGKILL two seconds later.
+    /// A child that exits without reading all its stdin must cost a write EPIPE, not the whole
+    /// process: SIGPIPE is ignored process-wide once, before the first child (as SwiftNIO does).
+    /// The CLI ignores it too; a test process or another host gets the same guarantee.
+    private static let ignoringBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
+
     public static func run(
         _ executable: String,
         arguments: [String],
@@ -65,6 +70,7 @@ public enum ProcessRunner {
         onLine: @escaping @Sendable (Stream, String) -> Void = { _, _ in }
     ) async throws -> Output {
         let env = policy.environment(from: ProcessInfo.processInfo.environment, adding: environment)
+        _ = ignoringBrokenPipes
 
         let stdinPipe = try makePipe(executable)
         let stdoutPipe = try makePipe(executable)
@@ -208,7 +214,7 @@ public enum ProcessRunner {
 
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
         var offset = 0
-        // A hook that does not read stdin closes it; SIGPIPE is ignored by the CLI, EPIPE ends this.
+        // A hook that does not read stdin closes it; SIGPIPE is ignored (`ignoringBrokenPipes`), EPIPE ends this.
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             if written < 0 {

@@ -48,6 +48,8 @@ func runProcess(_ executable: String, _ arguments: [String], environment: [Strin
     process.standardOutput = out
     process.standardError = err
     process.standardInput = input
+    // A child that exits before reading its stdin must not kill the test process with SIGPIPE.
+    signal(SIGPIPE, SIG_IGN)
     try process.run()
     if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
     try input.fileHandleForWriting.close()
