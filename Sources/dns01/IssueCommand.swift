@@ -45,6 +45,14 @@ struct IssueCommand: AsyncParsableCommand {
         }
     }
 
+    /// `--key-type`, already checked by `validate()`; a sentence, never a trap, if it is not.
+    static func keyType(_ text: String) throws -> KeyType {
+        guard let type = KeyType(rawValue: text) else {
+            throw UsageError("Key type '\(text)' is not one of \(KeyType.allCases.map(\.rawValue).joined(separator: ", ")).", code: .invalidArgument)
+        }
+        return type
+    }
+
     func run() async throws {
         try await runCommand(common) { console in
             // Names are checked before the config is read or anyone is contacted.
@@ -52,8 +60,8 @@ struct IssueCommand: AsyncParsableCommand {
             let request = if let csr {
                 try IssueRequest(certName: certName, csr: CSRInput(path: csr), provider: provider, profile: profile, challenge: kind)
             } else {
-                try IssueRequest(certName: certName, domains: domains, keyType: KeyType(rawValue: keyType)!, provider: provider, profile: profile,
-                                 challenge: kind)
+                try IssueRequest(certName: certName, domains: domains, keyType: try Self.keyType(keyType), provider: provider,
+                                 profile: profile, challenge: kind)
             }
             let config = try common.loadConfiguration()
             // With fleet storage, versions go to the shared database (under the fleet's lock).
