@@ -11,6 +11,31 @@ struct BackoffIntegrationTests {
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
+    /// A config for the CA outage tests: the CA at `ca`, a provider and resolver nobody answers
+    /// at, a metrics textfile and a notify command that keeps each notice in `directory/notices`.
+    static func outageConfig(_ directory: String, ca: String, acme: String = "", notifyOn: String = "", certificates: String) -> String {
+        """
+        [acme]
+        directory = "\(ca)"
+        agree_tos = true
+        state_dir = "\(directory)/state"
+        \(acme)
+        [dns]
+        resolvers = ["127.0.0.1:9"]
+        [[provider]]
+        name = "p"
+        type = "rfc2136"
+        zones = ["example.test"]
+        server = "127.0.0.1:9"
+        [metrics]
+        textfile = "\(directory)/dns01.prom"
+        [notify]
+        command = "env | grep ^DNS01_ > \(directory)/notices/$DNS01_EVENT-$DNS01_CERT_NAME.env"
+        \(notifyOn)
+        \(certificates)
+        """
+    }
+
     /// A CA outage is heard of: with the CA's port closed, `dns01 run` fails every certificate
     /// it meant to renew (exit 1), and each gets the failure in its history (so the next run
     /// backs off), in the metrics textfile and in a notification.
@@ -20,30 +45,14 @@ struct BackoffIntegrationTests {
         try FileManager.default.createDirectory(atPath: "\(directory)/notices", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let config = "\(directory)/dns01.toml"
-        try """
-            [acme]
-            directory = "https://127.0.0.1:\(port)/dir"
-            agree_tos = true
-            state_dir = "\(directory)/state"
-            [dns]
-            resolvers = ["127.0.0.1:9"]
-            [[provider]]
-            name = "p"
-            type = "rfc2136"
-            zones = ["example.test"]
-            server = "127.0.0.1:9"
-            [metrics]
-            textfile = "\(directory)/dns01.prom"
-            [notify]
-            command = "env | grep ^DNS01_ > \(directory)/notices/$DNS01_EVENT-$DNS01_CERT_NAME.env"
-            on = ["failure"]
+        try Self.outageConfig(directory, ca: "https://127.0.0.1:\(port)/dir", notifyOn: #"on = ["failure"]"#, certificates: """
             [[certificate]]
             name = "www"
             domains = ["www.example.test"]
             [[certificate]]
             name = "api"
             domains = ["api.example.test", "*.api.example.test"]
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            """).write(toFile: config, atomically: true, encoding: .utf8)
 
         let result = try await CLIRunner.run(["run", "-c", config])
         #expect(result.status == 1, "stderr: \(result.stderr)")
@@ -82,27 +91,11 @@ struct BackoffIntegrationTests {
         try "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".write(toFile: key, atomically: true, encoding: .utf8)
         chmod(key, 0o600)
         let config = "\(directory)/dns01.toml"
-        try """
-            [acme]
-            directory = "https://127.0.0.1:9/dir"
-            agree_tos = true
-            state_dir = "\(directory)/state"
-            account_key_file = "\(key)"
-            [dns]
-            resolvers = ["127.0.0.1:9"]
-            [[provider]]
-            name = "p"
-            type = "rfc2136"
-            zones = ["example.test"]
-            server = "127.0.0.1:9"
-            [metrics]
-            textfile = "\(directory)/dns01.prom"
-            [notify]
-            command = "env | grep ^DNS01_ > \(directory)/notices/$DNS01_EVENT-$DNS01_CERT_NAME.env"
+        try Self.outageConfig(directory, ca: "https://127.0.0.1:9/dir", acme: #"account_key_file = "\#(key)""#, certificates: """
             [[certificate]]
             name = "www"
             domains = ["www.example.test"]
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            """).write(toFile: config, atomically: true, encoding: .utf8)
         let result = try await CLIRunner.run(["run", "-c", config])
         #expect(result.status == 2, "stderr: \(result.stderr)")
         #expect(result.stderr.contains("The account key \(key) is not usable"), "stderr: \(result.stderr)")

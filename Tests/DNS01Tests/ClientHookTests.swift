@@ -51,20 +51,7 @@ struct ClientHookTests {
         let (hook, log) = try Self.loggingHook(lab, shim: "dehydrated")
         let names = ["example.test", "*.example.test", "a.example.test", "b.example.test", "c.example.test", "d.example.test"]
         try (names.joined(separator: " ") + "\n").write(toFile: "\(base)/domains.txt", atomically: true, encoding: .utf8)
-        try """
-        CA="\(lab.pebbleDirectory)"
-        CHALLENGETYPE="dns-01"
-        BASEDIR="\(base)"
-        HOOK="\(hook)"
-        HOOK_CHAIN="yes"
-        KEY_ALGO="prime256v1"
-        """.write(toFile: "\(base)/config", atomically: true, encoding: .utf8)
-        var env = ProcessInfo.processInfo.environment
-        env["CURL_CA_BUNDLE"] = lab.pebbleCAFile
-        env["DNS01"] = CLIRunner.executable
-        env["DNS01_CONFIG"] = config
-        let register = try await Self.run("/usr/bin/dehydrated", ["-f", "\(base)/config", "--register", "--accept-terms"], environment: env)
-        #expect(register.status == 0, "\(register.stdout)\(register.stderr)")
+        let env = try await Self.registeredDehydrated(lab, base: base, hook: hook, hookChain: "yes", config: config)
         let before = try serial(lab)
         let issue = try await Self.run("/usr/bin/dehydrated", ["-f", "\(base)/config", "-c"], environment: env)
         #expect(issue.status == 0, "\(issue.stdout)\(issue.stderr)")
@@ -124,20 +111,8 @@ struct ClientHookTests {
         let base = "\(lab.directory)/dehydrated"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         try "example.test *.example.test\n".write(toFile: "\(base)/domains.txt", atomically: true, encoding: .utf8)
-        try """
-        CA="\(lab.pebbleDirectory)"
-        CHALLENGETYPE="dns-01"
-        BASEDIR="\(base)"
-        HOOK="\(Self.repository)/hooks/dehydrated"
-        HOOK_CHAIN="\(hookChain)"
-        KEY_ALGO="prime256v1"
-        """.write(toFile: "\(base)/config", atomically: true, encoding: .utf8)
-        var env = ProcessInfo.processInfo.environment
-        env["CURL_CA_BUNDLE"] = lab.pebbleCAFile
-        env["DNS01"] = CLIRunner.executable
-        env["DNS01_CONFIG"] = config
-        let register = try await Self.run("/usr/bin/dehydrated", ["-f", "\(base)/config", "--register", "--accept-terms"], environment: env)
-        #expect(register.status == 0, "\(register.stdout)\(register.stderr)")
+        let env = try await Self.registeredDehydrated(lab, base: base, hook: "\(Self.repository)/hooks/dehydrated",
+                                                      hookChain: hookChain, config: config)
         let issue = try await Self.run("/usr/bin/dehydrated", ["-f", "\(base)/config", "-c"], environment: env)
         let output = issue.stdout + issue.stderr
         #expect(issue.status != 0, "\(output)")
@@ -221,5 +196,25 @@ struct ClientHookTests {
         let ignored = try await CLIRunner.run(["hook", "dehydrated", "startup_hook"], environment: ["DNS01_CONFIG": "/nonexistent.toml"])
         #expect(ignored.status == 0, "\(ignored.stderr)")
         #expect(ignored.stdout.isEmpty && ignored.stderr.isEmpty)
+    }
+
+    /// dehydrated's config in `base` (Pebble, dns-01, `hook`, `hookChain`), registered with
+    /// Pebble; the environment its runs need (Pebble's CA, the dns01 binary, `config`).
+    static func registeredDehydrated(_ lab: TestLab, base: String, hook: String, hookChain: String, config: String) async throws -> [String: String] {
+        try """
+        CA="\(lab.pebbleDirectory)"
+        CHALLENGETYPE="dns-01"
+        BASEDIR="\(base)"
+        HOOK="\(hook)"
+        HOOK_CHAIN="\(hookChain)"
+        KEY_ALGO="prime256v1"
+        """.write(toFile: "\(base)/config", atomically: true, encoding: .utf8)
+        var env = ProcessInfo.processInfo.environment
+        env["CURL_CA_BUNDLE"] = lab.pebbleCAFile
+        env["DNS01"] = CLIRunner.executable
+        env["DNS01_CONFIG"] = config
+        let register = try await run("/usr/bin/dehydrated", ["-f", "\(base)/config", "--register", "--accept-terms"], environment: env)
+        #expect(register.status == 0, "\(register.stdout)\(register.stderr)")
+        return env
     }
 }
