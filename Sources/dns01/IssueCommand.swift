@@ -65,11 +65,11 @@ struct IssueCommand: AsyncParsableCommand {
             }
             let config = try common.loadConfiguration()
             // With fleet storage, versions go to the shared database (under the fleet's lock).
-            let fleet = try await config.storage.open()
-            defer { fleet?.close() }
+            let state = try await config.openState()
+            defer { state.close() }
             // A placeholder first when the [[certificate]] asks for one; a live placeholder's key is reused.
-            let prepared = try await CertificateStore.prepareIssue(request, config: config, events: console.sink, fleet: fleet)
-            let result = try await Issuer(config: config, events: console.sink, fleet: fleet).issue(prepared)
+            let prepared = try await CertificateStore.prepareIssue(request, config: config, events: console.sink, state: state)
+            let result = try await Issuer(config: config, events: console.sink, state: state).issue(prepared)
             if common.json {
                 console.printJSON(result)
             } else {

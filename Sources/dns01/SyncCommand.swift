@@ -17,11 +17,11 @@ struct SyncCommand: AsyncParsableCommand {
             guard !config.certificates.isEmpty else {
                 throw UsageError("\(config.path) has no [[certificate]] entries to sync.", code: .notConfigured)
             }
-            guard let fleet = try await config.storage.open(migrate: false) else {
+            let state = try await config.openState(migrate: false)
+            defer { state.close() }
+            guard let summary = try await state.syncLive(nil, config: config, events: console.sink) else {
                 throw UsageError("dns01 sync needs [storage] type = \"postgres\" in \(config.path); with directory storage, live/ is the state itself.", code: .notConfigured)
             }
-            defer { fleet.close() }
-            let summary = try await FleetSync(config: config, fleet: fleet, events: console.sink).run()
             if common.json {
                 console.printJSON(summary)
             } else {

@@ -110,7 +110,7 @@ struct FleetTrustTests {
         let log = "\(fleet.lab.directory)/web1-hooks.log"
         let web1 = try fleet.writeConfig("web1", FleetLab.certificate("y", deployHook: "echo $DNS01_CERT_NAME >> \(log)"))
         let config = try Configuration.load(path: web1)
-        let database = try #require(try await config.storage.open())
+        let database = try await config.storage.openDatabase()
         defer { database.close() }
         let sync = FleetSync(config: config, fleet: database, events: { _ in })
 

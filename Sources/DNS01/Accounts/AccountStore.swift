@@ -26,16 +26,16 @@ public struct AccountStore: Sendable {
     }
 
     public let config: Configuration.ACME
-    /// With fleet storage the account lives in the shared database and these files are its
-    /// working copy (`AccountStore+Fleet`): `fleet` is the caller's open connection, or one is
-    /// opened from `storage` for the call.
+    /// Where the account is kept: with fleet storage in the shared database, these files being
+    /// its working copy (`StateStore.withAccount`). `state` is the caller's open state, or one
+    /// is opened from `storage` for the call.
     let storage: StorageSettings
-    let fleet: FleetDatabase?
+    let state: (any StateStore)?
 
-    public init(config: Configuration.ACME, storage: StorageSettings = StorageSettings(), fleet: FleetDatabase? = nil) {
+    public init(config: Configuration.ACME, storage: StorageSettings = StorageSettings(), state: (any StateStore)? = nil) {
         self.config = config
         self.storage = storage
-        self.fleet = fleet
+        self.state = state
     }
 
     public var directory: String {
@@ -52,7 +52,7 @@ public struct AccountStore: Sendable {
 
     /// An ACME client signed in with the stored account, registering one first if there is none.
     public func client(transport: any HTTPTransport, logger: Logger) async throws -> ACMEClient {
-        try await withFleetAccount { try await localClient(transport: transport, logger: logger) }
+        try await withSharedAccount { try await localClient(transport: transport, logger: logger) }
     }
 
     private func localClient(transport: any HTTPTransport, logger: Logger) async throws -> ACMEClient {
@@ -99,7 +99,7 @@ public struct AccountStore: Sendable {
 
     /// A client for the account already registered, or nil when there is none yet.
     public func existingClient(transport: any HTTPTransport, logger: Logger) async throws -> ACMEClient? {
-        try await withFleetAccount { try await localExistingClient(transport: transport, logger: logger) }
+        try await withSharedAccount { try await localExistingClient(transport: transport, logger: logger) }
     }
 
     private func localExistingClient(transport: any HTTPTransport, logger: Logger) async throws -> ACMEClient? {
@@ -169,7 +169,7 @@ public struct AccountStore: Sendable {
     /// `account.key` once the CA accepted it; a crash in between leaves both keys, and the next
     /// start keeps the one the CA accepts (`settleRollover`).
     public func rollover(client: ACMEClient, to type: AccountKeyType) async throws -> AccountKey {
-        try await withFleetAccount { try await localRollover(client: client, to: type) }
+        try await withSharedAccount { try await localRollover(client: client, to: type) }
     }
 
     private func localRollover(client: ACMEClient, to type: AccountKeyType) async throws -> AccountKey {
@@ -196,8 +196,8 @@ public struct AccountStore: Sendable {
     /// After `dns01 account deactivate`: the record goes (from the fleet's database too), so the
     /// next run registers afresh.
     public func forget() async throws {
-        try await withFleetAccount(push: false) { database in
-            if let database { try await BlockingPool.shared.run { try database.deleteAccount(directory: config.directory) } }
+        try await withSharedAccount(push: false) { state in
+            try await state.forgetAccount(directoryURL: config.directory)
             try forgetLocally()
         }
     }

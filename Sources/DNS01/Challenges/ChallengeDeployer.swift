@@ -22,14 +22,14 @@ public final class ChallengeDeployer: Sendable {
 
     /// `owner`: the process whose lifetime the presented records share (certbot for its
     /// hooks); this process when nil.
-    /// `fleet`: the shared database whose journal rows replace the journal's files.
+    /// `journal`: where the journal keeps entries (`StateStore.journalBackend`).
     public init(config: Configuration, events: @escaping EventSink, owner: ProcessIdentity? = nil,
-                clock: any DeadlineClock = SystemClock(), fleet: FleetDatabase? = nil) {
+                clock: any DeadlineClock = SystemClock(), journal backend: any JournalBackend = DirectoryJournal()) {
         self.config = config
         self.events = events
         self.clock = clock
         zoneFinder = config.makeZoneFinder()
-        journal = Journal(stateDir: config.acme.stateDir, owner: owner, fleet: fleet)
+        journal = Journal(stateDir: config.acme.stateDir, owner: owner, backend: backend)
     }
 
     /// The target for one identifier ("*.example.test" and "example.test" share one). The

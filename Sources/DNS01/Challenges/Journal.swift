@@ -2,7 +2,6 @@ import DNS
 import Files
 import Foundation
 import Providers
-import Storage
 import Synchronization
 
 /// Records presented and not yet cleaned up (DESIGN.md: `state_dir/journal/`). An entry is
@@ -52,20 +51,21 @@ public final class Journal: Sendable {
 
     public let stateDir: String
     public let directory: String
-    /// With fleet storage, entries are rows of the shared database instead of files (`Journal+Fleet`).
-    let fleet: FleetDatabase?
+    /// Where entries are kept: files under `directory` (`DirectoryJournal`), or rows of the
+    /// fleet's database (`DatabaseJournal`).
+    let backend: any JournalBackend
     /// The process the entries written through this journal belong to.
     let owner: ProcessIdentity?
-    private let counter = Mutex(0)
+    let counter = Mutex(0)
     /// Entry files this process wrote, to tell at exit what is still journaled.
-    private static let written = Mutex<Set<String>>([])
+    static let written = Mutex<Set<String>>([])
     /// Fleet journal rows this process wrote, by id, with the records still in them.
     static let writtenRows = Mutex<[String: [ChallengeRecord]]>([:])
 
     /// `owner`: the process whose lifetime the records share; this process when nil.
-    public init(stateDir: String, owner: ProcessIdentity? = nil, fleet: FleetDatabase? = nil) {
+    public init(stateDir: String, owner: ProcessIdentity? = nil, backend: any JournalBackend = DirectoryJournal()) {
         self.stateDir = stateDir
-        self.fleet = fleet
+        self.backend = backend
         directory = stateDir + "/journal"
         self.owner = owner ?? ProcessIdentity.current()
     }
@@ -78,60 +78,27 @@ public final class Journal: Sendable {
 
     /// Writes an entry for `records`; returns its path.
     public func add(_ records: [ChallengeRecord]) throws -> String {
-        if let fleet { return try addRow(records, in: fleet) }
-        try checkDirectories()
-        try FileSystem.createDirectory(directory)
-        let number = counter.withLock { value in
-            value += 1
-            return value
-        }
-        // The random part keeps a pid reused after a reboot from writing over an orphan.
-        let path = "\(directory)/\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))-\(number).json"
-        let entry = Entry(pid: owner?.pid ?? getpid(), owner: owner, created: Date(), records: records)
-        try write(entry, to: path)
-        Self.written.withLock { _ = $0.insert(path) }
-        return path
+        try backend.add(records, in: self)
     }
 
     /// Takes `records` out of every entry, whoever wrote it: they are no longer published.
     /// Entries left empty are deleted.
     public func forget(_ records: Set<ChallengeRecord>) throws {
-        if let fleet, !records.isEmpty { return try forgetRows(records, in: fleet) }
-        guard !records.isEmpty, FileSystem.exists(directory) else { return }
-        try withLock {
-            for path in try entryPaths() {
-                guard var entry = try? read(path), entry.records.contains(where: records.contains) else { continue }
-                entry.records.removeAll { records.contains($0) }
-                try save(entry, at: path)
-            }
-        }
+        guard !records.isEmpty else { return }
+        try backend.forget(records, in: self)
     }
 
     /// Takes `records` out of the entry at `path`; deletes it when nothing is left.
     public func remove(_ records: Set<ChallengeRecord>, from path: String) throws {
         guard !records.isEmpty else { return }
-        if let fleet { return try removeRows(records, from: path, in: fleet) }
-        try withLock {
-            guard var entry = try? read(path) else { return }
-            entry.records.removeAll { records.contains($0) }
-            try save(entry, at: path)
-        }
+        try backend.remove(records, from: path, in: self)
     }
 
     /// Notes a failed cleanup of the entry at `path`: one more failure, its reason, and the
     /// time before which no run tries again. Returns the entry as written.
     @discardableResult
     public func recordFailure(at path: String, reason: String, now: Date = Date()) throws -> Entry? {
-        if let fleet { return try recordRowFailure(at: path, reason: reason, now: now, in: fleet) }
-        return try withLock {
-            guard var entry = try? read(path) else { return nil }
-            let failures = (entry.failures ?? 0) + 1
-            entry.failures = failures
-            entry.lastError = reason
-            entry.retryAfter = now.addingTimeInterval(Self.retryDelay(afterFailures: failures))
-            try save(entry, at: path)
-            return entry
-        }
+        try backend.recordFailure(at: path, reason: reason, now: now, in: self)
     }
 
     /// Back-off between cleanups of an entry that keeps failing: 1 h after the first failure,
@@ -142,60 +109,34 @@ public final class Journal: Sendable {
     }
 
     /// Entries whose writer is gone, split into those due for cleanup and those waiting for
-    /// their back-off; files dns01 did not write are renamed to `NAME.rejected` and reported.
+    /// their back-off; entries dns01 did not write are set aside (files renamed `NAME.rejected`)
+    /// and reported.
     public func scan(now: Date = Date()) throws -> Scan {
-        if let fleet { return try scanRows(now: now, in: fleet) }
-        try checkDirectories()
-        guard FileSystem.exists(directory) else { return Scan() }
-        return try withLock {
-            var scan = Scan()
-            for path in try entryPaths() {
-                let entry: Entry
-                do {
-                    entry = try read(path)
-                    try Self.validate(entry, file: path)
-                } catch {
-                    let aside = path + ".rejected"
-                    let moved = rename(path, aside) == 0
-                    scan.rejected.append((path, "journal entry \(path) was not written by dns01 (\(Self.reason(error))), so nothing it names is removed; \(moved ? "it is set aside as \(aside)" : "remove it")."))
-                    continue
-                }
-                guard isOrphan(entry) else { continue }
-                if let retryAfter = entry.retryAfter, retryAfter > now {
-                    scan.deferred.append((path, entry))
-                } else {
-                    scan.orphans.append((path, entry))
-                }
-            }
-            return scan
-        }
+        try backend.scan(now: now, in: self)
     }
 
     /// Records that entries of this journal's owner still hold: what a client's earlier hook
     /// calls of the same run presented. None with fleet storage, whose rows belong to database
     /// sessions (hooks journal in the state directory).
     public func ownersRecords() throws -> [ChallengeRecord] {
-        guard fleet == nil, let owner else { return [] }
-        try checkDirectories()
-        guard FileSystem.exists(directory) else { return [] }
-        return try withLock {
-            try entryPaths().flatMap { path -> [ChallengeRecord] in
-                guard let entry = try? read(path), entry.owner == owner else { return [] }
-                return entry.records
-            }
-        }
+        try backend.ownersRecords(in: self)
     }
 
     /// Records in entries this process wrote that are still journaled (not removed).
     public static func unremovedByThisProcess() -> [ChallengeRecord] {
         let rows = writtenRows.withLock { $0 }
         let paths = written.withLock { $0 }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
         return paths.sorted().flatMap { path -> [ChallengeRecord] in
             guard let bytes = try? FileSystem.readBytes(path, limit: .state), let entry = try? decoder.decode(Entry.self, from: Data(bytes)) else { return [] }
             return entry.records
         } + rows.keys.sorted().flatMap { rows[$0] ?? [] }
+    }
+
+    /// Entry files' JSON (ISO 8601 dates).
+    static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
     }
 
     /// Whether the entry's writer is gone.
@@ -253,53 +194,5 @@ public final class Journal: Sendable {
     static func reason(_ error: any Error) -> String {
         let text = describe(error)
         return text.hasSuffix(".") ? String(text.dropLast()) : text
-    }
-
-    // MARK: - Files
-
-    private func entryPaths() throws -> [String] {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory)
-        } catch {
-            throw FileSystemError(path: directory, operation: "list", reason: "\(error.localizedDescription)")
-        }
-        return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted().map { "\(directory)/\($0)" }
-    }
-
-    private func read(_ path: String) throws -> Entry {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        do {
-            return try decoder.decode(Entry.self, from: Data(try FileSystem.readBytes(path, limit: .state)))
-        } catch let error as FileSystemError {
-            throw error
-        } catch {
-            throw JournalError(.unreadable, "it is not a journal entry")
-        }
-    }
-
-    private func write(_ entry: Entry, to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        try FileSystem.writeAtomically(Array(try encoder.encode(entry)), to: path, mode: 0o600)
-    }
-
-    /// Rewrites the entry, or deletes it when it holds no record.
-    private func save(_ entry: Entry, at path: String) throws {
-        if entry.records.isEmpty {
-            try FileSystem.remove(path)
-            Self.written.withLock { _ = $0.remove(path) }
-        } else {
-            try write(entry, to: path)
-        }
-    }
-
-    /// Runs `body` holding an exclusive flock on the journal directory itself (no lock file
-    /// among the entries), so concurrent processes never rewrite one entry from two stale copies.
-    private func withLock<T>(_ body: () throws -> T) throws -> T {
-        try FileSystem.createDirectory(directory)
-        return try FileLock.holding(directory, directory: true, body)
     }
 }

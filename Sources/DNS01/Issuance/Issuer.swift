@@ -81,25 +81,25 @@ public final class Issuer: Sendable {
     let clock: any DeadlineClock
     /// Obtain without storing or running deploy hooks (`dns01 run --dry-run`).
     let dryRun: Bool
-    /// The fleet's database (`[storage] type = "postgres"`): the account, the journal and every
-    /// stored version go there; nil for directory storage.
-    let fleet: FleetDatabase?
+    /// Where the account, the journal and every stored version go.
+    let state: any StateStore
 
     public init(config: Configuration, events: @escaping EventSink, logger: Logger = Logger(label: "dns01"), dryRun: Bool = false,
-                fleet: FleetDatabase? = nil) {
+                state: any StateStore) {
         self.config = config
         self.dryRun = dryRun
         self.events = events
         self.logger = logger
-        self.fleet = fleet
+        self.state = state
         clock = SystemClock()
-        deployer = ChallengeDeployer(config: config, events: events, clock: clock, fleet: fleet)
+        deployer = ChallengeDeployer(config: config, events: events, clock: clock, journal: state.journalBackend)
         transport = CurlTransport(caBundle: config.acme.caBundle, userAgent: "dns01")
     }
 
-    /// Signs in with the stored account (registering one the first time).
+    /// Signs in with the stored account (registering one the first time). A dry run's state
+    /// keeps nothing shared; its account is the configured storage's all the same.
     public func client() async throws -> ACMEClient {
-        try await AccountStore(config: config.acme, storage: config.storage, fleet: fleet).client(transport: transport, logger: logger)
+        try await AccountStore(config: config.acme, storage: config.storage, state: dryRun ? nil : state).client(transport: transport, logger: logger)
     }
 
     /// One certificate; throws its failure.
@@ -112,9 +112,8 @@ public final class Issuer: Sendable {
         // The lock `dns01 run` takes too: two processes never work on (and store) one certificate.
         let lock = try CertificateLock(stateDir: config.acme.stateDir, name: request.certName)
         defer { lock.release() }
-        guard let fleet else { return try await issueAll([request])[0].get() }
-        // With fleet storage, the fleet's lock too: no other machine works on it meanwhile.
-        let held = try await FleetLocks(fleet).acquire([request.certName], waitSeconds: nil)
+        // The lock other machines honour too (shared state): none works on it meanwhile.
+        let held = try await state.lockShared([request.certName], waitSeconds: nil)
         guard held.locked.contains(request.certName) else {
             throw OperationError(held.refusals[request.certName] ?? "Another machine is working on certificate \(request.certName).")
         }
@@ -122,10 +121,10 @@ public final class Issuer: Sendable {
         do {
             result = try await issueAll([request])[0]
         } catch {
-            await FleetLocks(fleet).release(held.locked)
+            await state.releaseShared(held.locked)
             throw error
         }
-        await FleetLocks(fleet).release(held.locked)
+        await state.releaseShared(held.locked)
         return try result.get()
     }
 
@@ -134,7 +133,7 @@ public final class Issuer: Sendable {
         await deployer.cleanupOrphans()
         let client = try await self.client()
         let coordinator = IssuanceCoordinator(requests: requests, environment: .init(
-            config: config, client: client, dns: deployer, store: CertificateStore(stateDir: config.acme.stateDir, fleet: fleet),
+            config: config, client: client, dns: deployer, store: CertificateStore(state: state),
             clock: client.clock, events: events, dryRun: dryRun))
         return try await coordinator.run()
     }

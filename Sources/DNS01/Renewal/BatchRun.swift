@@ -76,20 +76,17 @@ public struct BatchRun: Sendable {
         let start = ContinuousClock.now
         var issuing = config
         if dryRun { issuing.acme = config.acme.forDryRun }
-        // With fleet storage: one session for the whole run (its locks end with it); this
-        // machine's live/ and the run history are brought up to date first. A dry run stays
-        // off the shared state.
-        let fleet = dryRun ? nil : try await config.storage.open()
-        defer { fleet?.close() }
-        // One sync for the run: a version that cannot be installed is reported once (the lock
-        // step syncs again), and the others go on.
-        let sync = fleet.map { FleetSync(config: config, fleet: $0, events: events) }
+        // One state for the whole run (with fleet storage one database session, whose locks end
+        // with it); this machine's live/ and the run history are brought up to date with what is
+        // shared first. A dry run stays off the shared state.
+        let state: any StateStore = dryRun ? DirectoryStateStore(stateDir: config.acme.stateDir) : try await config.openState()
+        defer { state.close() }
+        // A version that cannot be installed is reported once (the lock step syncs again), and
+        // the others go on.
         var notInstalled: [String: FleetSync.Failure] = [:]
-        if let fleet, let sync {
-            Self.note(try await sync.run(), in: &notInstalled)
-            try await FleetHistory(config: config, fleet: fleet).pull(config.certificates.map(\.name))
-        }
-        let issuer = Issuer(config: issuing, events: events, dryRun: dryRun, fleet: fleet)
+        if let synced = try await state.syncLive(nil, config: config, events: events) { Self.note(synced, in: &notInstalled) }
+        try await state.pullHistory(config.certificates.map(\.name))
+        let issuer = Issuer(config: issuing, events: events, dryRun: dryRun, state: state)
         // Records a killed run left behind are removed first, whether or not anything is due.
         try await issuer.deployer.checkStateDirectory()
         await issuer.deployer.cleanupOrphans()
@@ -128,10 +125,8 @@ public struct BatchRun: Sendable {
         }
         var locks: [CertificateLock] = []
         defer { for lock in locks { lock.release() } }
-        let store = CertificateStore(stateDir: config.acme.stateDir, fleet: fleet)
-        if let fleet, let sync {
-            try await lockInFleet(fleet, sync: sync, items: &items, force: force, waitLock: waitLock, notInstalled: &notInstalled)
-        }
+        let store = CertificateStore(state: state)
+        try await lockShared(state, items: &items, force: force, waitLock: waitLock, notInstalled: &notInstalled)
         var requests: [IssueRequest] = []
         for index in items.indices where items[index].status == .pending {
             guard let decision = items[index].decision else { continue }
@@ -186,7 +181,7 @@ public struct BatchRun: Sendable {
                 for request in requests { outcomes[request.certName] = .failure(error) }
                 if ExitStatus.code(for: error) != 1 { configErrorOfRun = error }
             }
-            var lost: (error: PostgresError, names: [String])?
+            var lost: (error: String, names: [String])?
             for index in items.indices where items[index].status == .pending {
                 guard let outcome = outcomes[items[index].name] else { continue }
                 switch outcome {
@@ -196,7 +191,7 @@ public struct BatchRun: Sendable {
                     items[index].fail(describe(error))
                     // A certificate that only failed to reach the fleet's database did not fail
                     // at the CA or in DNS: no back-off for it; the run fails as a whole (below).
-                    if fleet != nil, let storage = Self.lostStorage(error) {
+                    if let storage = state.lostConnection(error) {
                         lost = (lost?.error ?? storage, (lost?.names ?? []) + [items[index].name])
                         continue
                     }
@@ -204,7 +199,7 @@ public struct BatchRun: Sendable {
                 if !dryRun && configErrorOfRun == nil { record(items[index], in: history, at: Date()) }
             }
             if let lost {
-                storageLost = "\(lost.error.description.dropLast()) during the run, so \(lost.names.joined(separator: ", ")) could not be stored (no partial version is live); the next run retries \(lost.names.count == 1 ? "it" : "them") without back-off."
+                storageLost = "\(lost.error.dropLast()) during the run, so \(lost.names.joined(separator: ", ")) could not be stored (no partial version is live); the next run retries \(lost.names.count == 1 ? "it" : "them") without back-off."
             }
         }
         // A certificate whose fleet version could not be installed here, and that this run did
@@ -214,15 +209,12 @@ public struct BatchRun: Sendable {
             guard let failure = notInstalled[items[index].name] else { continue }
             items[index].fail("\(failure.label) from the fleet's database was not installed: \(failure.error)")
         }
-        if let fleet {
-            // The outcomes (and streaks reset above) go to the fleet: another issuer's next run
-            // backs off from this one's failures.
-            let touched = items.filter { $0.status != .skipped || force }.map(\.name)
-            do {
-                try await FleetHistory(config: config, fleet: fleet).push(touched)
-            } catch {
-                events(.warning("Cannot share the run history with the fleet: \(describe(error))"))
-            }
+        // The outcomes (and streaks reset above) are shared: with fleet storage another issuer's
+        // next run backs off from this one's failures.
+        do {
+            try await state.pushHistory(items.filter { $0.status != .skipped || force }.map(\.name))
+        } catch {
+            events(.warning("Cannot share the run history with the fleet: \(describe(error))"))
         }
         for index in items.indices where items[index].status != .issued && items[index].status != .skipped {
             if let certificate = try? store.currentCertificate(items[index].name), CertificateStore.isPlaceholder(certificate) {

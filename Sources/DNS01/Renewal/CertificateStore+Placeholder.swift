@@ -123,16 +123,16 @@ extension CertificateStore {
     /// takes it itself), after the same check of the state directory `issue` makes, with
     /// `placeholder` as the [[certificate]] of the same name sets it. Reusing a placeholder's
     /// key needs no [[certificate]]: any issue for a name whose live/ holds one does it.
-    /// With fleet storage (`fleet`), a placeholder goes to the shared database like any version.
+    /// A placeholder goes to `state` like any version (with fleet storage, the shared database).
     public static func prepareIssue(_ request: IssueRequest, config: Configuration, events: @escaping EventSink,
-                                    fleet: FleetDatabase? = nil) async throws -> IssueRequest {
+                                    state: any StateStore) async throws -> IssueRequest {
         guard request.csr == nil else { return request }
         let stateDir = config.acme.stateDir
         try await BlockingPool.shared.run { try Journal(stateDir: stateDir).checkDirectories() }
         let lock = try CertificateLock(stateDir: stateDir, name: request.certName)
         defer { lock.release() }
         let placeholder = config.certificates.first { $0.name == request.certName }?.placeholder ?? false
-        return try await CertificateStore(stateDir: stateDir, fleet: fleet).prepare(request, placeholder: placeholder, events: events)
+        return try await CertificateStore(state: state).prepare(request, placeholder: placeholder, events: events)
     }
 }
 

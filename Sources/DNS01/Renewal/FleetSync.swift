@@ -66,10 +66,14 @@ public struct FleetSync: Sendable {
     }
 
     public init(config: Configuration, fleet: FleetDatabase, events: @escaping EventSink) {
+        self.init(config: config, fleet: fleet, events: events, reported: Reported())
+    }
+
+    init(config: Configuration, fleet: FleetDatabase, events: @escaping EventSink, reported: Reported) {
         self.config = config
         self.fleet = fleet
         self.events = events
-        reported = Reported()
+        self.reported = reported
     }
 
     /// Syncs `names` (every [[certificate]] when nil).

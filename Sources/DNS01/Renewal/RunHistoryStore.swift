@@ -12,6 +12,9 @@ public struct RunHistoryStore: Sendable {
 
     public func path(_ name: String) -> String { "\(directory)/\(name).json" }
 
+    /// Whether `name` has a history here.
+    public func exists(_ name: String) -> Bool { FileSystem.exists(path(name)) }
+
     /// The history of `name`; empty when there is none or the file is unreadable (a damaged
     /// record must not stop renewals: the next write replaces it).
     public func read(_ name: String) -> RunHistory {

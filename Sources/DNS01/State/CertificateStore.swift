@@ -16,17 +16,23 @@ import X509
 /// old set or the whole new set, never a new key with an old certificate; previous versions stay
 /// in `archive/`.
 ///
-/// With fleet storage (`fleet`), a version is first stored in PostgreSQL and made live there in
-/// one transaction; the same version number is then written here. The database is the truth;
-/// this directory is the machine's working copy, which `dns01 sync` brings up to date.
+/// A new version is first recorded by the `StateStore` (with fleet storage, stored in
+/// PostgreSQL and made live there in one transaction, under the number it gets there); it is
+/// then written here. With shared state the database is the truth and this directory the
+/// machine's working copy, which `dns01 sync` brings up to date.
 public struct CertificateStore: Sendable {
     public let stateDir: String
-    /// The fleet's database, or nil for directory storage.
-    public let fleet: FleetDatabase?
+    /// Where versions are recorded before they are written here.
+    let state: any StateStore
 
-    public init(stateDir: String, fleet: FleetDatabase? = nil) {
-        self.stateDir = stateDir
-        self.fleet = fleet
+    public init(state: any StateStore) {
+        stateDir = state.stateDir
+        self.state = state
+    }
+
+    /// The certificates of `stateDir` alone (directory storage).
+    public init(stateDir: String) {
+        self.init(state: DirectoryStateStore(stateDir: stateDir))
     }
 
     public func liveDirectory(_ name: String) -> String { "\(stateDir)/live/\(name)" }
@@ -82,20 +88,7 @@ public struct CertificateStore: Sendable {
             return (written.live, number, written.changed)
         }
         let key = privateKeyPEM ?? storedKey(name: name, matching: leaf)
-        guard let fleet else {
-            let written = try write(name: name, version: nil, key: key, blocks: blocks)
-            return (written.live, nil, written.changed)
-        }
-        let certificate: Certificate
-        do { certificate = try Certificate(pemEncoded: leaf) } catch {
-            throw OperationError("The CA's certificate for \(name) cannot be read: \(error).")
-        }
-        let names = (try? certificate.extensions.subjectAlternativeNames)??.compactMap { name -> String? in
-            if case .dnsName(let dns) = name { return dns }
-            return nil
-        } ?? []
-        let number = try fleet.storeVersion(name: name, chainPEM: blocks.joined(), keyPEM: key, names: names,
-                                            notAfter: certificate.notValidAfter)
+        let number = try state.recordVersion(name: name, blocks: blocks, keyPEM: key)
         let written = try write(name: name, version: number, key: key, blocks: blocks)
         return (written.live, number, written.changed)
     }

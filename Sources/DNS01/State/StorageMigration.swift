@@ -30,10 +30,10 @@ public struct StorageMigration: Sendable {
 
     /// The database of `config`'s `[storage]`, refusing `type = "directory"` (exit 2).
     public static func open(_ config: Configuration, command: String) async throws -> FleetDatabase {
-        guard config.storage.kind == .postgres, let database = try await config.storage.open() else {
+        guard config.storage.kind == .postgres else {
             throw ConfigError("\(config.path): [storage] type is \"\(config.storage.kind.rawValue)\", so \(command) has no PostgreSQL to work with: set type = \"postgres\" with url_file and key_file.")
         }
-        return database
+        return try await config.storage.openDatabase(context: config.path)
     }
 
     // MARK: - Import

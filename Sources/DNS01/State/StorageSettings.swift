@@ -47,11 +47,15 @@ public struct StorageSettings: Sendable, Equatable {
         return StorageSettings(kind: kind, urlFile: url, keyFile: key)
     }
 
-    /// Connects to the fleet's database (nil for `type = "directory"`), on the `BlockingPool`.
-    /// The URL file and the key file are read and checked (0600) first; errors name them, never
-    /// their content. `migrate: false` leaves the schema check to the first query (`dns01 sync`).
-    public func open(migrate: Bool = true) async throws -> FleetDatabase? {
-        guard kind == .postgres, let urlFile, let keyFile else { return nil }
+    /// Connects to the fleet's database, on the `BlockingPool` (`openState` for the core; this
+    /// for `dns01 storage` and tests). The URL file and the key file are read and checked
+    /// (0600) first; errors name them, never their content. `migrate: false` leaves the schema
+    /// check to the first query (`dns01 sync`). `context` names the config for the error of
+    /// `type = "directory"`, whose state has no database.
+    public func openDatabase(migrate: Bool = true, context: String = "[storage]") async throws -> FleetDatabase {
+        guard kind == .postgres, let urlFile, let keyFile else {
+            throw ConfigError("\(context): [storage] type is \"\(kind.rawValue)\", so there is no PostgreSQL to work with: set type = \"postgres\" with url_file and key_file.")
+        }
         let url = try SecretFile.read(urlFile, context: "[storage]", what: "url_file")
         let sealing = try SealingKey(file: keyFile)
         do {

@@ -1,24 +1,23 @@
 import Blocking
 import Clocks
 import Foundation
-import Storage
 
 extension BatchRun {
-    /// Takes the fleet's lock of every certificate still pending. One another machine holds is
+    /// Takes the shared lock of every certificate still pending. One another machine holds is
     /// skipped, saying who holds it (or waited for, with `waitLock`). For the ones taken, the
-    /// live versions are synced once more: a certificate another issuer renewed between this
-    /// run's first sync and its lock is decided again, and usually no longer due.
-    func lockInFleet(_ fleet: FleetDatabase, sync: FleetSync, items: inout [Item], force: Bool, waitLock: Int?,
-                     notInstalled: inout [String: FleetSync.Failure]) async throws {
+    /// shared live versions are synced once more: a certificate another issuer renewed between
+    /// this run's first sync and its lock is decided again, and usually no longer due.
+    func lockShared(_ state: any StateStore, items: inout [Item], force: Bool, waitLock: Int?,
+                    notInstalled: inout [String: FleetSync.Failure]) async throws {
         let pending = items.indices.filter { items[$0].status == .pending }
         guard !pending.isEmpty else { return }
-        let outcome = try await FleetLocks(fleet).acquire(pending.map { items[$0].name }, waitSeconds: waitLock)
+        let outcome = try await state.lockShared(pending.map { items[$0].name }, waitSeconds: waitLock)
         for index in pending {
             guard let refusal = outcome.refusals[items[index].name] else { continue }
             items[index].lockedElsewhere(refusal)
             events(.step(refusal))
         }
-        let synced = try await sync.run(names: outcome.locked)
+        guard let synced = try await state.syncLive(outcome.locked, config: config, events: events) else { return }
         Self.note(synced, in: &notInstalled)
         let renewed = synced.updated.map(\.name)
         guard !renewed.isEmpty else { return }
@@ -36,16 +35,5 @@ extension Configuration {
     /// machine's issuance may take (its order and propagation deadlines), plus a minute.
     public var fleetLockWait: Int {
         Int(acme.orderTimeout.inSeconds + dns.propagationTimeout.inSeconds) + 60
-    }
-}
-
-extension BatchRun {
-    /// The lost database connection behind a certificate's failure, if that is what it was.
-    static func lostStorage(_ error: any Error) -> PostgresError? {
-        switch error {
-        case let error as PostgresError where error.code == .connectionLost: error
-        case let error as CertificateFailure: lostStorage(error.underlying)
-        default: nil
-        }
     }
 }

@@ -9,17 +9,20 @@ import Storage
 ///
 /// The rows are trusted no more than entry files: every record must have the dns-01 shape at an
 /// _acme-challenge name, or nothing in the row is removed.
-extension Journal {
+public struct DatabaseJournal: JournalBackend {
     static let rowPrefix = "postgres:journal/"
+    let fleet: FleetDatabase
 
-    func addRow(_ records: [ChallengeRecord], in fleet: FleetDatabase) throws -> String {
+    init(database: FleetDatabase) { fleet = database }
+
+    public func add(_ records: [ChallengeRecord], in journal: Journal) throws -> String {
         let id = try fleet.addJournalRow(recordsJSON: try Self.encodeRecords(records))
         let path = Self.rowPrefix + String(id)
-        Self.writtenRows.withLock { $0[path] = records }
+        Journal.writtenRows.withLock { $0[path] = records }
         return path
     }
 
-    func forgetRows(_ records: Set<ChallengeRecord>, in fleet: FleetDatabase) throws {
+    public func forget(_ records: Set<ChallengeRecord>, in journal: Journal) throws {
         try fleet.editJournal { rows in
             rows.compactMap { row -> (id: Int64, recordsJSON: String?)? in
                 guard let entry = try? Self.decodeRecords(row.recordsJSON), entry.contains(where: records.contains) else { return nil }
@@ -28,7 +31,7 @@ extension Journal {
         }
     }
 
-    func removeRows(_ records: Set<ChallengeRecord>, from path: String, in fleet: FleetDatabase) throws {
+    public func remove(_ records: Set<ChallengeRecord>, from path: String, in journal: Journal) throws {
         guard let id = Self.rowID(path) else { return }
         try fleet.editJournal { rows in
             guard let row = rows.first(where: { $0.id == id }), let entry = try? Self.decodeRecords(row.recordsJSON) else { return [] }
@@ -36,9 +39,9 @@ extension Journal {
         }
     }
 
-    func recordRowFailure(at path: String, reason: String, now: Date, in fleet: FleetDatabase) throws -> Entry? {
+    public func recordFailure(at path: String, reason: String, now: Date, in journal: Journal) throws -> Journal.Entry? {
         guard let id = Self.rowID(path), let row = try fleet.journalRows(id: id).first else { return nil }
-        let retryAfter = now.addingTimeInterval(Self.retryDelay(afterFailures: row.failures + 1))
+        let retryAfter = now.addingTimeInterval(Journal.retryDelay(afterFailures: row.failures + 1))
         try fleet.recordJournalFailure(id: id, reason: reason, retryAfter: retryAfter)
         var entry = try Self.entry(row)
         entry.failures = row.failures + 1
@@ -47,31 +50,30 @@ extension Journal {
         return entry
     }
 
-    func scanRows(now: Date, in fleet: FleetDatabase) throws -> Scan {
-        var scan = Scan()
+    public func scan(now: Date, in journal: Journal) throws -> Journal.Scan {
+        var scan = Journal.Scan()
         for row in try fleet.journalRows() where !row.ownerAlive && !row.mine {
             let path = Self.rowPrefix + String(row.id)
-            let entry: Entry
+            let entry: Journal.Entry
             do {
                 entry = try Self.entry(row)
-                try Self.validateRecords(entry)
+                try Journal.validateRecords(entry)
             } catch {
-                scan.rejected.append((path, "journal row \(row.id) in the fleet's database (written by \(row.owner)) does not hold what dns01 writes (\(Self.reason(error))), so nothing it names is removed; delete the row."))
+                scan.rejected.append((path, "journal row \(row.id) in the fleet's database (written by \(row.owner)) does not hold what dns01 writes (\(Journal.reason(error))), so nothing it names is removed; delete the row."))
                 continue
             }
-            if let retryAfter = entry.retryAfter, retryAfter > now {
-                scan.deferred.append((path, entry))
-            } else {
-                scan.orphans.append((path, entry))
-            }
+            scan.add(path, entry, now: now)
         }
         return scan
     }
 
+    /// None: rows belong to database sessions (hooks journal in the state directory).
+    public func ownersRecords(in journal: Journal) throws -> [ChallengeRecord] { [] }
+
     /// The change for a row whose records are now `remaining` (none: the row goes).
     private func change(_ id: Int64, _ remaining: [ChallengeRecord]) -> (id: Int64, recordsJSON: String?) {
         let path = Self.rowPrefix + String(id)
-        Self.writtenRows.withLock { rows in
+        Journal.writtenRows.withLock { rows in
             if rows[path] != nil { rows[path] = remaining.isEmpty ? nil : remaining }
         }
         return (id, remaining.isEmpty ? nil : try? Self.encodeRecords(remaining))
@@ -82,8 +84,8 @@ extension Journal {
         return Int64(path.dropFirst(rowPrefix.count))
     }
 
-    static func entry(_ row: JournalRow) throws -> Entry {
-        Entry(pid: 0, owner: nil, created: row.created, records: try decodeRecords(row.recordsJSON), failures: row.failures,
+    static func entry(_ row: JournalRow) throws -> Journal.Entry {
+        Journal.Entry(pid: 0, owner: nil, created: row.created, records: try decodeRecords(row.recordsJSON), failures: row.failures,
               lastError: row.lastError, retryAfter: row.retryAfter, writer: row.owner)
     }
 

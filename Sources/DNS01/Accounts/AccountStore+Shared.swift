@@ -3,35 +3,19 @@ import Files
 import Foundation
 import Storage
 
-/// The account with fleet storage: one account per CA for the whole fleet, in the shared
-/// database. Each use takes the account's advisory lock (two machines never register two
-/// accounts or roll one key over at once), copies the account into the local files, lets the
-/// file logic above run unchanged (registration, an interrupted rollover's settling), and
-/// copies the result back. An account this machine had before the state was shared, and the
-/// database lacks, is copied up.
+/// The account where state is shared (`PostgresStateStore.withAccount`): the database's copy
+/// and this machine's files.
 extension AccountStore {
-    func withFleetAccount<T>(push: Bool = true, _ body: () async throws -> T) async throws -> T {
-        try await withFleetAccount(push: push) { _ in try await body() }
+    func withSharedAccount<T>(push: Bool = true, _ body: () async throws -> T) async throws -> T {
+        try await withSharedAccount(push: push) { _ in try await body() }
     }
 
-    /// `body` gets the database (nil for directory storage).
-    func withFleetAccount<T>(push: Bool = true, _ body: (FleetDatabase?) async throws -> T) async throws -> T {
-        var opened: FleetDatabase?
-        if fleet == nil { opened = try await storage.open() }
-        guard let database = fleet ?? opened else { return try await body(nil) }
-        defer { opened?.close() }
-        let directoryURL = config.directory
-        try await BlockingPool.shared.run { try database.lockAccount(directoryURL) }
-        do {
-            try await BlockingPool.shared.run { try self.pull(from: database) }
-            let value = try await body(database)
-            if push { try await BlockingPool.shared.run { try self.push(to: database) } }
-            try? await BlockingPool.shared.run { try database.unlockAccount(directoryURL) }
-            return value
-        } catch {
-            try? await BlockingPool.shared.run { try database.unlockAccount(directoryURL) }
-            throw error
-        }
+    /// `body` gets the state the account is kept in.
+    func withSharedAccount<T>(push: Bool = true, _ body: (any StateStore) async throws -> T) async throws -> T {
+        if let state { return try await state.withAccount(self, push: push) { try await body(state) } }
+        let opened = try await storage.openState(stateDir: config.stateDir)
+        defer { opened.close() }
+        return try await opened.withAccount(self, push: push) { try await body(opened) }
     }
 
     /// Writes the database's account into the local files (0600); nothing when it has none.
