@@ -116,6 +116,7 @@ let package = Package(
         ]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "TestLab"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers"]),
+        .testTarget(name: "StorageTests", dependencies: ["ACME", "DNS01", "Files", "Providers", "Settings", "Storage", "TestLab"]),
         .testTarget(name: "DNS01Tests", dependencies: [
             "DNS01", "ACME", "DNS", "HTTP", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks", "TestLab",
             "FuzzEntries", "ScriptedHTTP", "ScriptedACME",
