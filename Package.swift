@@ -11,7 +11,7 @@ let package = Package(
         .library(name: "TestLab", targets: ["TestLab"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -35,19 +35,22 @@ let package = Package(
         .target(name: "CBuildInfo"),
 
         // HTTPS through libcurl, for the CA and for DNS host APIs.
-        .target(name: "HTTP", dependencies: ["CCurl", "Blocking", "Clocks"]),
+        .target(name: "HTTP", dependencies: ["CCurl", "Blocking", "Clocks", "FoundationShim"]),
         // Typed configuration tables (read from TOML by the core) and their errors.
-        .target(name: "Settings"),
+        // What FoundationEssentials lacks and dns01 needs (trimming, printf-style numbers), on
+        // the standard library: no module of the product imports corelibs Foundation (ICU).
+        .target(name: "FoundationShim"),
+        .target(name: "Settings", dependencies: ["FoundationShim"]),
         // Where state lives: the fleet's PostgreSQL database (libpq), keys sealed with AES-GCM.
         // Files as DESIGN.md wants them written (atomic, synced, modes set at creation), locks,
         // secret files (mode-checked), bounded reads: what Providers, Storage and the core share.
-        .target(name: "Files", dependencies: ["Settings"]),
+        .target(name: "Files", dependencies: ["FoundationShim", "Settings"]),
         .target(
             name: "Storage",
-            dependencies: ["Files", "Settings", "CPQ", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Files", "FoundationShim", "Settings", "CPQ", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Running hooks and other programs: process groups, time limits, bounded output.
-        .target(name: "Processes", dependencies: ["Blocking", "Clocks"]),
+        .target(name: "Processes", dependencies: ["Blocking", "Clocks", "FoundationShim"]),
 
         .target(
             name: "ACME",
@@ -62,12 +65,12 @@ let package = Package(
         ),
         .target(
             name: "DNS",
-            dependencies: ["CLDNS", "CIDN2", "Blocking", "Clocks"]
+            dependencies: ["CLDNS", "CIDN2", "Blocking", "Clocks", "FoundationShim"]
         ),
         .target(
             name: "Providers",
             dependencies: [
-                "DNS", "HTTP", "Settings", "Files", "Processes", "Blocking", "Clocks",
+                "DNS", "HTTP", "Settings", "Files", "FoundationShim", "Processes", "Blocking", "Clocks",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,5 +1,7 @@
 import Clocks
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 import Logging
 

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// An account object (RFC 8555 §7.1.2).
 public struct Account: Sendable, Decodable {

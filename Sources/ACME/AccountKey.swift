@@ -1,6 +1,8 @@
 import _CryptoExtras
 import Crypto
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// The JWS algorithms an account key can use (RFC 7518 §3.1).
 public enum AccountKeyAlgorithm: String, Sendable {

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import X509
 
 /// The certificate resource's operations (RFC 8555 §7.4.2 download, §7.6 revocation); what is

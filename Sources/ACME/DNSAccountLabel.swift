@@ -1,5 +1,7 @@
 import Crypto
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// The account label of the dns-account-01 challenge (draft-ietf-acme-dns-account-label §3.1):
 /// "_" followed by the lowercase base32 (RFC 4648 §6, no padding) of the first 10 octets of

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// The CA's directory (RFC 8555 §7.1.1).
 public struct Directory: Sendable, Decodable {

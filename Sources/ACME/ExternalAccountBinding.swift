@@ -1,5 +1,7 @@
 import Crypto
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// External account binding (RFC 8555 §7.3.4): the key id and MAC key a CA such as ZeroSSL or
 /// Google Trust Services hands out, proving the new ACME account belongs to an existing
@@ -10,9 +12,9 @@ public struct ExternalAccountBinding: Sendable {
 
     /// `macKey` as the CA gives it: base64url (padding and standard base64 tolerated).
     public init(keyID: String, encodedMACKey: String) throws {
-        let text = encodedMACKey.trimmingCharacters(in: .whitespacesAndNewlines)
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let text = encodedMACKey.trimmingWhitespaceAndNewlines()
+            .replacing("+", with: "-").replacing("/", with: "_")
+            .replacing("=", with: "")
         guard !keyID.isEmpty else { throw ACMEError(.invalidKey, "The external account key id is empty.") }
         guard let key = Base64URL.decode(text), !key.isEmpty else {
             throw ACMEError(.invalidKey, "The external account MAC key is not base64url text.")

@@ -1,5 +1,7 @@
 import Crypto
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// A public JSON Web Key (RFC 7517) holding just the members RFC 7638 §3.2 requires, which is
 /// all ACME needs: the `jwk` header of newAccount and the thumbprint of key authorizations.

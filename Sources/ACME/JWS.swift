@@ -1,5 +1,7 @@
 import Crypto
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// JSON Web Signatures as ACME uses them (RFC 8555 §6.2): flattened JSON serialization
 /// (RFC 7515 §7.2.2), ES256 signatures as raw r ‖ s (RFC 7518 §3.4).

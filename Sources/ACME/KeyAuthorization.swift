@@ -1,5 +1,7 @@
 import Crypto
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// Key authorizations (RFC 8555 §8.1) and the dns-01 TXT value (§8.4).
 public enum KeyAuthorization {

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 
 /// An order (RFC 8555 §7.1.3). `url` comes from the Location header, not the body.

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 import X509
 
@@ -34,10 +36,8 @@ public struct RenewalInfo: Sendable, Decodable {
 
     /// RFC 3339 timestamps, with or without fractional seconds.
     static func date(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        (try? Date(text, strategy: Date.ISO8601FormatStyle()))
+            ?? (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
     }
 
     /// §4.2: a uniformly random moment in the window (`fraction` in 0..<1 picks it); a window

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// A DNS server to send queries or updates to: an IP literal and a port.
 public struct DNSServer: Hashable, Sendable, CustomStringConvertible, Codable {
@@ -12,7 +14,7 @@ public struct DNSServer: Hashable, Sendable, CustomStringConvertible, Codable {
 
     /// Parses "127.0.0.1", "127.0.0.1:5353", "[::1]:5353" or "::1".
     public init(parsing text: String, defaultPort: UInt16 = 53) throws {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingWhitespace()
         var host = trimmed
         var port = defaultPort
         if trimmed.hasPrefix("[") {

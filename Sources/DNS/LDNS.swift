@@ -1,5 +1,7 @@
 internal import CLDNS
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// The libldns calls of this module, in one place. Everything here runs on a `BlockingPool`
 /// thread; every ldns object is freed before the function returns.

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// A TSIG key (RFC 8945). The secret never appears in `description`, errors or logs.
 public struct TSIGKey: Sendable, CustomStringConvertible {
@@ -31,7 +33,7 @@ public struct TSIGKey: Sendable, CustomStringConvertible {
     /// writes it: Knot's YAML form when its first line that is not blank or a comment is `key:`,
     /// otherwise BIND's form.
     public static func parse(keyFile text: String, path: String) throws -> TSIGKey {
-        let first = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        let first = text.split(whereSeparator: \.isNewline).map { $0.trimmingWhitespace() }
             .first { !$0.isEmpty && !$0.hasPrefix("#") }
         if let first, first == "key:" || first.hasPrefix("key:") && first.dropFirst(4).first?.isWhitespace == true {
             return try parse(knotKeyFile: text, path: path)
@@ -115,12 +117,12 @@ public struct TSIGKey: Sendable, CustomStringConvertible {
         var itemLine = 0
         for (offset, content) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = offset + 1
-            let trimmed = content.trimmingCharacters(in: .whitespaces)
+            let trimmed = content.trimmingWhitespace()
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             // YAML lets a sequence sit at its parent's indentation ("key:\n- id: …").
             let nested = content.first?.isWhitespace == true || trimmed.hasPrefix("-")
             if !nested {
-                guard !sawSection, trimmed == "key:" || trimmed.hasPrefix("key:") && trimmed.dropFirst(4).trimmingCharacters(in: .whitespaces).hasPrefix("#") else {
+                guard !sawSection, trimmed == "key:" || trimmed.hasPrefix("key:") && trimmed.dropFirst(4).trimmingWhitespace().hasPrefix("#") else {
                     throw fail(sawSection ? "only the 'key:' section of a Knot configuration is read, one key per file" : "expected 'key:'", line: line)
                 }
                 sawSection = true
@@ -139,7 +141,7 @@ public struct TSIGKey: Sendable, CustomStringConvertible {
             guard let colon = entry.firstIndex(of: ":") else {
                 throw fail("expected 'name: value'", line: line)
             }
-            let name = String(entry[..<colon]).trimmingCharacters(in: .whitespaces)
+            let name = String(entry[..<colon]).trimmingWhitespace()
             guard BindTokenizer.isKeyword(name) else { throw fail("expected 'name: value'", line: line) }
             guard ["id", "algorithm", "secret"].contains(name) else {
                 throw fail("unknown field '\(name)' in the key (known: id, algorithm, secret)", line: line)
@@ -165,16 +167,16 @@ public struct TSIGKey: Sendable, CustomStringConvertible {
     /// A YAML scalar on one line: plain (a trailing " #" comment dropped), '…' or "…"; nil when
     /// a quote is not closed or text follows it.
     private static func knotValue(_ text: Substring) -> String? {
-        let value = text.trimmingCharacters(in: .whitespaces)
+        let value = text.trimmingWhitespace()
         guard let quote = value.first, quote == "\"" || quote == "'" else {
-            if let comment = value.range(of: " #") ?? value.range(of: "\t#") {
-                return String(value[..<comment.lowerBound]).trimmingCharacters(in: .whitespaces)
+            if let comment = value.firstRange(of: " #") ?? value.firstRange(of: "\t#") {
+                return String(value[..<comment.lowerBound]).trimmingWhitespace()
             }
             return value
         }
         let body = value.dropFirst()
         guard let close = body.firstIndex(of: quote) else { return nil }
-        let rest = body[body.index(after: close)...].trimmingCharacters(in: .whitespaces)
+        let rest = body[body.index(after: close)...].trimmingWhitespace()
         guard rest.isEmpty || rest.hasPrefix("#") else { return nil }
         return String(body[..<close])
     }

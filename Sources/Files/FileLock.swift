@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An exclusive advisory lock (flock(2)) held until `unlock`: on a lock file (created 0600, a
 /// symlink refused) or on a directory itself. One owner at a time (hence unchecked Sendable: it
@@ -43,7 +44,7 @@ public final class FileLock: @unchecked Sendable {
 
     private static func open(_ path: String, directory: Bool) throws -> Int32 {
         let flags = directory ? O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW : O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW
-        let fd = Foundation.open(path, flags, 0o600)
+        let fd = Glibc.open(path, flags, 0o600)
         guard fd >= 0 else {
             throw FileSystemError(path: path, operation: directory ? "open" : "open the lock file", reason: String(cString: strerror(errno)))
         }

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Settings
 
 /// A file operation that failed: which file, what was being done, and the system's reason.
@@ -106,8 +108,8 @@ public enum FileSystem {
     /// Writes `bytes` to `path` atomically with `mode`: a reader sees the old file or the new one,
     /// never a part; after a crash the file is the old one or the new one.
     public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644, owner: (uid: uid_t, gid: gid_t)? = nil) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        let base = (path as NSString).lastPathComponent
+        let directory = directoryName(path)
+        let base = baseName(path)
         try createDirectory(directory.isEmpty ? "." : directory)
         let temp = (directory.isEmpty ? "." : directory) + "/.\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         var ok = false
@@ -149,12 +151,12 @@ public enum FileSystem {
 
     /// Creates `path` and its parents with `mode` (0700 by default: the state directory holds keys).
     public static func createDirectory(_ path: String, mode: mode_t = 0o700) throws {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            if isDirectory.boolValue { return }
+        var info = stat()
+        if stat(path, &info) == 0 {
+            if info.st_mode & S_IFMT == S_IFDIR { return }
             throw FileSystemError(path: path, operation: "create the directory", reason: "a file of that name exists")
         }
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = directoryName(path)
         if !parent.isEmpty, parent != path { try createDirectory(parent, mode: mode) }
         if mkdir(path, mode) == 0 {
             // The umask (the service's UMask=0027) may have narrowed the mode; set it exactly,
@@ -194,7 +196,7 @@ public enum FileSystem {
         }
         if mode & 0o022 != 0 {
             let who = mode & 0o020 != 0 && mode & 0o002 != 0 ? "group and others" : mode & 0o002 != 0 ? "others" : "its group"
-            throw ConfigError("\(role) \(path) is writable by \(who) (mode \(String(format: "%04o", UInt32(mode)))), so dns01 refuses to use it (chmod go-w \(path)).")
+            throw ConfigError("\(role) \(path) is writable by \(who) (mode \(UInt32(mode).zeroPadded(4, radix: 8))), so dns01 refuses to use it (chmod go-w \(path)).")
         }
     }
 
@@ -214,7 +216,7 @@ public enum FileSystem {
     /// rename(2), then fsync of the directory: the new name survives a crash.
     public static func move(_ path: String, to target: String) throws {
         if rename(path, target) != 0 { throw systemError(path, "rename to \(target)") }
-        syncDirectory((target as NSString).deletingLastPathComponent)
+        syncDirectory(directoryName(target))
     }
 
     public static func syncDirectory(_ path: String) {
@@ -227,5 +229,47 @@ public enum FileSystem {
 
     public static func systemError(_ path: String, _ operation: String) -> FileSystemError {
         FileSystemError(path: path, operation: operation, reason: String(cString: strerror(errno)))
+    }
+
+    /// Whether `path` is a directory (or a symbolic link to one).
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
+    /// The directory part of `path`, as dirname(1) without its "." : "/a/b" → "/a", "/a" → "/",
+    /// "a" → "" (trailing slashes ignored).
+    public static func directoryName(_ path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "" }
+        var parent = trimmed[..<slash]
+        while parent.count > 1, parent.hasSuffix("/") { parent = parent.dropLast() }
+        return parent.isEmpty ? "/" : String(parent)
+    }
+
+    /// `path` with "//" and "." components gone and ".." applied to the component before it,
+    /// without a trailing "/" (no symbolic link is followed): "/a/./b/../c/" → "/a/c".
+    public static func standardized(_ path: String) -> String {
+        var components: [Substring] = []
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) where component != "." {
+            if component == "..", let last = components.last, last != ".." {
+                components.removeLast()
+            } else if component == "..", path.hasPrefix("/") {
+                continue
+            } else {
+                components.append(component)
+            }
+        }
+        let joined = components.joined(separator: "/")
+        return path.hasPrefix("/") ? "/" + joined : (joined.isEmpty ? "." : joined)
+    }
+
+    /// The last component of `path`: "/a/b" → "b", "/a/b/" → "b", "/" → "/".
+    public static func baseName(_ path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard trimmed != "/", let slash = trimmed.lastIndex(of: "/") else { return String(trimmed) }
+        return String(trimmed[trimmed.index(after: slash)...])
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What dns01 reads of Linux's /proc (proc(5)): a process's status line, its command line, and
 /// the boot it runs in. Every read is bounded; a process that is gone, or a system without

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Settings
 
 /// A credential kept in a file of its own (an API token, a MAC key): read once, whitespace
@@ -13,7 +15,7 @@ public enum SecretFile {
         } catch {
             throw ConfigError("\(context): the \(what) file \(path) cannot be read (\(describeFileError(error))).")
         }
-        let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let secret = text.trimmingWhitespaceAndNewlines()
         guard !secret.isEmpty else { throw ConfigError("\(context): the \(what) file \(path) is empty.") }
         guard !secret.contains(where: { $0.isNewline }) else {
             throw ConfigError("\(context): the \(what) file \(path) holds more than one line.")

@@ -1,6 +1,8 @@
 internal import CCurl
 import Blocking
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Synchronization
 
 /// HTTPS through libcurl. Easy handles are pooled so connections stay alive between requests;

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// The Retry-After header (RFC 9110 §10.2.3): delay-seconds or an HTTP-date, in any of the three
 /// forms RFC 9110 §5.6.7 requires a recipient to accept:
@@ -15,7 +17,7 @@ public enum RetryAfter {
     public static let ceiling = Duration.seconds(86_400)
 
     public static func parse(_ value: String?, now: Date = Date()) -> Duration? {
-        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        guard let value = value?.trimmingWhitespace(), !value.isEmpty else { return nil }
         let bytes = Array(value.utf8)
         if bytes.allSatisfy(isDigit) {
             // delay-seconds = 1*DIGIT; more digits than fit are a very long delay.

@@ -1,5 +1,7 @@
 import Clocks
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// Sends through another transport and, on HTTP 429 or a 5xx answer (or no answer at all), tries
 /// again after the server's Retry-After (RFC 9110 §10.2.3) or an exponential back-off, a bounded

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 extension ProcessRunner {
     /// Most of a stream kept for `Output.stdout`/`stderr`: its last 64 KiB, enough for the line

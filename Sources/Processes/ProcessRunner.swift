@@ -1,6 +1,9 @@
 import Blocking
 import Clocks
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
+import Synchronization
 
 /// Runs an external program the way hooks must be run when dns01 is root on someone's server:
 /// its own process group (so a timeout or a cancelled run kills the whole tree, not just the
@@ -37,8 +40,8 @@ public enum ProcessRunner {
         /// escape redaction) before clipping.
         public var lastFullLine: String? {
             for text in [stderr, stdout] {
-                if let line = text.split(separator: "\n").last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) {
-                    return line.trimmingCharacters(in: .whitespaces)
+                if let line = text.split(separator: "\n").last(where: { !$0.trimmingWhitespace().isEmpty }) {
+                    return line.trimmingWhitespace()
                 }
             }
             return nil
@@ -274,9 +277,8 @@ public enum ProcessRunner {
 }
 
 /// Set once the child has been reaped; read by the pipe reader thread.
-private final class ExitFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.lock(); value = true; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+private final class ExitFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }

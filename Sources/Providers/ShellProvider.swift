@@ -1,6 +1,9 @@
 import Clocks
 import DNS
-import Foundation
+import Files
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 import Logging
 import Processes
@@ -49,8 +52,7 @@ public struct ShellProvider: DNSProvider {
             guard command.hasPrefix("/") || command.hasPrefix(".") else {
                 throw ConfigError("\(settings.context): command '\(command)' must be a path to an executable file (arguments go in the script, secrets in env).")
             }
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: command, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            guard FileSystem.exists(command), !FileSystem.isDirectory(command) else {
                 throw ConfigError("\(settings.context): command '\(command)' does not exist.")
             }
             guard access(command, X_OK) == 0 else {

@@ -1,5 +1,7 @@
 import DNS
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// Edits the text of a zone file (RFC 1035 §5 master file format) without disturbing it: every
 /// byte outside the lines dns01 adds or removes, and outside the SOA serial, stays as it was.
@@ -43,7 +45,7 @@ public enum ZoneFileEditor {
     /// `text` without the lines dns01 wrote for these records (whatever TTL they were written
     /// with); every other line is kept byte for byte.
     public static func removing(_ records: [TXTRecord], from text: String) -> String {
-        let wanted = Set(records.map { line(for: $0, ttl: 0).replacingOccurrences(of: ". 0 IN TXT ", with: ". IN TXT ") })
+        let wanted = Set(records.map { line(for: $0, ttl: 0).replacing(". 0 IN TXT ", with: ". IN TXT ") })
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         lines.removeAll { line in
             guard line.hasSuffix(marker) else { return false }

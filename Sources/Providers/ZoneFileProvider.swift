@@ -2,7 +2,9 @@ import Blocking
 import Clocks
 import DNS
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 import Logging
 import Processes
@@ -40,12 +42,12 @@ public struct ZoneFileProvider: DNSProvider {
             includeFile = try settings.string("include_file")
             if let includeFile {
                 let text = (try? FileSystem.readText(file, limit: .zoneFile)) ?? ""
-                let base = (includeFile as NSString).lastPathComponent
+                let base = FileSystem.baseName(includeFile)
                 let included = text.split(separator: "\n").contains { line in
                     let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
                     guard words.count >= 2, words[0].uppercased() == "$INCLUDE" else { return false }
-                    let target = words[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-                    return target == includeFile || (target as NSString).lastPathComponent == base
+                    let target = words[1].trimmingCharacters { $0 == "\"" }
+                    return target == includeFile || FileSystem.baseName(target) == base
                 }
                 guard included else {
                     throw ConfigError("\(settings.context): zone file '\(file)' has no '$INCLUDE \(includeFile)' line, so records written there would never be served.")
@@ -134,15 +136,15 @@ public struct ZoneFileProvider: DNSProvider {
     /// read is left out of the check (the server reports it on reload); one larger than any zone
     /// file (`/dev/zero`) is an error.
     static func expandingIncludes(_ text: String, zoneFile: String, override: (path: String?, text: String?)) throws -> String {
-        let directory = (zoneFile as NSString).deletingLastPathComponent
+        let directory = FileSystem.directoryName(zoneFile)
         return try text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard words.count >= 2, words[0].uppercased() == "$INCLUDE" else { return String(line) }
-            var path = words[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            var path = words[1].trimmingCharacters { $0 == "\"" }
             if !path.hasPrefix("/") { path = directory + "/" + path }
             if let overridePath = override.path, let overrideText = override.text,
-               (overridePath as NSString).standardizingPath == (path as NSString).standardizingPath
-                || (overridePath as NSString).lastPathComponent == (path as NSString).lastPathComponent {
+               FileSystem.standardized(overridePath) == FileSystem.standardized(path)
+                || FileSystem.baseName(overridePath) == FileSystem.baseName(path) {
                 return overrideText
             }
             do {
@@ -176,8 +178,8 @@ public struct ZoneFileProvider: DNSProvider {
     }
 
     static func lockPath(for file: String) -> String {
-        let directory = (file as NSString).deletingLastPathComponent
-        let base = (file as NSString).lastPathComponent
+        let directory = FileSystem.directoryName(file)
+        let base = FileSystem.baseName(file)
         return (directory.isEmpty ? "." : directory) + "/.\(base).dns01-lock"
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
 
 /// A table of configuration settings with typed accessors whose errors name where the key is
 /// ("[[provider]] 'bind': key 'server' must be a string, not an integer").
@@ -112,7 +113,7 @@ public struct Settings: Sendable {
 
     /// The milliseconds a well-formed duration text stands for (possibly huge), or nil.
     static func durationMilliseconds(_ text: String) -> Double? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingWhitespace()
         let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
         var number = Substring(trimmed), scale = 1000.0
         // "ms" before "m" and "s", so "5ms" is not read as "5m" + "s".

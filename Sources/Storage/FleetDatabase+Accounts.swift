@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// An ACME account as the fleet shares it: the record (account.json as the core writes it), the
 /// key, and the new key of a rollover not yet confirmed.

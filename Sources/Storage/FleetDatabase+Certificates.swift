@@ -1,5 +1,7 @@
 import Crypto
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// One stored certificate version: the chain as the CA served it (leaf first), its private key
 /// (nil for a certificate from the user's own CSR), its names and notAfter.
@@ -225,6 +227,6 @@ extension FleetDatabase {
 
     /// An element of a PostgreSQL array literal, inside double quotes.
     static func arrayEscaped(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
     }
 }

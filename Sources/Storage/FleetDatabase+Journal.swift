@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// One journal row: records (JSON, as the core encodes them) one session presented and has not
 /// cleaned up yet.

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// Reads `dns01 storage export` needs beyond what a running machine asks for.
 extension FleetDatabase {

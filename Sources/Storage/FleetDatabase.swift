@@ -1,5 +1,7 @@
 import Crypto
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Synchronization
 
 /// The state a fleet of machines shares in PostgreSQL (`[storage] type = "postgres"`): accounts

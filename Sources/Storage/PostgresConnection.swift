@@ -1,5 +1,7 @@
 internal import CPQ
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Synchronization
 
 /// One libpq connection (a PostgreSQL session). Session-level advisory locks live as long as it:
@@ -20,7 +22,7 @@ public final class PostgresConnection: @unchecked Sendable {
         case null
     }
 
-    private let lock = NSLock()
+    private let lock = Mutex(())
     private var connection: OpaquePointer?
     /// Queries sent so far (`dns01 sync`'s figure: one when nothing changed).
     private let sent = Atomic<Int>(0)
@@ -68,10 +70,10 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Ends the session (its advisory locks go with it).
     public func close() {
-        lock.lock()
-        defer { lock.unlock() }
-        if let connection { PQfinish(connection) }
-        connection = nil
+        lock.withLock { _ in
+            if let connection { PQfinish(connection) }
+            connection = nil
+        }
     }
 
     public var queryCount: Int { sent.load(ordering: .relaxed) }
@@ -79,8 +81,10 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs one statement with `parameters` as $1, $2, …; returns its rows (text format).
     @discardableResult
     public func query(_ sql: String, _ parameters: [Value] = []) throws -> PostgresRows {
-        lock.lock()
-        defer { lock.unlock() }
+        try lock.withLock { _ in try queryHoldingLock(sql, parameters) }
+    }
+
+    private func queryHoldingLock(_ sql: String, _ parameters: [Value]) throws -> PostgresRows {
         guard let connection else { throw PostgresError(.connectionLost, "the connection to PostgreSQL at \(serverName) is closed") }
         sent.add(1, ordering: .relaxed)
         let texts: [String?] = parameters.map { value in

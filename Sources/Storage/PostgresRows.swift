@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// The rows of one query, as text (libpq's text format), with typed readers that throw instead
 /// of trapping on a value that is not what the schema promises.

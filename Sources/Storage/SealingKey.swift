@@ -1,6 +1,8 @@
 import Crypto
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Settings
 
 /// The key that seals private keys before they go into the shared database (`[storage]

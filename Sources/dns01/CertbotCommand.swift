@@ -1,6 +1,8 @@
 import ArgumentParser
 import DNS01
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 struct CertbotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

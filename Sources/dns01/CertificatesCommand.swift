@@ -1,7 +1,9 @@
 import ArgumentParser
 import DNS
 import DNS01
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Logging
 
 struct CertificatesCommand: AsyncParsableCommand {
@@ -97,11 +99,11 @@ struct CertificatesCommand: AsyncParsableCommand {
 
     /// "2026-08-01 10:00", UTC.
     static func time(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm"
-        return formatter.string(from: date)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = .gmt
+        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
+        return "\((parts.year ?? 0).zeroPadded(4))-\((parts.month ?? 0).zeroPadded(2))-\((parts.day ?? 0).zeroPadded(2)) "
+            + "\((parts.hour ?? 0).zeroPadded(2)):\((parts.minute ?? 0).zeroPadded(2))"
     }
 
     /// `text` broken at spaces into lines of at most `width` columns, each indented by `indent`

@@ -2,7 +2,9 @@ import ArgumentParser
 import Clocks
 import DNS
 import DNS01
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

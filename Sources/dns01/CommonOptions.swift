@@ -1,6 +1,9 @@
 import ArgumentParser
 import DNS01
-import Foundation
+import Dispatch
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Logging
 import Providers
 

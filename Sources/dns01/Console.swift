@@ -1,7 +1,9 @@
 import Clocks
 import DNS
 import DNS01
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Synchronization
 
 /// Prints progress events to stderr and results to stdout. Progress lines carry the time since

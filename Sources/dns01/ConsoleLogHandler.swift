@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Logging
 
 /// swift-log's lines (protocol details under -v, the core's warnings) on stderr, as

@@ -1,5 +1,7 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 @main
 struct DNS01Command: AsyncParsableCommand {
@@ -23,8 +25,9 @@ struct DNS01Command: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             guard code.rawValue == 64 else { exit(withError: error) }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-            Foundation.exit(2)
+            let bytes = Array((fullMessage(for: error) + "\n").utf8)
+            _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            Glibc.exit(2)
         }
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import DNS01
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// Hook modes for ACME clients other than certbot (which has its own `dns01 certbot`): the
 /// client keeps its account and orders, dns01 presents the records, waits, and removes them.

@@ -73,7 +73,7 @@ struct IssueCommand: AsyncParsableCommand {
             if common.json {
                 console.printJSON(result)
             } else {
-                console.result("\(result.live) (\(result.domains.map(DomainName.display).joined(separator: ", "))) issued in \(String(format: "%.2f", result.seconds))s")
+                console.result("\(result.live) (\(result.domains.map(DomainName.display).joined(separator: ", "))) issued in \(result.seconds.fixed(2))s")
             }
         }
     }

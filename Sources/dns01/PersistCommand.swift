@@ -1,7 +1,9 @@
 import ArgumentParser
 import DNS
 import DNS01
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 struct PersistCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

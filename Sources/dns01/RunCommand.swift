@@ -1,7 +1,9 @@
 import ArgumentParser
 import DNS
 import DNS01
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,7 +45,7 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 let held = summary.backingOff > 0 ? ", \(summary.backingOff) backing off" : ""
                 let givenUp = summary.givenUp > 0 ? ", \(summary.givenUp) given up" : ""
-                console.result((summary.dryRun ? "dry run: \(summary.issued) obtained and discarded, " : "\(summary.issued) issued, ") + "\(summary.skipped) not due, \(summary.failed) failed\(held)\(givenUp) in \(String(format: "%.2f", summary.seconds))s")
+                console.result((summary.dryRun ? "dry run: \(summary.issued) obtained and discarded, " : "\(summary.issued) issued, ") + "\(summary.skipped) not due, \(summary.failed) failed\(held)\(givenUp) in \(summary.seconds.fixed(2))s")
             }
             if let lost = summary.storageLost { throw OperationError(lost, code: .storageLost) }
             if summary.failed > 0 {

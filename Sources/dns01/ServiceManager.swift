@@ -1,5 +1,7 @@
 import Clocks
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// The sd_notify(3) protocol, for the one message dns01 sends its service manager: when the
 /// config's own bounds exceed the unit's `TimeoutStartSec`, `EXTEND_TIMEOUT_USEC` (systemd ≥ 236)

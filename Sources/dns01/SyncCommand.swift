@@ -1,6 +1,8 @@
 import ArgumentParser
 import DNS01
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,7 +38,7 @@ struct SyncCommand: AsyncParsableCommand {
                     console.result("\(name): the fleet has no certificate yet (an issuer's `dns01 run` makes it)")
                 }
                 let failed = summary.failed.isEmpty ? "" : "\(summary.failed.count) not installed, "
-                console.result("\(summary.updated.count) updated, \(failed)\(config.certificates.count - summary.updated.count - summary.failed.count - summary.missing.count) unchanged (\(summary.queries) quer\(summary.queries == 1 ? "y" : "ies"), \(String(format: "%.2f", summary.seconds))s)")
+                console.result("\(summary.updated.count) updated, \(failed)\(config.certificates.count - summary.updated.count - summary.failed.count - summary.missing.count) unchanged (\(summary.queries) quer\(summary.queries == 1 ? "y" : "ies"), \(summary.seconds.fixed(2))s)")
             }
             let hookFailures = summary.updated.filter { $0.deployHookError != nil }.map(\.name)
             if !summary.failed.isEmpty {

@@ -1,7 +1,9 @@
 import ACME
 import Blocking
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 import Logging
 import Providers

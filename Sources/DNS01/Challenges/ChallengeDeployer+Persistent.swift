@@ -1,5 +1,7 @@
 import DNS
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Providers
 
 /// dns-persist-01 records (draft-ietf-acme-dns-persist-01): written and removed through the same

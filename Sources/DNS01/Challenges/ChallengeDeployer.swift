@@ -1,7 +1,9 @@
 import Blocking
 import Clocks
 import DNS
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Providers
 import Storage
 import Synchronization

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Storage
 
 /// The journal as rows of the fleet's database (`[storage] type = "postgres"`), shared by every

@@ -1,6 +1,8 @@
 import DNS
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Providers
 import Synchronization
 

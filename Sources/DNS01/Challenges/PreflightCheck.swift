@@ -1,6 +1,8 @@
 import Clocks
 import DNS
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Providers
 
 /// `dns01 check`: for each name, find its zone and provider, present a probe TXT value at its

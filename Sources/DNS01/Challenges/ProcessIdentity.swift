@@ -1,5 +1,7 @@
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Providers
 
 /// One process, told apart from every other process that ever had its pid: the boot it ran in

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// `dns01 run --dry-run` rehearses against a staging CA where there is one, so a rehearsal
 /// counts against no production rate limit and leaves no certificate in the CA's logs.
@@ -12,7 +14,7 @@ extension Configuration.ACME {
     /// such as a private one: the rehearsal obtains a certificate there and throws it away).
     public var dryRunDirectory: String {
         if let stagingDirectory { return stagingDirectory }
-        if directory.trimmingCharacters(in: CharacterSet(charactersIn: "/")) == Self.letsEncryptProduction { return Self.letsEncryptStaging }
+        if directory.trimmingCharacters { $0 == "/" } == Self.letsEncryptProduction { return Self.letsEncryptStaging }
         return directory
     }
 

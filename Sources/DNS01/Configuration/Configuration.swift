@@ -1,7 +1,9 @@
 import ACME
 import DNS
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 import Processes
 import Providers
@@ -257,14 +259,14 @@ public struct Configuration: Sendable {
     /// the state does not move with the working directory of cron or systemd.
     static func stateDirectory(_ settings: Settings, path: String) throws -> String {
         guard let text = try settings.string("state_dir") else { return "/var/lib/dns01" }
-        guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+        guard !text.trimmingWhitespace().isEmpty else {
             throw ConfigError("[acme]: state_dir must not be empty (leave it out for /var/lib/dns01).")
         }
         guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw ConfigError("[acme]: state_dir contains a control character.")
         }
         if text.hasPrefix("/") { return text }
-        var base = (path as NSString).deletingLastPathComponent
+        var base = FileSystem.directoryName(path)
         if !base.hasPrefix("/") {
             let working = FileManager.default.currentDirectoryPath
             base = base.isEmpty ? working : working + "/" + base

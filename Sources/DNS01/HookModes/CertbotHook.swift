@@ -1,7 +1,9 @@
 import Blocking
 import DNS
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Providers
 
 /// certbot's `--manual-auth-hook` / `--manual-cleanup-hook`, done with one propagation wait per
@@ -146,7 +148,7 @@ public struct CertbotHook: Sendable {
     }
 
     static func updateNow(_ path: String, _ change: (inout State) -> Void) throws -> (before: State, after: State) {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = FileSystem.directoryName(path)
         try FileSystem.createDirectory(directory)
         let lock = try FileLock(path: directory + "/.lock")
         defer { lock.unlock() }

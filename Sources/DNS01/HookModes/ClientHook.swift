@@ -1,7 +1,9 @@
 import Blocking
 import DNS
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Settings
 
 /// What every other ACME client's hook mode shares (certbot, dehydrated, uacme): the records a

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// dehydrated's hook script contract (its docs/examples/hook.sh), for `CHALLENGETYPE=dns-01`.
 ///

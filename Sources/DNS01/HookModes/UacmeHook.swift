@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// uacme's challenge hook contract (`uacme -h PROGRAM`, man uacme):
 /// `PROGRAM METHOD TYPE IDENT TOKEN AUTH`, METHOD one of `begin`, `done`, `failed`.

@@ -1,5 +1,7 @@
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Providers
 import Settings
 import SwiftASN1

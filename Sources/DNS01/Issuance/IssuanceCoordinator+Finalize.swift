@@ -1,5 +1,7 @@
 import ACME
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import X509
 
 extension IssuanceCoordinator {

@@ -1,7 +1,9 @@
 import ACME
 import Clocks
 import DNS
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// Advances one `IssuanceJob` per certificate through `JobPhase` (DESIGN.md "Data flow"): every
 /// order created concurrently (bounded by `[acme] concurrency`), each pending authorization

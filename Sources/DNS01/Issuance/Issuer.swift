@@ -1,7 +1,9 @@
 import ACME
 import Clocks
 import DNS
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 import Logging
 import Providers

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Settings
 
 /// `[metrics]`: where `dns01 run` writes its Prometheus textfile (node_exporter's textfile

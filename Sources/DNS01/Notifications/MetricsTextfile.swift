@@ -1,5 +1,7 @@
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// The Prometheus textfile `dns01 run` leaves after each run (`[metrics] textfile`), for
 /// node_exporter's textfile collector: one gauge family per fact, in the text exposition format
@@ -78,7 +80,7 @@ public enum MetricsTextfile {
         family("dns01_certificate_consecutive_failures", "Attempts in a row that failed for the certificate (0 after a success).",
                perCertificate { String($0.consecutiveFailures) })
         family("dns01_run_timestamp_seconds", "When the last dns01 run ended, as a Unix time.", [([], unixTime(finishedAt))])
-        family("dns01_run_duration_seconds", "How long the last dns01 run took.", [([], String(format: "%.3f", summary.seconds))])
+        family("dns01_run_duration_seconds", "How long the last dns01 run took.", [([], summary.seconds.fixed(3))])
         family("dns01_run_records_presented", "DNS records the last dns01 run presented for challenges.",
                [([], String(summary.recordsPresented))])
         family("dns01_run_certificates", "Certificates of the last dns01 run, by the status they ended in.",
@@ -93,10 +95,9 @@ public enum MetricsTextfile {
     public static func write(_ settings: MetricsSettings, config: Configuration, summary: BatchRun.Summary,
                              finishedAt: Date = Date(), events: EventSink) {
         let path = settings.textfile
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = FileSystem.directoryName(path)
         // Not created here: FileSystem would make it 0700, which node_exporter could not read.
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileSystem.isDirectory(directory) else {
             events(.warning("Cannot write the metrics textfile \(path): its directory \(directory) does not exist."))
             return
         }

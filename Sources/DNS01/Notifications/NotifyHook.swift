@@ -1,5 +1,7 @@
 import Clocks
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Processes
 
 /// Runs `[notify] command` after `dns01 run`, once per certificate and event, through

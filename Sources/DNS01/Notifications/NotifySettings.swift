@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Settings
 
 /// `[notify]`: a command `dns01 run` starts (through /bin/sh -c) when a certificate fails, and

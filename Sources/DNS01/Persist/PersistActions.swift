@@ -1,7 +1,9 @@
 import ACME
 import Clocks
 import DNS
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 import Logging
 
@@ -108,15 +110,9 @@ public struct PersistActions: Sendable {
     /// `--until`: an ISO 8601 date (midnight UTC that day) or date-time (with "Z" or an offset).
     /// A time that is not after `now` is a usage error: the CA would ignore the record at once.
     public static func parseUntil(_ text: String, now: Date = Date()) throws -> Date {
-        let formatter = ISO8601DateFormatter()
-        var date: Date?
-        for options: ISO8601DateFormatter.Options in [[.withInternetDateTime], [.withInternetDateTime, .withFractionalSeconds], [.withFullDate]] {
-            formatter.formatOptions = options
-            if let parsed = formatter.date(from: text) {
-                date = parsed
-                break
-            }
-        }
+        let styles = [Date.ISO8601FormatStyle(), Date.ISO8601FormatStyle(includingFractionalSeconds: true),
+                      Date.ISO8601FormatStyle().year().month().day()]
+        let date = styles.lazy.compactMap { try? Date(text, strategy: $0) }.first
         guard let date else {
             throw UsageError("--until '\(text)' is not an ISO 8601 date (2027-01-31) or date-time (2027-01-31T12:00:00Z).")
         }

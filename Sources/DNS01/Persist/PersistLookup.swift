@@ -1,6 +1,8 @@
 import Clocks
 import DNS
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// Whether a dns-persist-01 record that lets this CA issue to this account is served, for the
 /// issuer to choose dns-persist-01 over dns-01 (an injection point for tests of the issuance

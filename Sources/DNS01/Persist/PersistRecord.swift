@@ -1,7 +1,9 @@
 import ACME
 import Crypto
 import DNS
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 
 /// One dns-persist-01 validation record: the TXT value at `_validation-persist.<name>` that lets
@@ -235,8 +237,8 @@ public struct PersistRecord: Sendable, Hashable, Codable, CustomStringConvertibl
         guard domainBytes.count <= 255 else { return nil }
         let input = [UInt8(domainBytes.count)] + domainBytes + Array(thumbprint.utf8) + Array(accountURL.utf8)
         let digest = Data(SHA256.hash(data: input)).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+            .replacing("+", with: "-").replacing("/", with: "_")
+            .replacing("=", with: "")
         return "\(prefix)sha-256/\(digest)"
     }
 

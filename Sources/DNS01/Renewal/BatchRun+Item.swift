@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 extension BatchRun {
     /// Where a certificate is in a run, and how it ended (STYLE.md 17): what `--json`, the

@@ -1,6 +1,8 @@
 import Blocking
 import Clocks
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 extension BatchRun {
     /// Takes the shared lock of every certificate still pending. One another machine holds is

@@ -1,7 +1,9 @@
 import ACME
 import Clocks
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 import Providers
 import Storage

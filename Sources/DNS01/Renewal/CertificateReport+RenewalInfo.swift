@@ -1,6 +1,8 @@
 import ACME
 import Clocks
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 import Logging
 import X509

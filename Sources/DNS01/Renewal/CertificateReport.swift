@@ -1,6 +1,8 @@
 import ACME
 import Clocks
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import X509
 
 /// `dns01 certificates`: every certificate of the config and of `live/`, what is stored, when
@@ -158,7 +160,7 @@ public struct CertificateReport: Sendable, Codable {
         let lifetime = certificate.notValidAfter.timeIntervalSince(certificate.notValidBefore)
         let days = lifetime / 86400
         // A lifetime a second short of whole days (Pebble's, Let's Encrypt's) reads as whole days.
-        let shown = abs(days - days.rounded()) < 0.01 ? String(Int(days.rounded())) : String(format: "%.1f", days)
+        let shown = abs(days - days.rounded()) < 0.01 ? String(Int(days.rounded())) : days.fixed(1)
         return lifetime < RenewalPlan.shortLifetime ? "lifetime: half of \(shown) days left" : "lifetime: a third of \(shown) days left"
     }
 

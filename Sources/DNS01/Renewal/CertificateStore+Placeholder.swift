@@ -2,7 +2,9 @@ import ACME
 import Blocking
 import Crypto
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Providers
 import Storage
 import SwiftASN1

@@ -1,6 +1,8 @@
 import Blocking
 import Clocks
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Storage
 import Synchronization
 

@@ -1,6 +1,8 @@
 import ACME
 import Clocks
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Logging
 import Processes
 import Providers

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// What `dns01 run` remembers about one certificate between runs: when it last tried, last
 /// succeeded and last failed, the failure's sentence and how many attempts in a row failed.

@@ -1,5 +1,7 @@
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Providers
 
 /// Run history per certificate under `state_dir/history/<cert name>.json` (0600, written

@@ -1,5 +1,7 @@
 import ACME
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Storage
 
 extension CertificateStore.Candidate {

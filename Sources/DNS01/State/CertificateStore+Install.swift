@@ -1,6 +1,8 @@
 import ACME
 import Blocking
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import X509
 
 /// DESIGN.md's `StateStore.install(version)`: validate chain/key/names ──► write ──► flip

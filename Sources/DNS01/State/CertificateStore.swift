@@ -1,7 +1,9 @@
 import ACME
 import Blocking
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Providers
 import Storage
 import X509
@@ -126,7 +128,7 @@ public struct CertificateStore: Sendable {
         }
         let archive = archiveDirectory(name)
         try FileSystem.createDirectory(archive)
-        let version = try number.map { try claimVersion(String(format: "%04d", $0), in: archive, leaf: leaf) } ?? claimVersion(in: archive)
+        let version = try number.map { try claimVersion($0.zeroPadded(4), in: archive, leaf: leaf) } ?? claimVersion(in: archive)
         let versionDirectory = "\(archive)/\(version)"
         // Nobody reads the new version until the live link points at it: each file is written and
         // synced in place, the directory synced once, then the link replaced atomically.
@@ -232,7 +234,7 @@ public struct CertificateStore: Sendable {
         var number = entries.compactMap { Int($0) }.filter { (0..<9_999_000).contains($0) }.max() ?? 0
         for _ in 0..<1000 {
             number += 1
-            let version = String(format: "%04d", number)
+            let version = number.zeroPadded(4)
             if try FileSystem.claimDirectory("\(archive)/\(version)", mode: 0o755) { return version }
         }
         throw FileSystemError(path: archive, operation: "add a version to", reason: "1,000 version numbers in a row were taken")

@@ -1,5 +1,7 @@
 import Blocking
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Storage
 import X509
 

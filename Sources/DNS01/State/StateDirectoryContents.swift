@@ -1,6 +1,8 @@
 import ACME
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Storage
 import X509
 
@@ -38,8 +40,7 @@ struct StateDirectoryContents: Sendable {
     static let versionNumbers = 1..<9_999_000
 
     static func read(_ directory: String) throws -> StateDirectoryContents {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileSystem.isDirectory(directory) else {
             throw UsageError("The state directory \(directory) to import does not exist or is not a directory.")
         }
         var contents = StateDirectoryContents(directory: directory)
@@ -222,7 +223,7 @@ struct StateDirectoryContents: Sendable {
             let name = String(entry.dropLast(".json".count))
             guard (try? CertificateStore.validateCertName(name)) != nil else { continue }
             guard let text = try? FileSystem.readText("\(root)/\(entry)", limit: .state),
-                  (try? JSONSerialization.jsonObject(with: Data(text.utf8))) is [String: Any] else {
+                  (try? JSONDecoder().decode(JSONObject.self, from: Data(text.utf8))) != nil else {
                 notes.append("\(root)/\(entry) is not a JSON run history: not imported")
                 continue
             }
@@ -250,5 +251,19 @@ struct StateDirectoryContents: Sendable {
         let count = readlink(path, &buffer, buffer.count - 1)
         guard count > 0 else { return nil }
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Any JSON object, its members unread: what a run history file must at least be.
+private struct JSONObject: Decodable {
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        _ = try decoder.container(keyedBy: Key.self)
     }
 }

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// Where dns01's state lives: the one interface the core is given (DESIGN.md, "The core receives
 /// one `StateStore`"). Issuance, renewal runs, accounts and the journal call it and never ask

@@ -1,7 +1,9 @@
 import ACME
 import Blocking
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Storage
 
 /// `dns01 storage export`: the database as a state directory that works with `type =
@@ -90,7 +92,7 @@ extension StorageMigration {
     }
 
     /// "0007", as `CertificateStore` names versions.
-    static func directoryName(_ version: Int) -> String { String(format: "%04d", version) }
+    static func directoryName(_ version: Int) -> String { version.zeroPadded(4) }
 
     /// One version's directory and files, as `CertificateStore.saveNow` writes them.
     static func write(_ version: StoredVersion, into path: String) throws {

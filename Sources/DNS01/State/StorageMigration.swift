@@ -1,6 +1,8 @@
 import ACME
 import Blocking
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Settings
 import Storage
 

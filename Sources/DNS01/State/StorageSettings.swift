@@ -1,6 +1,8 @@
 import Blocking
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Settings
 import Storage
 

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 
 /// The few calls of Cloudflare's API v4 the provider makes, with its JSON envelope
@@ -109,6 +111,6 @@ struct CloudflareClient: Sendable {
 
     /// A query value: everything but unreserved characters percent-encoded.
     static func queryEncode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")) ?? text
+        PercentEncoding.encode(text)
     }
 }

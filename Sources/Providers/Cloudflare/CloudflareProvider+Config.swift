@@ -1,5 +1,7 @@
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Settings
 
 extension CloudflareProvider {
@@ -26,7 +28,7 @@ extension CloudflareProvider {
             case (let file?, nil):
                 token = try SecretFile.read(file, context: settings.context, what: "API token")
             case (nil, let variable?):
-                guard let value = environment[variable]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
+                guard let value = environment[variable]?.trimmingWhitespaceAndNewlines(), !value.isEmpty else {
                     throw ConfigError("\(settings.context): the environment variable \(variable) (api_token_env) is not set.")
                 }
                 token = value

@@ -1,5 +1,7 @@
 import DNS
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 
 /// `type = "cloudflare"`: TXT records through Cloudflare's API v4 with an API token (Zone ›

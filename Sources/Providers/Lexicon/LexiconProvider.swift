@@ -1,7 +1,9 @@
 import Blocking
 import DNS
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 import Logging
 import Processes
@@ -47,7 +49,7 @@ public final class LexiconProvider: DNSProvider {
         do {
             try await body()
         } catch var error as ProviderError {
-            error.message = error.message.replacingOccurrences(of: shell.label, with: label)
+            error.message = error.message.replacing(shell.label, with: label)
             throw error
         }
     }

@@ -1,5 +1,7 @@
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import Settings
 
 /// AWS credentials, found the way AWS's own tools find them: `AWS_ACCESS_KEY_ID`,
@@ -36,7 +38,7 @@ public struct AWSCredentials: Sendable, CustomStringConvertible {
             let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
             return AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: token)
         }
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.homeDirectory()
         let path = credentialsFile ?? environment["AWS_SHARED_CREDENTIALS_FILE"].flatMap { $0.isEmpty ? nil : $0 }
             ?? "\(home)/.aws/credentials"
         let name = profile ?? environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
@@ -65,20 +67,26 @@ public struct AWSCredentials: Sendable, CustomStringConvertible {
         var sections: [String: [String: String]] = [:]
         var current: String?
         for raw in text.split(whereSeparator: \.isNewline) {
-            let line = raw.trimmingCharacters(in: .whitespaces)
+            let line = raw.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
             if line.hasPrefix("["), line.hasSuffix("]") {
-                var name = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
-                if name.hasPrefix("profile ") { name = String(name.dropFirst(8)).trimmingCharacters(in: .whitespaces) }
+                var name = String(line.dropFirst().dropLast()).trimmingWhitespace()
+                if name.hasPrefix("profile ") { name = String(name.dropFirst(8)).trimmingWhitespace() }
                 current = name
                 sections[name, default: [:]] = sections[name, default: [:]]
                 continue
             }
             guard let current, let equals = line.firstIndex(of: "=") else { continue }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let key = line[..<equals].trimmingWhitespace().lowercased()
+            let value = line[line.index(after: equals)...].trimmingWhitespace()
             sections[current, default: [:]][key] = value
         }
         return sections
+    }
+
+    /// The home directory of this process's user (its passwd entry), "/" when it has none.
+    static func homeDirectory() -> String {
+        guard let entry = getpwuid(getuid()), let directory = entry.pointee.pw_dir else { return "/" }
+        return String(cString: directory)
     }
 }

@@ -1,5 +1,8 @@
 import Crypto
-import Foundation
+import FoundationEssentials
+import HTTP
+import FoundationShim
+import Glibc
 
 /// AWS Signature Version 4 (the `Authorization: AWS4-HMAC-SHA256 …` header): a canonical request
 /// of method, path, sorted query, sorted lowercase headers and the payload's SHA-256, hashed into
@@ -64,14 +67,14 @@ public struct AWSSignatureV4: Sendable {
         var time = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&time, &parts)
-        let day = String(format: "%04d%02d%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday))
-        return (day + String(format: "T%02d%02d%02dZ", Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec)), day)
+        let day = (Int(parts.tm_year) + 1900).zeroPadded(4) + (Int(parts.tm_mon) + 1).zeroPadded(2) + Int(parts.tm_mday).zeroPadded(2)
+        return (day + "T" + Int(parts.tm_hour).zeroPadded(2) + Int(parts.tm_min).zeroPadded(2) + Int(parts.tm_sec).zeroPadded(2) + "Z", day)
     }
 
     /// Leading and trailing spaces removed, runs of spaces folded to one.
     static func trimmed(_ value: String) -> String {
         value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
-            .trimmingCharacters(in: .whitespaces)
+            .trimmingWhitespace()
     }
 
     /// Each path segment decoded and encoded again with only unreserved characters left as they
@@ -79,7 +82,7 @@ public struct AWSSignatureV4: Sendable {
     static func canonicalPath(_ path: String) -> String {
         guard !path.isEmpty else { return "/" }
         return path.split(separator: "/", omittingEmptySubsequences: false)
-            .map { encode(String($0).removingPercentEncoding ?? String($0)) }
+            .map { encode(PercentEncoding.decode(String($0)) ?? String($0)) }
             .joined(separator: "/")
     }
 
@@ -88,28 +91,16 @@ public struct AWSSignatureV4: Sendable {
         guard let query, !query.isEmpty else { return "" }
         return query.split(separator: "&").map { pair -> (String, String) in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = String(parts[0]).removingPercentEncoding ?? String(parts[0])
-            let value = parts.count > 1 ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
+            let name = PercentEncoding.decode(String(parts[0])) ?? String(parts[0])
+            let value = parts.count > 1 ? (PercentEncoding.decode(String(parts[1]).replacing("+", with: " ")) ?? String(parts[1])) : ""
             return (encode(name), encode(value))
         }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
     }
 
-    static func encode(_ text: String) -> String {
-        var result = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-                result.unicodeScalars.append(UnicodeScalar(byte))
-            default:
-                result += String(format: "%%%02X", byte)
-            }
-        }
-        return result
-    }
+    static func encode(_ text: String) -> String { PercentEncoding.encode(text) }
 
     static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        digest.map { String(format: "%02x", $0) }.joined()
+        digest.map { $0.zeroPadded(2, radix: 16) }.joined()
     }
 }
 

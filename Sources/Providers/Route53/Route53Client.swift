@@ -1,5 +1,7 @@
 import DNS
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 
 /// The Route 53 API calls the provider makes (REST, version 2013-04-01), each signed with
@@ -116,12 +118,12 @@ struct Route53Client: Sendable {
     }
 
     static func encode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")) ?? text
+        PercentEncoding.encode(text)
     }
 
     static func escapeXML(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;")
+        text.replacing("&", with: "&amp;").replacing("<", with: "&lt;")
+            .replacing(">", with: "&gt;")
     }
 
     /// Route 53 writes some characters of names as octal escapes ("\052" for "*").
@@ -143,7 +145,7 @@ struct Route53Client: Sendable {
 
     /// A dns01 value as Route 53 holds it: one quoted character-string.
     static func quote(_ value: String) -> String {
-        "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        "\"" + value.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
     }
 
     /// The text of a held value: its character-strings joined.

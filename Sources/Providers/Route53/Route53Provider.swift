@@ -1,5 +1,7 @@
 import DNS
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 
 /// `type = "route53"`: TXT records through Amazon Route 53's API. Route 53 replaces whole
