@@ -30,6 +30,9 @@ public enum ProviderRegistry {
         PowerDNSProvider.typeName: { name, zones, settings, _, _ in
             PowerDNSProvider(name: name, zones: zones, config: try PowerDNSProvider.Config(settings))
         },
+        AcmeDNSProvider.typeName: { name, zones, settings, _, _ in
+            AcmeDNSProvider(name: name, zones: zones, config: try AcmeDNSProvider.Config(settings))
+        },
         LexiconProvider.typeName: { name, zones, settings, stateDir, childEnvironment in
             var config = try LexiconProvider.Config(settings, stateDir: stateDir)
             config.withhold(childEnvironment)
