@@ -98,9 +98,9 @@ public final class PowerDNSProvider: DNSProvider {
         return result
     }
 
-    /// Values by name, names sorted.
-    private static func grouped(_ records: [TXTRecord]) -> [(String, Set<String>)] {
-        Dictionary(grouping: records, by: \.name).map { ($0.key, Set($0.value.map(\.value))) }.sorted { $0.0 < $1.0 }
+    /// Values by name, names and values sorted, each once.
+    private static func grouped(_ records: [TXTRecord]) -> [(String, [String])] {
+        Dictionary(grouping: records, by: \.name).map { ($0.key, Set($0.value.map(\.value)).sorted()) }.sorted { $0.0 < $1.0 }
     }
 
     /// A TXT value as PowerDNS's API takes it: one quoted character-string, '"' and '\' escaped.
