@@ -11,10 +11,8 @@ enum ProviderSecret {
     /// keys a user might put the value itself under, refused with a sentence of their own.
     static func read(_ settings: Settings, key: String, what: String, hint: String, inlineKeys: [String],
                      environment: [String: String]) throws -> String {
+        try refuseInline(settings, key: key, what: what, inlineKeys: inlineKeys)
         let fileKey = "\(key)_file", envKey = "\(key)_env"
-        if inlineKeys.contains(where: settings.has) {
-            throw ConfigError("\(settings.context): the \(what) never goes in the config: put it in a 0600 file named by \(fileKey), or an environment variable named by \(envKey).")
-        }
         let value: String
         switch (try settings.string(fileKey), try settings.string(envKey)) {
         case (let file?, nil):
@@ -31,5 +29,13 @@ enum ProviderSecret {
             throw ConfigError("\(settings.context): \(fileKey) and \(envKey) both name the \(what); keep one.")
         }
         return value
+    }
+
+    /// The value itself under one of `inlineKeys` is refused with a sentence saying where it
+    /// goes instead; called before a provider rejects unknown keys, so that is what the user reads.
+    static func refuseInline(_ settings: Settings, key: String, what: String, inlineKeys: [String]) throws {
+        if inlineKeys.contains(where: settings.has) {
+            throw ConfigError("\(settings.context): the \(what) never goes in the config: put it in a 0600 file named by \(key)_file, or an environment variable named by \(key)_env.")
+        }
     }
 }

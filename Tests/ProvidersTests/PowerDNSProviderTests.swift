@@ -103,6 +103,9 @@ import Testing
     @Test(arguments: [
         ConfigCase(values: ["api_url": "http://127.0.0.1:8081", "api_key": "k"],
                    message: "[[provider]] 'test': the API key never goes in the config: put it in a 0600 file named by api_key_file, or an environment variable named by api_key_env."),
+        // The key in the config is what the user hears about, even beside an unknown key.
+        ConfigCase(values: ["api_url": "http://127.0.0.1:8081", "key": "k", "zone_name": "x"],
+                   message: "[[provider]] 'test': the API key never goes in the config: put it in a 0600 file named by api_key_file, or an environment variable named by api_key_env."),
         ConfigCase(values: ["api_url": "http://127.0.0.1:8081"],
                    message: "[[provider]] 'test': set api_key_file (a 0600 file holding the api-key of pdns_server's webserver) or api_key_env."),
         ConfigCase(values: ["api_url": "http://127.0.0.1:8081", "api_key_env": "DNS01_TEST_UNSET_PDNS_KEY"],

@@ -16,7 +16,8 @@ extension CloudflareProvider {
         public static let keys: Set<String> = ["name", "type", "zones", "api_token_file", "api_token_env", "zone_id", "api_url", "ttl", "timeout"]
 
         public init(_ settings: Settings, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-            try settings.rejectUnknownKeys(allowed: Self.keys.union(["api_token", "token"]))
+            try ProviderSecret.refuseInline(settings, key: "api_token", what: "API token", inlineKeys: ["api_token", "token"])
+            try settings.rejectUnknownKeys(allowed: Self.keys)
             token = try ProviderSecret.read(settings, key: "api_token", what: "API token",
                                             hint: "a 0600 file holding a Cloudflare API token with Zone.DNS edit",
                                             inlineKeys: ["api_token", "token"], environment: environment)

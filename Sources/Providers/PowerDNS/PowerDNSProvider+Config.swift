@@ -22,7 +22,8 @@ extension PowerDNSProvider {
                                                "ttl", "timeout", "no_secondaries"]
 
         public init(_ settings: Settings, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-            try settings.rejectUnknownKeys(allowed: Self.keys.union(["api_key", "key"]))
+            try ProviderSecret.refuseInline(settings, key: "api_key", what: "API key", inlineKeys: ["api_key", "key"])
+            try settings.rejectUnknownKeys(allowed: Self.keys)
             key = try ProviderSecret.read(settings, key: "api_key", what: "API key",
                                           hint: "a 0600 file holding the api-key of pdns_server's webserver",
                                           inlineKeys: ["api_key", "key"], environment: environment)
