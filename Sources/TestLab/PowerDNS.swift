@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A PowerDNS Authoritative server (Debian's pdns-server with the gsqlite3 backend) on free
 /// loopback ports, its HTTP API on (`api=yes`, the webserver on 127.0.0.1), the API key read
@@ -18,8 +19,7 @@ public final class PowerDNS: @unchecked Sendable {
     public var server: String { "127.0.0.1:\(dnsPort)" }
     /// A 0600 file holding the API key, for clients.
     public var keyFile: String { "\(directory)/api.key" }
-    private let lock = NSLock()
-    private var stopped = false
+    private let stopped = Mutex(false)
 
     private init(directory: String, dnsPort: UInt16, apiPort: UInt16, zones: [String], process: LabProcess) {
         self.directory = directory
@@ -126,10 +126,7 @@ public final class PowerDNS: @unchecked Sendable {
 
     /// Stops the server and removes its directory (unless DNS01_KEEP_LAB is set). Safe to call twice.
     public func stop() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !stopped else { return }
-        stopped = true
+        guard stopped.withLock({ done in defer { done = true }; return !done }) else { return }
         process.stop()
         if ProcessInfo.processInfo.environment["DNS01_KEEP_LAB"] == nil {
             try? FileManager.default.removeItem(atPath: directory)
