@@ -29,3 +29,11 @@ extension DNSProvider {
     /// "provider 'bind' (rfc2136)", the prefix of every error this provider raises.
     public var label: String { "provider '\(name)' (\(type))" }
 }
+
+extension Collection where Element == TXTRecord {
+    /// The records' names for a message: sorted, at most three, "and N more".
+    var nameList: String {
+        let all = Array(Set(map(\.name))).sorted()
+        return all.prefix(3).joined(separator: ", ") + (all.count > 3 ? " and \(all.count - 3) more" : "")
+    }
+}

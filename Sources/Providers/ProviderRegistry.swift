@@ -27,6 +27,12 @@ public enum ProviderRegistry {
         Route53Provider.typeName: { name, zones, settings, _, _ in
             Route53Provider(name: name, zones: zones, config: try Route53Provider.Config(settings))
         },
+        PowerDNSProvider.typeName: { name, zones, settings, _, _ in
+            PowerDNSProvider(name: name, zones: zones, config: try PowerDNSProvider.Config(settings))
+        },
+        AcmeDNSProvider.typeName: { name, zones, settings, _, _ in
+            AcmeDNSProvider(name: name, zones: zones, config: try AcmeDNSProvider.Config(settings))
+        },
         LexiconProvider.typeName: { name, zones, settings, stateDir, childEnvironment in
             var config = try LexiconProvider.Config(settings, stateDir: stateDir)
             config.withhold(childEnvironment)

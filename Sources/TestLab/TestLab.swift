@@ -40,13 +40,17 @@ public final class TestLab: @unchecked Sendable {
         /// Zones the secondary also serves, transferred from "127.0.0.1:PORT" (a server outside
         /// the lab, like a PowerDNS a test started), polling its SOA every 1-2 s.
         public var secondaryOf: [String: String]
+        /// Zones of a PowerDNS Authoritative the lab starts first (`powerDNS`), with SOA-EDIT-API
+        /// DEFAULT, its API on, and the secondary following it as it follows `secondaryOf`.
+        public var powerDNSZones: [String]
 
         public init(zones: [String] = ["example.test"], fileZones: [String] = [], secondaryLag: Int = 0,
                     pebbleEnv: [String: String] = [:], pebbleVANoSleep: Bool = true,
                     pebbleConfigExtra: [String: String] = [:], extraRecords: [String: [String]] = [:],
                     tsigAlgorithm: String = "hmac-sha256", startPebble: Bool = true,
                     secondaryPort: UInt16? = nil, resolver: Bool = false, negativeTTL: Int = 60,
-                    resolverForwards: [String: String] = [:], primaryIPv6: Bool = false, secondaryOf: [String: String] = [:]) {
+                    resolverForwards: [String: String] = [:], primaryIPv6: Bool = false, secondaryOf: [String: String] = [:],
+                    powerDNSZones: [String] = []) {
             self.zones = zones
             self.fileZones = fileZones
             self.secondaryLag = secondaryLag
@@ -62,6 +66,7 @@ public final class TestLab: @unchecked Sendable {
             self.resolverForwards = resolverForwards
             self.primaryIPv6 = primaryIPv6
             self.secondaryOf = secondaryOf
+            self.powerDNSZones = powerDNSZones
         }
     }
 
@@ -82,6 +87,8 @@ public final class TestLab: @unchecked Sendable {
     public var pebbleDirectory: String { "https://127.0.0.1:\(pebblePort)/dir" }
     public var pebbleManagement: String { "https://127.0.0.1:\(pebbleManagementPort)" }
     public var pebbleCAFile: String { "\(directory)/pebble/cert.pem" }
+    /// The PowerDNS of `Options.powerDNSZones`, nil without.
+    public private(set) var powerDNS: PowerDNS?
     var processes: [LabProcess] = []
     private var follower: LagFollower?
     private let lock = NSLock()
@@ -132,6 +139,9 @@ public final class TestLab: @unchecked Sendable {
         try write("include \"\(directory)/rndc.key\";\noptions { default-key \"rndc-key\"; default-server 127.0.0.1; default-port \(controlPort); };\n",
                   to: "\(directory)/rndc.conf", mode: 0o600)
 
+        if !options.powerDNSZones.isEmpty {
+            powerDNS = try await PowerDNS.start(zones: options.powerDNSZones, soaEditAPI: "DEFAULT", directory: "\(directory)/pdns")
+        }
         let allZones = options.zones + options.fileZones
         for zone in allZones {
             try write(zoneText(zone), to: zoneFile(zone), mode: 0o644)
@@ -181,7 +191,7 @@ public final class TestLab: @unchecked Sendable {
                 }
             }
         }
-        for zone in options.secondaryOf.keys.sorted() {
+        for zone in secondaryZones.keys.sorted() {
             try await poll(until: deadline, "\(secondary) to serve \(zone)") { [self] in
                 try self.answersSOA(zone, at: secondary)
             }
@@ -327,7 +337,7 @@ public final class TestLab: @unchecked Sendable {
 
                 """
             }
-            for (zone, server) in options.secondaryOf.sorted(by: { $0.key < $1.key }) {
+            for (zone, server) in secondaryZones.sorted(by: { $0.key < $1.key }) {
                 let parts = server.split(separator: ":")
                 text += """
                 zone "\(zone)" {
@@ -340,6 +350,13 @@ public final class TestLab: @unchecked Sendable {
             }
         }
         return text
+    }
+
+    /// Zones the secondary transfers from servers outside the lab's BIND, by zone.
+    private var secondaryZones: [String: String] {
+        var zones = options.secondaryOf
+        if let powerDNS { for zone in powerDNS.zones { zones[zone] = powerDNS.server } }
+        return zones
     }
 
     /// The options every lab BIND has: its directory and files, one loopback port, no IPv6.
@@ -462,6 +479,7 @@ public final class TestLab: @unchecked Sendable {
         for process in processes.reversed() { process.terminate() }
         let deadline = Date().addingTimeInterval(5)
         for process in processes.reversed() { process.finish(by: deadline) }
+        powerDNS?.stop()
         if ProcessInfo.processInfo.environment["DNS01_KEEP_LAB"] == nil {
             try? FileManager.default.removeItem(atPath: directory)
         }
@@ -514,6 +532,7 @@ extension LabProcess {
     var directoryName: String {
         switch name {
         case "cloudflare-api": "cloudflare"
+        case "acme-dns-api": "acme-dns"
         case "route53-lab": "route53"
         case "named-primary": "primary"
         case "named-secondary": "secondary"

@@ -161,8 +161,13 @@ import Testing
                     includeFile = moved
                     FileManager.default.createFile(atPath: moved, contents: Data())
                 case "state_dir": break
-                case "api_token_file":
+                case "api_token_file", "api_key_file":
                     try "documentation-token\n".write(toFile: moved, atomically: true, encoding: .utf8)
+                    chmod(moved, 0o600)
+                case "registration_file":
+                    // An acme-dns registration file as lego and certbot-dns-acmedns keep it.
+                    try #"{"example.com": {"username": "eabcdb41-d89f-4580-826f-3e62e9755ef2", "password": "pbAXVjlIOE01xbut7YnAbkhMQIkcwoHO0ek2j4Q0", "fulldomain": "d420c923-bbd7-4056-ab64-c3ca54c9b3cf.auth.example.org", "subdomain": "d420c923-bbd7-4056-ab64-c3ca54c9b3cf", "allowfrom": []}}"#
+                        .write(toFile: moved, atomically: true, encoding: .utf8)
                     chmod(moved, 0o600)
                 case "credentials_file":
                     let profile = text.firstMatch(of: /(?m)^\s*profile\s*=\s*"([^"]+)"/).map { String($0.1) } ?? "default"

@@ -38,7 +38,7 @@ import Testing
     }
 
     static func providerType(_ heading: String) -> String? {
-        heading.wholeMatch(of: /type = ([a-z0-9]+)/).map { String($0.1) }
+        heading.wholeMatch(of: /type = ([a-z0-9-]+)/).map { String($0.1) }
     }
 
     /// Lines that make the parser reach a table's own keys (resolvers set, so /etc/resolv.conf

@@ -19,24 +19,11 @@ extension CloudflareProvider {
         public static let keys: Set<String> = ["name", "type", "zones", "api_token_file", "api_token_env", "zone_id", "api_url", "ttl", "timeout"]
 
         public init(_ settings: Settings, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-            if settings.has("api_token") || settings.has("token") {
-                throw ConfigError("\(settings.context): the API token never goes in the config: put it in a 0600 file named by api_token_file, or an environment variable named by api_token_env.")
-            }
+            try ProviderSecret.refuseInline(settings, key: "api_token", what: "API token", inlineKeys: ["api_token", "token"])
             try settings.rejectUnknownKeys(allowed: Self.keys)
-            let file = try settings.string("api_token_file"), variable = try settings.string("api_token_env")
-            switch (file, variable) {
-            case (let file?, nil):
-                token = try SecretFile.read(file, context: settings.context, what: "API token")
-            case (nil, let variable?):
-                guard let value = environment[variable]?.trimmingWhitespaceAndNewlines(), !value.isEmpty else {
-                    throw ConfigError("\(settings.context): the environment variable \(variable) (api_token_env) is not set.")
-                }
-                token = value
-            case (nil, nil):
-                throw ConfigError("\(settings.context): set api_token_file (a 0600 file holding a Cloudflare API token with Zone.DNS edit) or api_token_env.")
-            case (_?, _?):
-                throw ConfigError("\(settings.context): api_token_file and api_token_env both name a token; keep one.")
-            }
+            token = try ProviderSecret.read(settings, key: "api_token", what: "API token",
+                                            hint: "a 0600 file holding a Cloudflare API token with Zone.DNS edit",
+                                            inlineKeys: ["api_token", "token"], environment: environment)
             guard token.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) else {
                 throw ConfigError("\(settings.context): the API token holds characters no Cloudflare token has.")
             }

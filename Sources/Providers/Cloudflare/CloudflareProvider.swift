@@ -56,7 +56,7 @@ public final class CloudflareProvider: DNSProvider {
                     result = try await client.batch(zoneID: zoneID, deletes: [], posts: posts(chunk))
                 }
             } catch let error as CloudflareClient.Failure {
-                throw failure(.present, "could not create \(chunk.count) TXT record(s) in zone \(zone) (\(names(chunk)))", error)
+                throw failure(.present, "could not create \(chunk.count) TXT record(s) in zone \(zone) (\(chunk.nameList))", error)
             }
             for record in result.posts ?? [] {
                 guard let match = chunk.first(where: { $0.name == DomainName.canonical(record.name) && $0.value == record.unquotedContent }) else { continue }
@@ -77,14 +77,14 @@ public final class CloudflareProvider: DNSProvider {
             do {
                 ids += try await existingValues(unknown, zoneID: zoneID, zone: zone).map(\.id)
             } catch let error as CloudflareClient.Failure {
-                throw failure(.cleanup, "could not look up \(unknown.count) TXT record(s) in zone \(zone) (\(names(unknown)))", error)
+                throw failure(.cleanup, "could not look up \(unknown.count) TXT record(s) in zone \(zone) (\(unknown.nameList))", error)
             }
         }
         for chunk in ids.chunked(200) {
             do {
                 _ = try await client.batch(zoneID: zoneID, deletes: Array(chunk), posts: [])
             } catch let error as CloudflareClient.Failure {
-                throw failure(.cleanup, "could not delete \(chunk.count) TXT record(s) in zone \(zone) (\(names(records)))", error)
+                throw failure(.cleanup, "could not delete \(chunk.count) TXT record(s) in zone \(zone) (\(records.nameList))", error)
             }
         }
     }
@@ -125,11 +125,6 @@ public final class CloudflareProvider: DNSProvider {
 
     private func failure(_ code: ProviderError.Code, _ what: String, _ error: CloudflareClient.Failure) -> ProviderError {
         ProviderError(code: code, provider: name, message: "\(label) \(what): \(error.description)", underlying: error)
-    }
-
-    private func names<C: Collection>(_ records: C) -> String where C.Element == TXTRecord {
-        let all = Array(Set(records.map(\.name))).sorted()
-        return all.prefix(3).joined(separator: ", ") + (all.count > 3 ? " and \(all.count - 3) more" : "")
     }
 }
 
