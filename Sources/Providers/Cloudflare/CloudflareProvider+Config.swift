@@ -1,4 +1,3 @@
-import Files
 import Foundation
 import Settings
 
@@ -17,32 +16,14 @@ extension CloudflareProvider {
         public static let keys: Set<String> = ["name", "type", "zones", "api_token_file", "api_token_env", "zone_id", "api_url", "ttl", "timeout"]
 
         public init(_ settings: Settings, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-            if settings.has("api_token") || settings.has("token") {
+            if settings.has("token") {
                 throw ConfigError("\(settings.context): the API token never goes in the config: put it in a 0600 file named by api_token_file, or an environment variable named by api_token_env.")
             }
+            try APISecret.refuseInline(settings, key: "api_token", what: "API token")
             try settings.rejectUnknownKeys(allowed: Self.keys)
-            let file = try settings.string("api_token_file"), variable = try settings.string("api_token_env")
-            switch (file, variable) {
-            case (let file?, nil):
-                token = try SecretFile.read(file, context: settings.context, what: "API token")
-            case (nil, let variable?):
-                guard let value = environment[variable]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
-                    throw ConfigError("\(settings.context): the environment variable \(variable) (api_token_env) is not set.")
-                }
-                token = value
-            case (nil, nil):
-                throw ConfigError("\(settings.context): set api_token_file (a 0600 file holding a Cloudflare API token with Zone.DNS edit) or api_token_env.")
-            case (_?, _?):
-                throw ConfigError("\(settings.context): api_token_file and api_token_env both name a token; keep one.")
-            }
-            guard token.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) else {
-                throw ConfigError("\(settings.context): the API token holds characters no Cloudflare token has.")
-            }
-            apiURL = try settings.string("api_url") ?? Self.defaultAPIURL
-            while apiURL.hasSuffix("/") { apiURL.removeLast() }
-            guard let url = URL(string: apiURL), url.scheme == "https" || url.scheme == "http", url.host != nil else {
-                throw ConfigError("\(settings.context): api_url '\(apiURL)' is not an http(s) URL.")
-            }
+            token = try APISecret.read(settings, key: "api_token", what: "API token",
+                                       hint: "a Cloudflare API token with Zone.DNS edit", environment: environment)
+            apiURL = try APISecret.baseURL(settings, key: "api_url", default: Self.defaultAPIURL)
             zoneID = try settings.string("zone_id")
             if let zoneID, zoneID.isEmpty || !zoneID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) {
                 throw ConfigError("\(settings.context): zone_id '\(zoneID)' is not a Cloudflare zone ID (letters and digits).")
@@ -56,8 +37,7 @@ extension CloudflareProvider {
                 throw ConfigError("\(settings.context): ttl \(ttl) is out of Cloudflare's range (1 for automatic, or 60 to 86400 seconds).")
             }
             self.ttl = UInt32(ttl)
-            timeout = try settings.duration("timeout") ?? .seconds(30)
-            guard timeout > .zero else { throw ConfigError("\(settings.context): timeout must be more than 0s.") }
+            timeout = try APISecret.timeout(settings)
         }
     }
 }

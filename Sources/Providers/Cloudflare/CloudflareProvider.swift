@@ -124,11 +124,6 @@ public final class CloudflareProvider: DNSProvider {
     private func failure(_ code: ProviderError.Code, _ what: String, _ error: CloudflareClient.Failure) -> ProviderError {
         ProviderError(code: code, provider: name, message: "\(label) \(what): \(error.description)", underlying: error)
     }
-
-    private func names<C: Collection>(_ records: C) -> String where C.Element == TXTRecord {
-        let all = Array(Set(records.map(\.name))).sorted()
-        return all.prefix(3).joined(separator: ", ") + (all.count > 3 ? " and \(all.count - 3) more" : "")
-    }
 }
 
 extension Array {
