@@ -1,0 +1,81 @@
+import DNS
+import HTTP
+
+/// `type = "gandi"`: TXT records through Gandi's LiveDNS API v5 with a personal access token.
+/// LiveDNS replaces an RRset's values whole, so present and cleanup read the domain's TXT
+/// records once, then write each changed name's RRset (`PUT`, or `DELETE` when cleanup leaves
+/// it empty): one request per name plus one. Other values at the names stay; cleanup takes out
+/// exactly dns01's values. LiveDNS has no conditional write: a change another client makes
+/// between the read and the write is lost. 429 and 5xx answers are retried after their
+/// Retry-After.
+public final class GandiProvider: DNSProvider {
+    public static let typeName = "gandi"
+
+    public let name: String
+    public let zones: [String]
+    public let config: Config
+    public var secretValues: [String] { [config.token] }
+    public var type: String { Self.typeName }
+    let client: GandiClient
+
+    public init(name: String, zones: [String], config: Config, transport: (any HTTPTransport)? = nil) {
+        self.name = name
+        self.zones = zones
+        self.config = config
+        let base = transport ?? CurlTransport(peer: "the Gandi API", timeout: config.timeout, userAgent: "dns01")
+        client = GandiClient(baseURL: config.apiURL, token: config.token, transport: RetryingTransport(base, budget: config.timeout * 4))
+    }
+
+    public func present(_ records: [TXTRecord], zone: String) async throws {
+        try await change(records, zone: zone, code: .present) { current, ours in current + ours.filter { !current.contains($0) } }
+    }
+
+    public func cleanup(_ records: [TXTRecord], zone: String) async throws {
+        try await change(records, zone: zone, code: .cleanup) { current, ours in current.filter { !ours.contains($0) } }
+    }
+
+    /// Reads the domain's TXT RRsets once, applies `edit` (current quoted values, ours quoted)
+    /// to each name of `records`, and writes back each RRset that changed.
+    private func change(_ records: [TXTRecord], zone: String, code: ProviderError.Code,
+                        edit: ([String], [String]) -> [String]) async throws {
+        let current: [GandiClient.RRset]
+        do {
+            current = try await client.listTXT(domain: zone)
+        } catch let error as HostAPIClient.Failure where error.status == 404 || error.status == 403 {
+            throw ProviderError(code: code, provider: name,
+                                message: "\(label): Gandi LiveDNS has no domain \(zone) that this token may manage (\(error.description)).",
+                                underlying: error, wroteNothing: true)
+        } catch let error as HostAPIClient.Failure {
+            throw failure(code, "could not read the TXT records of zone \(zone) (for \(names(records)))", error, wroteNothing: true)
+        }
+        var ours: [String: [String]] = [:]
+        for record in records {
+            let owner = record.name == zone ? "@" : relativeName(record.name, zone: zone)
+            ours[owner, default: []].append("\"\(record.value)\"")
+        }
+        var written = false
+        for (owner, values) in ours.sorted(by: { $0.key < $1.key }) {
+            let existing = current.first { $0.rrset_name.lowercased() == owner }
+            let before = (existing?.rrset_values ?? []).map(Self.quoted)
+            let after = edit(before, values)
+            guard after != before else { continue }
+            let place = "\(owner == "@" ? zone : "\(owner).\(zone)") in zone \(zone)"
+            do {
+                if after.isEmpty {
+                    try await client.delete(domain: zone, name: owner)
+                } else {
+                    try await client.replace(domain: zone, name: owner, ttl: existing?.rrset_ttl ?? Int(config.ttl), values: after)
+                }
+                written = true
+            } catch let error as HostAPIClient.Failure {
+                let verb = code == .present ? "add TXT value(s) at" : "remove TXT value(s) at"
+                throw failure(code, "could not \(verb) \(place)", error, wroteNothing: !written)
+            }
+        }
+    }
+
+    /// A TXT value as one quoted character-string (Gandi shows them quoted; a bare one is quoted).
+    static func quoted(_ value: String) -> String {
+        value.count >= 2 && value.hasPrefix("\"") && value.hasSuffix("\"") ? value : "\"\(value)\""
+    }
+}
