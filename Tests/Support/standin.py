@@ -112,7 +112,7 @@ class Lab:
                     return self.reply(400, {"error": "the body is not JSON"})
                 try:
                     with lab.lock:
-                        answer = api.route(method, parts, parse_qs(url.query), body)
+                        answer = api.route(method, parts, parse_qs(url.query, keep_blank_values=True), body)
                 except RuntimeError as error:
                     answer = (500, {"error": str(error)})
                 self.reply(*answer)
