@@ -115,7 +115,7 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "TestLab"]),
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "DNS", "Processes", "Settings", "TestLab"]),
         .testTarget(name: "DNS01Tests", dependencies: [
             "DNS01", "ACME", "DNS", "HTTP", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks", "TestLab",
             "FuzzEntries", "ScriptedHTTP", "ScriptedACME",

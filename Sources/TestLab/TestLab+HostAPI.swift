@@ -20,6 +20,16 @@ extension TestLab {
             try TestLab.requestCounts(at: "http://127.0.0.1:\(port)")
         }
 
+        /// The TXT values the stand-in holds (in its API, whatever BIND serves).
+        public func records() throws -> Int {
+            let result = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "http://127.0.0.1:\(port)/__lab/stats"])
+            guard let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any],
+                  let records = object["records"] as? Int else {
+                throw LabError("the \(kind) stand-in's /__lab/stats gave no record count: \(result.output)")
+            }
+            return records
+        }
+
         /// All requests served so far.
         public func totalRequests() throws -> Int {
             try requests().values.reduce(0, +)
