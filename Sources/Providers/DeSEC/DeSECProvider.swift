@@ -27,17 +27,17 @@ public final class DeSECProvider: DNSProvider {
     }
 
     public func present(_ records: [TXTRecord], zone: String) async throws {
-        try await change(records, zone: zone, code: .present) { current, ours in current + ours.filter { !current.contains($0) } }
+        try await change(records, zone: zone, .add)
     }
 
     public func cleanup(_ records: [TXTRecord], zone: String) async throws {
-        try await change(records, zone: zone, code: .cleanup) { current, ours in current.filter { !ours.contains($0) } }
+        try await change(records, zone: zone, .remove)
     }
 
-    /// Reads the zone's TXT RRsets, applies `edit` (current quoted values, ours quoted) to each
-    /// name of `records`, and writes the RRsets that changed in one PATCH.
-    private func change(_ records: [TXTRecord], zone: String, code: ProviderError.Code,
-                        edit: ([String], [String]) -> [String]) async throws {
+    /// Reads the zone's TXT RRsets, applies `edit` to each name of `records`, and writes the
+    /// RRsets that changed in one PATCH.
+    private func change(_ records: [TXTRecord], zone: String, _ edit: TXTValueEdit) async throws {
+        let code = edit.code
         let current: [DeSECClient.RRset]
         do {
             current = try await client.listTXT(domain: zone)
@@ -48,13 +48,11 @@ public final class DeSECProvider: DNSProvider {
         } catch let error as HostAPIClient.Failure {
             throw failure(code, "could not read the TXT RRsets of zone \(zone) (for \(names(records)))", error, wroteNothing: true)
         }
-        var ours: [String: [String]] = [:]
-        for record in records { ours[relativeName(record.name, zone: zone), default: []].append("\"\(record.value)\"") }
         var changed: [DeSECClient.RRset] = []
-        for (subname, values) in ours.sorted(by: { $0.key < $1.key }) {
+        for (subname, values) in valuesByName(records, zone: zone, apex: "", quoted: true) {
             let existing = current.first { $0.subname.lowercased() == subname }
             let before = existing?.records ?? []
-            let after = edit(before, values)
+            let after = edit.apply(to: before, values)
             guard after != before else { continue }
             changed.append(DeSECClient.RRset(subname: subname, type: "TXT", ttl: existing?.ttl ?? Int(config.ttl), records: after))
         }
@@ -62,8 +60,7 @@ public final class DeSECProvider: DNSProvider {
         do {
             try await client.patch(domain: zone, changed)
         } catch let error as HostAPIClient.Failure {
-            let verb = code == .present ? "add" : "remove"
-            throw failure(code, "could not \(verb) \(records.count) TXT value(s) in zone \(zone) (\(names(records)))", error, wroteNothing: true)
+            throw failure(code, "could not \(edit.verb) \(records.count) TXT value(s) in zone \(zone) (\(names(records)))", error, wroteNothing: true)
         }
     }
 }

@@ -27,17 +27,17 @@ public final class GandiProvider: DNSProvider {
     }
 
     public func present(_ records: [TXTRecord], zone: String) async throws {
-        try await change(records, zone: zone, code: .present) { current, ours in current + ours.filter { !current.contains($0) } }
+        try await change(records, zone: zone, .add)
     }
 
     public func cleanup(_ records: [TXTRecord], zone: String) async throws {
-        try await change(records, zone: zone, code: .cleanup) { current, ours in current.filter { !ours.contains($0) } }
+        try await change(records, zone: zone, .remove)
     }
 
-    /// Reads the domain's TXT RRsets once, applies `edit` (current quoted values, ours quoted)
-    /// to each name of `records`, and writes back each RRset that changed.
-    private func change(_ records: [TXTRecord], zone: String, code: ProviderError.Code,
-                        edit: ([String], [String]) -> [String]) async throws {
+    /// Reads the domain's TXT RRsets once, applies `edit` to each name of `records`, and
+    /// writes back each RRset that changed.
+    private func change(_ records: [TXTRecord], zone: String, _ edit: TXTValueEdit) async throws {
+        let code = edit.code
         let current: [GandiClient.RRset]
         do {
             current = try await client.listTXT(domain: zone)
@@ -48,16 +48,11 @@ public final class GandiProvider: DNSProvider {
         } catch let error as HostAPIClient.Failure {
             throw failure(code, "could not read the TXT records of zone \(zone) (for \(names(records)))", error, wroteNothing: true)
         }
-        var ours: [String: [String]] = [:]
-        for record in records {
-            let owner = record.name == zone ? "@" : relativeName(record.name, zone: zone)
-            ours[owner, default: []].append("\"\(record.value)\"")
-        }
         var written = false
-        for (owner, values) in ours.sorted(by: { $0.key < $1.key }) {
+        for (owner, values) in valuesByName(records, zone: zone, apex: "@", quoted: true) {
             let existing = current.first { $0.rrset_name.lowercased() == owner }
             let before = (existing?.rrset_values ?? []).map(Self.quoted)
-            let after = edit(before, values)
+            let after = edit.apply(to: before, values)
             guard after != before else { continue }
             let place = "\(owner == "@" ? zone : "\(owner).\(zone)") in zone \(zone)"
             do {
@@ -68,8 +63,7 @@ public final class GandiProvider: DNSProvider {
                 }
                 written = true
             } catch let error as HostAPIClient.Failure {
-                let verb = code == .present ? "add TXT value(s) at" : "remove TXT value(s) at"
-                throw failure(code, "could not \(verb) \(place)", error, wroteNothing: !written)
+                throw failure(code, "could not \(edit.verb) TXT value(s) at \(place)", error, wroteNothing: !written)
             }
         }
     }

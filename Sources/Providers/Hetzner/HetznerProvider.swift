@@ -27,7 +27,7 @@ public final class HetznerProvider: DNSProvider {
 
     public func present(_ records: [TXTRecord], zone: String) async throws {
         var written = false
-        for (owner, values) in byName(records, zone: zone) {
+        for (owner, values) in valuesByName(records, zone: zone, apex: "@", quoted: false) {
             do {
                 try await client.add(zone: zone, name: owner, values: values, ttl: Int(config.ttl))
                 written = true
@@ -42,7 +42,7 @@ public final class HetznerProvider: DNSProvider {
     }
 
     public func cleanup(_ records: [TXTRecord], zone: String) async throws {
-        for (owner, values) in byName(records, zone: zone) {
+        for (owner, values) in valuesByName(records, zone: zone, apex: "@", quoted: false) {
             do {
                 try await client.remove(zone: zone, name: owner, values: values)
             } catch let error as HostAPIClient.Failure where error.status == 404 {
@@ -51,16 +51,6 @@ public final class HetznerProvider: DNSProvider {
                 throw failure(.cleanup, "could not remove \(values.count) TXT value(s) at \(absolute(owner, zone)) in zone \(zone)", error)
             }
         }
-    }
-
-    /// The records' values by RRSet name relative to the zone ("@" at its apex), in name order.
-    private func byName(_ records: [TXTRecord], zone: String) -> [(String, [String])] {
-        var grouped: [String: [String]] = [:]
-        for record in records {
-            let owner = record.name == zone ? "@" : relativeName(record.name, zone: zone)
-            if !(grouped[owner]?.contains(record.value) ?? false) { grouped[owner, default: []].append(record.value) }
-        }
-        return grouped.sorted { $0.key < $1.key }
     }
 
     private func absolute(_ owner: String, _ zone: String) -> String { owner == "@" ? zone : "\(owner).\(zone)" }
