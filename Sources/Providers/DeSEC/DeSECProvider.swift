@@ -22,8 +22,8 @@ public final class DeSECProvider: DNSProvider {
         self.name = name
         self.zones = zones
         self.config = config
-        let base = transport ?? CurlTransport(peer: "the deSEC API", timeout: config.timeout, userAgent: "dns01")
-        client = DeSECClient(baseURL: config.apiURL, token: config.token, transport: RetryingTransport(base, budget: config.timeout * 4))
+        client = DeSECClient(baseURL: config.apiURL, token: config.token,
+                               transport: HostAPIClient.transport(transport, peer: "the deSEC API", timeout: config.timeout))
     }
 
     public func present(_ records: [TXTRecord], zone: String) async throws {

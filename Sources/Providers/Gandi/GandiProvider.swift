@@ -22,8 +22,8 @@ public final class GandiProvider: DNSProvider {
         self.name = name
         self.zones = zones
         self.config = config
-        let base = transport ?? CurlTransport(peer: "the Gandi API", timeout: config.timeout, userAgent: "dns01")
-        client = GandiClient(baseURL: config.apiURL, token: config.token, transport: RetryingTransport(base, budget: config.timeout * 4))
+        client = GandiClient(baseURL: config.apiURL, token: config.token,
+                               transport: HostAPIClient.transport(transport, peer: "the Gandi API", timeout: config.timeout))
     }
 
     public func present(_ records: [TXTRecord], zone: String) async throws {

@@ -21,8 +21,8 @@ public final class HetznerProvider: DNSProvider {
         self.name = name
         self.zones = zones
         self.config = config
-        let base = transport ?? CurlTransport(peer: "the Hetzner API", timeout: config.timeout, userAgent: "dns01")
-        client = HetznerClient(baseURL: config.apiURL, token: config.token, transport: RetryingTransport(base, budget: config.timeout * 4))
+        client = HetznerClient(baseURL: config.apiURL, token: config.token,
+                               transport: HostAPIClient.transport(transport, peer: "the Hetzner API", timeout: config.timeout))
     }
 
     public func present(_ records: [TXTRecord], zone: String) async throws {

@@ -31,6 +31,12 @@ struct HostAPIClient: Sendable {
         self.messages = messages
     }
 
+    /// The transport every host provider sends through: `given` (tests) or libcurl, with 429
+    /// and 5xx answers retried after their Retry-After within 4 × `timeout` in all.
+    static func transport(_ given: (any HTTPTransport)?, peer: String, timeout: Duration) -> any HTTPTransport {
+        RetryingTransport(given ?? CurlTransport(peer: peer, timeout: timeout, userAgent: "dns01"), budget: timeout * 4)
+    }
+
     /// A failed call: the host's messages and the HTTP status, in one sentence.
     struct Failure: Error, Sendable, CustomStringConvertible {
         var description: String

@@ -23,9 +23,9 @@ public final class OVHProvider: DNSProvider {
         self.name = name
         self.zones = zones
         self.config = config
-        let base = transport ?? CurlTransport(peer: "the OVH API", timeout: config.timeout, userAgent: "dns01")
         client = OVHClient(baseURL: config.endpoint, applicationKey: config.applicationKey, applicationSecret: config.applicationSecret,
-                           consumerKey: config.consumerKey, transport: RetryingTransport(base, budget: config.timeout * 4))
+                           consumerKey: config.consumerKey,
+                           transport: HostAPIClient.transport(transport, peer: "the OVH API", timeout: config.timeout))
     }
 
     public func present(_ records: [TXTRecord], zone: String) async throws {
