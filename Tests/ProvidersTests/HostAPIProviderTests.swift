@@ -27,29 +27,36 @@ import Testing
         var unknownZone: String
         /// Values that overflow the host's first page of a listing, where it pages.
         var pageOverflow: Int? = nil
+        /// The host's error body holding `message`.
+        var errorBody: @Sendable (_ message: String) -> [String: Any] = { ["message": $0] }
         var description: String { kind }
     }
 
     static let hosts: [Host] = [
         Host(kind: "digitalocean", basePath: "/v2", twentyCertificates: 81,
              wrongToken: "DigitalOcean answered Unable to authenticate you. (unauthorized), HTTP 401",
-             unknownZone: "DigitalOcean has no domain other.test that this token can see", pageOverflow: 230),
+             unknownZone: "DigitalOcean has no domain other.test that this token can see", pageOverflow: 230,
+             errorBody: { ["id": "bad_request", "message": $0] }),
         Host(kind: "hetzner", basePath: "/v1", twentyCertificates: 40,
              wrongToken: "Hetzner answered unable to authenticate (unauthorized), HTTP 401",
-             unknownZone: "Hetzner has no zone other.test in the project of this API token"),
+             unknownZone: "Hetzner has no zone other.test in the project of this API token",
+             errorBody: { ["error": ["code": "invalid_input", "message": $0, "details": [:] as [String: Any]]] }),
         Host(kind: "desec", basePath: "/api/v1", twentyCertificates: 4,
              wrongToken: "deSEC answered Invalid token., HTTP 401",
-             unknownZone: "deSEC has no domain other.test that this token can see", pageOverflow: 520),
+             unknownZone: "deSEC has no domain other.test that this token can see", pageOverflow: 520,
+             errorBody: { ["detail": $0] }),
         Host(kind: "gandi", basePath: "/v5/livedns", twentyCertificates: 42,
              wrongToken: "Gandi answered The server could not verify that you are authorized to access the document you requested. (HTTPUnauthorized), HTTP 401",
-             unknownZone: "Gandi LiveDNS has no domain other.test that this token may manage"),
+             unknownZone: "Gandi LiveDNS has no domain other.test that this token may manage",
+             errorBody: { ["code": 400, "message": $0, "object": "HTTPBadRequest", "cause": "Bad Request"] }),
         // The lab's token file holds both the application secret and the consumer key.
         Host(kind: "ovh", basePath: "/1.0", urlKey: "endpoint",
              extra: ["application_key": .string("labOvhApplication")],
              credential: { ["application_secret_file": .string($0), "consumer_key_file": .string($0)] },
              twentyCertificates: 83,
              wrongToken: "OVH answered This credential does not exist (INVALID_CREDENTIAL), HTTP 403",
-             unknownZone: "OVH has no zone other.test that this consumer key may manage"),
+             unknownZone: "OVH has no zone other.test that this consumer key may manage",
+             errorBody: { ["class": "Client::BadRequest", "message": $0] }),
     ]
 
     static func provider(_ host: Host, _ api: TestLab.HostAPI, zones: [String] = ["example.test"],
@@ -175,6 +182,22 @@ import Testing
         try await Self.provider(host, api).cleanup(records, zone: "example.test")
         #expect(try api.records() == 0)
         #expect(try Self.txt(lab, "_acme-challenge.p\(count).example.test") == [])
+    }
+
+    /// STYLE.md 20: what a host says is untrusted text: the credential echoed back is redacted,
+    /// control characters (a forged journald line, an ANSI escape) stripped, 200 KB clipped.
+    @Test(arguments: hosts) func aHostileErrorMessageIsRedactedStrippedAndClipped(_ host: Host) async throws {
+        let (lab, api) = try await Self.start(host)
+        defer { lab.stop() }
+        let hostile = "bad request\n<0>dns01: forged line\u{1B}[31m token \(api.token) " + String(repeating: "A", count: 200_000)
+        try api.fail(20, status: 400, body: host.errorBody(hostile))
+        let error = await #expect(throws: ProviderError.self) {
+            try await Self.provider(host, api).present([TXTRecord(name: Self.name, value: "v1")], zone: "example.test")
+        }
+        let message = error?.message ?? ""
+        #expect(message.contains("bad request?<0>dns01: forged line?[31m token [redacted] AAAA"), "\(message.prefix(500))")
+        #expect(!message.contains("\n") && !message.contains("\u{1B}") && !message.contains(api.token))
+        #expect(message.utf8.count < 2_000, "\(message.utf8.count) bytes")
     }
 
     /// What a run of 20 certificates × 2 names (wildcard and apex) costs in API requests: one
