@@ -118,7 +118,7 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "TestLab"]),
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "DNS", "HTTP", "Settings", "TestLab", "ScriptedHTTP"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "DNS", "HTTP", "Processes", "Settings", "TestLab", "ScriptedHTTP"]),
         .testTarget(name: "StorageTests", dependencies: ["ACME", "DNS01", "Files", "Providers", "Settings", "Storage", "TestLab"]),
         .testTarget(name: "DNS01Tests", dependencies: [
             "DNS01", "ACME", "DNS", "HTTP", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks", "TestLab",

@@ -33,6 +33,21 @@ public enum ProviderRegistry {
         AcmeDNSProvider.typeName: { name, zones, settings, _, _ in
             AcmeDNSProvider(name: name, zones: zones, config: try AcmeDNSProvider.Config(settings))
         },
+        DigitalOceanProvider.typeName: { name, zones, settings, _, _ in
+            DigitalOceanProvider(name: name, zones: zones, config: try DigitalOceanProvider.Config(settings))
+        },
+        HetznerProvider.typeName: { name, zones, settings, _, _ in
+            HetznerProvider(name: name, zones: zones, config: try HetznerProvider.Config(settings))
+        },
+        DeSECProvider.typeName: { name, zones, settings, _, _ in
+            DeSECProvider(name: name, zones: zones, config: try DeSECProvider.Config(settings))
+        },
+        GandiProvider.typeName: { name, zones, settings, _, _ in
+            GandiProvider(name: name, zones: zones, config: try GandiProvider.Config(settings))
+        },
+        OVHProvider.typeName: { name, zones, settings, _, _ in
+            OVHProvider(name: name, zones: zones, config: try OVHProvider.Config(settings))
+        },
         LexiconProvider.typeName: { name, zones, settings, stateDir, childEnvironment in
             var config = try LexiconProvider.Config(settings, stateDir: stateDir)
             config.withhold(childEnvironment)

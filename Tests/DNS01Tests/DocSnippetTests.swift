@@ -161,7 +161,7 @@ import Testing
                     includeFile = moved
                     FileManager.default.createFile(atPath: moved, contents: Data())
                 case "state_dir": break
-                case "api_token_file", "api_key_file":
+                case "api_token_file", "api_key_file", "application_secret_file", "consumer_key_file":
                     try "documentation-token\n".write(toFile: moved, atomically: true, encoding: .utf8)
                     chmod(moved, 0o600)
                 case "registration_file":

@@ -19,19 +19,11 @@ extension CloudflareProvider {
         public static let keys: Set<String> = ["name", "type", "zones", "api_token_file", "api_token_env", "zone_id", "api_url", "ttl", "timeout"]
 
         public init(_ settings: Settings, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-            try ProviderSecret.refuseInline(settings, key: "api_token", what: "API token", inlineKeys: ["api_token", "token"])
+            try APISecret.refuseInline(settings, key: "api_token", what: "API token", inlineKeys: ["api_token", "token"])
             try settings.rejectUnknownKeys(allowed: Self.keys)
-            token = try ProviderSecret.read(settings, key: "api_token", what: "API token",
-                                            hint: "a 0600 file holding a Cloudflare API token with Zone.DNS edit",
-                                            inlineKeys: ["api_token", "token"], environment: environment)
-            guard token.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) else {
-                throw ConfigError("\(settings.context): the API token holds characters no Cloudflare token has.")
-            }
-            apiURL = try settings.string("api_url") ?? Self.defaultAPIURL
-            while apiURL.hasSuffix("/") { apiURL.removeLast() }
-            guard let url = URL(string: apiURL), url.scheme == "https" || url.scheme == "http", url.host != nil else {
-                throw ConfigError("\(settings.context): api_url '\(apiURL)' is not an http(s) URL.")
-            }
+            token = try APISecret.read(settings, key: "api_token", what: "API token",
+                                       hint: "a Cloudflare API token with Zone.DNS edit", environment: environment)
+            apiURL = try APISecret.baseURL(settings, key: "api_url", default: Self.defaultAPIURL)
             zoneID = try settings.string("zone_id")
             if let zoneID, zoneID.isEmpty || !zoneID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) {
                 throw ConfigError("\(settings.context): zone_id '\(zoneID)' is not a Cloudflare zone ID (letters and digits).")
@@ -45,8 +37,7 @@ extension CloudflareProvider {
                 throw ConfigError("\(settings.context): ttl \(ttl) is out of Cloudflare's range (1 for automatic, or 60 to 86400 seconds).")
             }
             self.ttl = UInt32(ttl)
-            timeout = try settings.duration("timeout") ?? .seconds(30)
-            guard timeout > .zero else { throw ConfigError("\(settings.context): timeout must be more than 0s.") }
+            timeout = try APISecret.timeout(settings)
         }
     }
 }

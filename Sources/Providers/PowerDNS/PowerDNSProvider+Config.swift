@@ -24,11 +24,10 @@ extension PowerDNSProvider {
                                                "ttl", "timeout", "no_secondaries"]
 
         public init(_ settings: Settings, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-            try ProviderSecret.refuseInline(settings, key: "api_key", what: "API key", inlineKeys: ["api_key", "key"])
+            try APISecret.refuseInline(settings, key: "api_key", what: "API key", inlineKeys: ["api_key", "key"])
             try settings.rejectUnknownKeys(allowed: Self.keys)
-            key = try ProviderSecret.read(settings, key: "api_key", what: "API key",
-                                          hint: "a 0600 file holding the api-key of pdns_server's webserver",
-                                          inlineKeys: ["api_key", "key"], environment: environment)
+            key = try APISecret.read(settings, key: "api_key", what: "API key", hint: "the api-key of pdns_server's webserver",
+                                     inlineKeys: ["api_key", "key"], environment: environment)
             guard key.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline && $0 != "\0" }) else {
                 throw ConfigError("\(settings.context): the API key holds characters an HTTP header cannot carry (it must be printable ASCII).")
             }
