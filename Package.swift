@@ -69,6 +69,7 @@ let package = Package(
             dependencies: [
                 "DNS", "HTTP", "Settings", "Files", "Processes", "Blocking", "Clocks",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -115,7 +116,7 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "TestLab"]),
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "DNS", "Settings", "TestLab"]),
         .testTarget(name: "DNS01Tests", dependencies: [
             "DNS01", "ACME", "DNS", "HTTP", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks", "TestLab",
             "FuzzEntries", "ScriptedHTTP", "ScriptedACME",

@@ -109,6 +109,6 @@ struct CloudflareClient: Sendable {
 
     /// A query value: everything but unreserved characters percent-encoded.
     static func queryEncode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")) ?? text
+        PercentEncoding.component(text)
     }
 }
