@@ -27,6 +27,9 @@ public enum ProviderRegistry {
         Route53Provider.typeName: { name, zones, settings, _, _ in
             Route53Provider(name: name, zones: zones, config: try Route53Provider.Config(settings))
         },
+        GoogleProvider.typeName: { name, zones, settings, _, _ in
+            GoogleProvider(name: name, zones: zones, config: try GoogleProvider.Config(settings))
+        },
         LexiconProvider.typeName: { name, zones, settings, stateDir, childEnvironment in
             var config = try LexiconProvider.Config(settings, stateDir: stateDir)
             config.withhold(childEnvironment)
