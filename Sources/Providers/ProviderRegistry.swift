@@ -30,6 +30,9 @@ public enum ProviderRegistry {
         GoogleProvider.typeName: { name, zones, settings, _, _ in
             GoogleProvider(name: name, zones: zones, config: try GoogleProvider.Config(settings))
         },
+        AzureProvider.typeName: { name, zones, settings, _, _ in
+            AzureProvider(name: name, zones: zones, config: try AzureProvider.Config(settings))
+        },
         LexiconProvider.typeName: { name, zones, settings, stateDir, childEnvironment in
             var config = try LexiconProvider.Config(settings, stateDir: stateDir)
             config.withhold(childEnvironment)

@@ -514,6 +514,8 @@ extension LabProcess {
     var directoryName: String {
         switch name {
         case "cloudflare-api": "cloudflare"
+        case "google-api": "google"
+        case "azure-api": "azure"
         case "route53-lab": "route53"
         case "named-primary": "primary"
         case "named-secondary": "secondary"
