@@ -26,9 +26,32 @@ actor OAuth2Token {
         self.request = request
     }
 
-    /// A token good for at least another minute.
+    /// A token good for at least another minute. Callers that ask while one is being fetched
+    /// wait for that one (a run reads several names at once), so a run asks once.
     func token() async throws -> String {
         if let current, ContinuousClock.now < current.until { return current.token }
+        let task: Task<(token: String, lifetime: Int), any Error>
+        if let inFlight {
+            task = inFlight
+        } else {
+            task = Task { try await self.fetch() }
+            inFlight = task
+        }
+        do {
+            let fetched = try await task.value
+            inFlight = nil
+            // A minute's margin; a lifetime shorter than two minutes is used once.
+            current = (fetched.token, ContinuousClock.now + .seconds(max(0, fetched.lifetime - 60)))
+            return fetched.token
+        } catch {
+            inFlight = nil
+            throw error
+        }
+    }
+
+    private var inFlight: Task<(token: String, lifetime: Int), any Error>?
+
+    private func fetch() async throws -> (token: String, lifetime: Int) {
         let response: HTTPResponse
         do {
             response = try await transport.send(try request())
@@ -48,10 +71,7 @@ actor OAuth2Token {
             let retry = response.status == 429 ? "; it kept asking to slow down (429) past the retries" : ""
             throw Failure(description: "\(source) refused to give a token: \(said.isEmpty ? "no OAuth 2.0 error" : said), HTTP \(response.status)\(retry)")
         }
-        // A minute's margin; a lifetime shorter than two minutes is used once.
-        let lifetime = answer?.expires_in?.seconds ?? 300
-        current = (token, ContinuousClock.now + .seconds(max(0, lifetime - 60)))
-        return token
+        return (token, answer?.expires_in?.seconds ?? 300)
     }
 
     /// `expires_in`: a number (RFC 6749 §5.1), or a string of digits (Azure's instance metadata).

@@ -67,6 +67,23 @@ import TestLab
         #expect(requests.values.reduce(0, +) == 82, "\(requests)")
     }
 
+    /// Three writers (other processes, to Azure) adding at one name at once: a PUT whose
+    /// If-Match / If-None-Match no longer holds is refused (412), and each re-reads and tries
+    /// again, so every value arrives and none is overwritten.
+    @Test func concurrentWritersAtOneNameAllLand() async throws {
+        let lab = try await TestLab.start(.init(startPebble: false))
+        defer { lab.stop() }
+        let api = try await lab.startAzureAPI()
+        let providers = try (1...3).map { try Self.provider(api, name: "writer\($0)") }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, provider) in providers.enumerated() {
+                group.addTask { try await provider.present([TXTRecord(name: Self.name, value: "writer-\(index)")], zone: "example.test") }
+            }
+            try await group.waitForAll()
+        }
+        #expect(Set(try lab.txtValues(Self.name, at: lab.primary)) == ["writer-0", "writer-1", "writer-2"])
+    }
+
     @Test func aWrongSecretIsOneSentenceWithoutTheSecret() async throws {
         let lab = try await TestLab.start(.init(startPebble: false))
         defer { lab.stop() }

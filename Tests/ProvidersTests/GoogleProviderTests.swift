@@ -62,6 +62,36 @@ import TestLab
         #expect(requests.values.reduce(0, +) == 44, "\(requests)")
     }
 
+    /// With `managed_zone` there is no lookup, and the first reads, a few at once, share one token.
+    @Test func aConfiguredManagedZoneSkipsTheLookupAndOneTokenServesAll() async throws {
+        let lab = try await TestLab.start(.init(startPebble: false))
+        defer { lab.stop() }
+        let api = try await lab.startGoogleAPI()
+        let provider = try Self.provider(api, ["managed_zone": .string("example-test"), "zones": .array([.string("example.test")])])
+        let records = (1...8).map { TXTRecord(name: "_acme-challenge.n\($0).example.test", value: "v\($0)") }
+        try await provider.present(records, zone: "example.test")
+        #expect(try lab.txtValues("_acme-challenge.n8.example.test", at: lab.primary) == ["v8"])
+        let requests = try api.requests()
+        #expect(requests["POST /token"] == 1 && requests["GET /dns/v1/projects/{project}/managedZones"] == nil, "\(requests)")
+    }
+
+    /// Three writers (other processes, to Google) adding at one name at once: Google refuses a
+    /// change whose sets moved (409 alreadyExists / 412 conditionNotMet), and each re-reads and
+    /// tries again, so every value arrives and none is overwritten.
+    @Test func concurrentWritersAtOneNameAllLand() async throws {
+        let lab = try await TestLab.start(.init(startPebble: false))
+        defer { lab.stop() }
+        let api = try await lab.startGoogleAPI()
+        let providers = try (1...3).map { try Self.provider(api, name: "writer\($0)") }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, provider) in providers.enumerated() {
+                group.addTask { try await provider.present([TXTRecord(name: Self.name, value: "writer-\(index)")], zone: "example.test") }
+            }
+            try await group.waitForAll()
+        }
+        #expect(Set(try lab.txtValues(Self.name, at: lab.primary)) == ["writer-0", "writer-1", "writer-2"])
+    }
+
     @Test func aWrongKeyIsOneSentenceWithoutTheKey() async throws {
         let lab = try await TestLab.start(.init(startPebble: false))
         defer { lab.stop() }
