@@ -24,6 +24,18 @@ extension TestLab {
             try TestLab.requestCounts(at: "http://127.0.0.1:\(port)")
         }
 
+        /// Answers the next `count` API requests with HTTP `status` and the vendor's error shape
+        /// holding `message` (any text: hostile, huge).
+        public func fail(_ count: Int, status: Int = 400, message: String) throws {
+            let body: [String: Any] = ["count": count, "status": status, "code": "BadRequest", "message": message]
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("fail-\(UUID().uuidString.prefix(8)).json").path
+            try JSONSerialization.data(withJSONObject: body).write(to: URL(fileURLWithPath: file))
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let result = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "-X", "POST", "--data-binary", "@\(file)",
+                                                          "http://127.0.0.1:\(port)/__lab/fail"])
+            guard result.output.contains("\"fail\"") else { throw LabError("the stand-in refused /__lab/fail: \(result.output)") }
+        }
+
         /// Answers the next `count` requests (the token endpoints' too) with HTTP 429.
         public func throttle(_ count: Int) throws {
             _ = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "-X", "POST", "-d", "{\"count\": \(count)}",

@@ -123,6 +123,21 @@ import TestLab
         #expect(try api.requests()["GET /subscriptions/{sub}/providers/Microsoft.Network/dnszones"] == 3)
     }
 
+    /// Hardening "Trust, round two" item 4: the vendor's error message is untrusted text.
+    @Test func aHostileErrorMessageIsStrippedAndClipped() async throws {
+        let lab = try await TestLab.start(.init(startPebble: false))
+        defer { lab.stop() }
+        let api = try await lab.startAzureAPI()
+        // A forged journald line, an ANSI escape and 200 KB.
+        try api.fail(20, message: "bad request\n<0>dns01: forged line\u{1B}[31m " + String(repeating: "A", count: 200_000))
+        let error = await #expect(throws: ProviderError.self) {
+            try await Self.provider(api).present([TXTRecord(name: Self.name, value: "v1")], zone: "example.test")
+        }
+        let message = error?.message ?? ""
+        #expect(!message.contains("\n") && !message.contains("\u{1B}") && message.utf8.count < 1_000, "\(message.prefix(2000))")
+        #expect(message.contains("Azure DNS answered bad request?<0>dns01: forged line?[31m AAAA"), "\(message.prefix(2000))")
+    }
+
     /// 429 with Retry-After: retried after it and then written; a storm past the budget ends in
     /// one sentence naming the 429, the zone and the record.
     @Test func rateLimitsAreWaitedOutThenReported() async throws {
