@@ -69,7 +69,8 @@ actor OAuth2Token {
               token.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
             let said = [answer?.error, answer?.error_description].compactMap { $0.map { redactor.clip($0) } }.joined(separator: ": ")
             let retry = response.status == 429 ? "; it kept asking to slow down (429) past the retries" : ""
-            throw Failure(description: "\(source) refused to give a token: \(said.isEmpty ? "no OAuth 2.0 error" : said), HTTP \(response.status)\(retry)")
+            throw Failure(description: said.isEmpty ? "\(source) answered HTTP \(response.status) with no token and no OAuth 2.0 error\(retry)"
+                                                    : "\(source) refused to give a token: \(said), HTTP \(response.status)\(retry)")
         }
         return (token, answer?.expires_in?.seconds ?? 300)
     }

@@ -96,6 +96,8 @@ import TestLab
             try await provider.present([TXTRecord(name: Self.name, value: "v1")], zone: "example.test")
         }
         let message = error?.message ?? ""
+        // Nothing was written, so nothing waits in the journal for a cleanup.
+        #expect(error?.wroteNothing == true)
         #expect(message.hasPrefix("provider 'az' (azure) could not look up zone example.test: Microsoft Entra ID's token endpoint (127.0.0.1:\(api.tokenPort)) refused to give a token: invalid_client: AADSTS7000215: Invalid client secret provided."), "\(message)")
         #expect(message.hasSuffix(", HTTP 401"), "\(message)")
         #expect(!message.contains("not-the-secret"))
@@ -110,6 +112,7 @@ import TestLab
         let error = await #expect(throws: ProviderError.self) {
             try await provider.present([TXTRecord(name: "_acme-challenge.other.test", value: "v1")], zone: "other.test")
         }
+        #expect(error?.wroteNothing == true)
         #expect(error?.message == "provider 'az' (azure): Azure DNS has no zone other.test in resource group dns01-lab of subscription \(api.subscriptionID) that these credentials can see.")
     }
 

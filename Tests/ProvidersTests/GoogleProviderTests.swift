@@ -103,6 +103,8 @@ import TestLab
             try await provider.present([TXTRecord(name: Self.name, value: "v1")], zone: "example.test")
         }
         let message = error?.message ?? ""
+        // Nothing was written, so nothing waits in the journal for a cleanup.
+        #expect(error?.wroteNothing == true)
         #expect(message.hasPrefix("provider 'gc' (google) could not look up zone example.test: Google's token endpoint (127.0.0.1:\(api.tokenPort)) refused to give a token: invalid_grant: Invalid JWT Signature., HTTP 400"), "\(message)")
         #expect(!message.contains("PRIVATE KEY"))
         #expect(try lab.txtValues(Self.name, at: lab.primary).isEmpty)
@@ -116,6 +118,7 @@ import TestLab
         let error = await #expect(throws: ProviderError.self) {
             try await provider.present([TXTRecord(name: "_acme-challenge.other.test", value: "v1")], zone: "other.test")
         }
+        #expect(error?.wroteNothing == true)
         #expect(error?.message == "provider 'gc' (google): Google Cloud DNS has no public managed zone other.test in project dns01-lab that this service account can see.")
     }
 

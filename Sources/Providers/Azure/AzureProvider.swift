@@ -128,13 +128,13 @@ public final class AzureProvider: DNSProvider {
             matches = try await client.zones(subscription: config.subscriptionID, resourceGroup: config.resourceGroup)
         } catch let failure as AzureDNSClient.Failure {
             throw ProviderError(code: code, provider: name, message: "\(label) could not look up zone \(zone): \(failure.description)",
-                                underlying: failure)
+                                underlying: failure, wroteNothing: true)
         }
         guard let found = matches.first(where: { DomainName.canonical($0.name) == zone }),
               found.id.hasPrefix("/subscriptions/"), !found.id.contains("?"), !found.id.contains("#") else {
             let scope = config.resourceGroup.map { "resource group \($0) of subscription \(config.subscriptionID)" } ?? "subscription \(config.subscriptionID)"
             throw ProviderError(code: code, provider: name,
-                                message: "\(label): Azure DNS has no zone \(zone) in \(scope) that these credentials can see.")
+                                message: "\(label): Azure DNS has no zone \(zone) in \(scope) that these credentials can see.", wroteNothing: true)
         }
         await state.setZoneID(found.id, for: zone)
         return found.id

@@ -135,11 +135,11 @@ public final class GoogleProvider: DNSProvider {
             matches = try await client.managedZones(dnsName: zone)
         } catch let failure as GoogleCloudDNSClient.Failure {
             throw ProviderError(code: code, provider: name, message: "\(label) could not look up zone \(zone): \(failure.description)",
-                                underlying: failure)
+                                underlying: failure, wroteNothing: true)
         }
         guard let found = matches.first(where: { GoogleCloudDNSClient.bare($0.dnsName) == zone && $0.visibility != "private" }) else {
             throw ProviderError(code: code, provider: name,
-                                message: "\(label): Google Cloud DNS has no public managed zone \(zone) in project \(config.project) that this service account can see.")
+                                message: "\(label): Google Cloud DNS has no public managed zone \(zone) in project \(config.project) that this service account can see.", wroteNothing: true)
         }
         await state.setManagedZone(found.name, for: zone)
         return found.name
