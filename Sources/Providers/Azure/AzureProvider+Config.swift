@@ -71,7 +71,10 @@ extension AzureProvider {
                 case (let file?, nil):
                     secret = try SecretFile.read(file, context: context, what: "client secret")
                 case (nil, let variable?):
-                    guard let value = environment[variable]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
+                    // Surrounding whitespace (a trailing newline from `export X=$(cat f)`) is no part of a secret.
+                    let raw = Substring(environment[variable] ?? "")
+                    let value = String(raw.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+                    guard !value.isEmpty else {
                         throw ConfigError("\(context): the environment variable \(variable) (client_secret_env) is not set.")
                     }
                     secret = value
