@@ -72,6 +72,7 @@ let package = Package(
             dependencies: [
                 "DNS", "HTTP", "Settings", "Files", "FoundationShim", "Processes", "Blocking", "Clocks",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -48,6 +48,12 @@ public enum ProviderRegistry {
         OVHProvider.typeName: { name, zones, settings, _, _ in
             OVHProvider(name: name, zones: zones, config: try OVHProvider.Config(settings))
         },
+        GoogleProvider.typeName: { name, zones, settings, _, _ in
+            GoogleProvider(name: name, zones: zones, config: try GoogleProvider.Config(settings))
+        },
+        AzureProvider.typeName: { name, zones, settings, _, _ in
+            AzureProvider(name: name, zones: zones, config: try AzureProvider.Config(settings))
+        },
         LexiconProvider.typeName: { name, zones, settings, stateDir, childEnvironment in
             var config = try LexiconProvider.Config(settings, stateDir: stateDir)
             config.withhold(childEnvironment)

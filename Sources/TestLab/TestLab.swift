@@ -533,6 +533,8 @@ extension LabProcess {
         switch name {
         case "cloudflare-api": "cloudflare"
         case "acme-dns-api": "acme-dns"
+        case "google-api": "google"
+        case "azure-api": "azure"
         case "route53-lab": "route53"
         case "named-primary": "primary"
         case "named-secondary": "secondary"

@@ -1,12 +1,12 @@
 import Foundation
 import TestLab
 
-// dns01-lab up --dir DIR [--lag N] [--zone Z]... [--nonce-reject PCT] [--cloudflare] [--route53] [--acme2certifier] [--postgres]
+// dns01-lab up --dir DIR [--lag N] [--zone Z]... [--nonce-reject PCT] [--cloudflare] [--route53] [--google] [--azure] [--acme2certifier] [--postgres]
 // Starts the lab, writes DIR/dns01.toml (DIR/dns01-a2c.toml for acme2certifier), DIR/lab.env and
 // DIR/ready, and runs until SIGTERM/SIGINT.
 
 func usage(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("dns01-lab: \(message)\nusage: dns01-lab up --dir DIR [--lag SECONDS] [--zone ZONE]... [--nonce-reject PERCENT] [--authz-reuse PERCENT] [--secondary-port PORT] [--cloudflare] [--route53] [--acme2certifier] [--postgres]\n".utf8))
+    FileHandle.standardError.write(Data("dns01-lab: \(message)\nusage: dns01-lab up --dir DIR [--lag SECONDS] [--zone ZONE]... [--nonce-reject PERCENT] [--authz-reuse PERCENT] [--secondary-port PORT] [--cloudflare] [--route53] [--google] [--azure] [--acme2certifier] [--postgres]\n".utf8))
     exit(2)
 }
 
@@ -16,12 +16,14 @@ arguments.removeFirst()
 var directory: String?
 var options = TestLab.Options()
 var zones: [String] = []
-var cloudflare = false, route53 = false, acme2certifier = false, postgres = false
+var cloudflare = false, route53 = false, google = false, azure = false, acme2certifier = false, postgres = false
 while !arguments.isEmpty {
     let flag = arguments.removeFirst()
     // Flags without a value: the DNS host API stand-ins.
     if flag == "--cloudflare" { cloudflare = true; continue }
     if flag == "--route53" { route53 = true; continue }
+    if flag == "--google" { google = true; continue }
+    if flag == "--azure" { azure = true; continue }
     // A second real CA beside Pebble, with ARI, profiles and dns-persist-01.
     if flag == "--acme2certifier" { acme2certifier = true; continue }
     // A PostgreSQL for the fleet storage.
@@ -82,6 +84,15 @@ Task {
         if route53 {
             let r53 = try await lab.startRoute53()
             extra += "LAB_ROUTE53_ENDPOINT='\(r53.endpoint)'\n"
+        }
+        if google {
+            let api = try await lab.startGoogleAPI()
+            extra += "LAB_GOOGLE_URL='\(api.baseURL)'\nLAB_GOOGLE_KEY_FILE='\(api.keyFile)'\n"
+        }
+        if azure {
+            let api = try await lab.startAzureAPI()
+            extra += "LAB_AZURE_URL='\(api.baseURL)'\nLAB_AZURE_METADATA_URL='\(api.metadataURL)'\nLAB_AZURE_SECRET_FILE='\(api.secretFile)'\n"
+                + "LAB_AZURE_TENANT='\(api.tenantID)'\nLAB_AZURE_CLIENT_ID='\(api.clientID)'\nLAB_AZURE_SUBSCRIPTION='\(api.subscriptionID)'\n"
         }
         var ready = "lab ready: primary \(lab.primary), secondary \(lab.secondary), Pebble \(lab.pebbleDirectory)"
         if acme2certifier {

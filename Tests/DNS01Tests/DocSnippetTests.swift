@@ -169,6 +169,11 @@ import Testing
                     try #"{"example.com": {"username": "eabcdb41-d89f-4580-826f-3e62e9755ef2", "password": "pbAXVjlIOE01xbut7YnAbkhMQIkcwoHO0ek2j4Q0", "fulldomain": "d420c923-bbd7-4056-ab64-c3ca54c9b3cf.auth.example.org", "subdomain": "d420c923-bbd7-4056-ab64-c3ca54c9b3cf", "allowfrom": []}}"#
                         .write(toFile: moved, atomically: true, encoding: .utf8)
                     chmod(moved, 0o600)
+                case "credentials_file" where text.contains(/(?m)^\s*type\s*=\s*"google"/):
+                    try writeServiceAccountKey(to: moved)
+                case "client_secret_file":
+                    try "documentation-secret\n".write(toFile: moved, atomically: true, encoding: .utf8)
+                    chmod(moved, 0o600)
                 case "credentials_file":
                     let profile = text.firstMatch(of: /(?m)^\s*profile\s*=\s*"([^"]+)"/).map { String($0.1) } ?? "default"
                     try "[\(profile)]\naws_access_key_id = AKIDDOCS\naws_secret_access_key = docs\n"
@@ -187,6 +192,17 @@ import Testing
                 try zone.write(toFile: file, atomically: true, encoding: .utf8)
             }
             return result
+        }
+
+        /// A service account key as Google's console downloads it, with a fresh RSA key.
+        func writeServiceAccountKey(to path: String) throws {
+            let key = try runProcess("/usr/bin/openssl", ["genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+            #expect(key.status == 0)
+            let object: [String: String] = ["type": "service_account", "project_id": "example-project", "private_key_id": "abc123",
+                                            "private_key": key.stdout, "client_email": "dns01@example-project.iam.gserviceaccount.com",
+                                            "token_uri": "https://oauth2.googleapis.com/token"]
+            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+            chmod(path, 0o600)
         }
 
         /// A real BIND key file, as the README tells the user to make it.

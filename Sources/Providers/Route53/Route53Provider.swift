@@ -32,30 +32,14 @@ public final class Route53Provider: DNSProvider {
                                transport: RetryingTransport(base, budget: config.timeout * 4))
     }
 
-    /// Hosted zone IDs found, and which names are being changed.
+    /// Hosted zone IDs found.
     actor State {
         var zoneIDs: [String: String] = [:]
-        var busy: Set<String> = []
-        var waiting: [CheckedContinuation<Void, Never>] = []
-
         func zoneID(_ zone: String) -> String? { zoneIDs[zone] }
         func setZoneID(_ id: String, _ zone: String) { zoneIDs[zone] = id }
-
-        /// Waits until none of `names` is held by another call, then holds them all.
-        func hold(_ names: Set<String>) async {
-            while !busy.isDisjoint(with: names) {
-                await withCheckedContinuation { waiting.append($0) }
-            }
-            busy.formUnion(names)
-        }
-
-        func release(_ names: Set<String>) {
-            busy.subtract(names)
-            let woken = waiting
-            waiting = []
-            for continuation in woken { continuation.resume() }
-        }
     }
+    /// Which names are being changed.
+    private let locks = NameLocks()
 
     public func present(_ records: [TXTRecord], zone: String) async throws {
         try await change(records, zone: zone, code: .present, adding: true)
@@ -69,7 +53,7 @@ public final class Route53Provider: DNSProvider {
         let verb = adding ? "add" : "remove"
         let names = Set(records.map(\.name))
         let zoneID = try await hostedZoneID(zone, code: code)
-        await state.hold(names)
+        await locks.hold(names)
         do {
             var changes: [Route53Client.Change] = []
             for name in names.sorted() {
@@ -89,9 +73,9 @@ public final class Route53Provider: DNSProvider {
                 let id = try await client.change(zoneID: zoneID, changes)
                 if adding && config.waitInSync { try await waitInSync(id) }
             }
-            await state.release(names)
+            await locks.release(names)
         } catch {
-            await state.release(names)
+            await locks.release(names)
             if let failure = error as? Route53Client.Failure {
                 throw ProviderError(code: code, provider: name,
                                     message: "\(label) could not \(verb) \(records.count) TXT value(s) in zone \(zone) (\(Self.list(names))): \(failure.description)",
