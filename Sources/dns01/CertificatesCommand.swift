@@ -40,7 +40,7 @@ struct CertificatesCommand: AsyncParsableCommand {
         for entry in report.certificates {
             let live = entry.live
             let renews: String
-            if !entry.inConfig {
+            if entry.source == .live {
                 renews = "-"
             } else if entry.renewal.held == .givenUp {
                 renews = "given up"
@@ -54,17 +54,21 @@ struct CertificatesCommand: AsyncParsableCommand {
             lines.append(row(name, live?.keyType ?? "-", live.map { time($0.notAfter) } ?? "-",
                              live.map { "\($0.daysLeft)d" } ?? "-", renews, entry.lastRun?.result ?? "-"))
             var details: [String] = []
-            if !entry.inConfig { details.append("not in the config (found in live/): dns01 run leaves it alone") }
+            switch entry.source {
+            case .live: details.append("not in the config (found in live/): dns01 run leaves it alone")
+            case .issued: details.append("source: issued by hand on \(entry.issuedAt.map(day) ?? "an unknown day") (recorded by `dns01 issue`; `dns01 issue --no-renew` forgets it)")
+            case .config: details.append("source: config")
+            }
             if let live {
                 let names = live.names.map(DomainName.display).joined(separator: ", ")
-                details.append("names: \(names)" + (entry.inConfig && Set(live.names) != Set(entry.domains)
+                details.append("names: \(names)" + (entry.source != .live && Set(live.names) != Set(entry.domains)
                     ? " (config: \(entry.domains.map(DomainName.display).joined(separator: ", ")))" : ""))
                 details.append("issuer: \(live.issuer)" + (live.placeholder ? " (dns01's self-signed placeholder)" : ""))
             } else {
                 if !entry.domains.isEmpty { details.append("names (config): \(entry.domains.map(DomainName.display).joined(separator: ", "))") }
                 details.append(entry.liveError ?? "nothing in live/ yet")
             }
-            if entry.inConfig {
+            if entry.source != .live {
                 var renewal = entry.renewal.due.map { "due now (\($0)); " } ?? ""
                 renewal += entry.renewal.rule
                 if let held = entry.renewal.held { renewal += "; \(held.rawValue) after failed attempts (`dns01 run --force` retries now)" }
@@ -102,6 +106,11 @@ struct CertificatesCommand: AsyncParsableCommand {
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyy-MM-dd HH:mm"
         return formatter.string(from: date)
+    }
+
+    /// "2026-08-01", UTC.
+    static func day(_ date: Date) -> String {
+        String(time(date).prefix(10))
     }
 
     /// `text` broken at spaces into lines of at most `width` columns, each indented by `indent`
