@@ -316,7 +316,9 @@ public struct BatchRun: Sendable {
     }
 }
 
-/// An exclusive, non-blocking lock on one certificate (`state_dir/locks/NAME.lock`).
+/// An exclusive, non-blocking lock on one certificate (`state_dir/locks/NAME.lock`), whose
+/// file goes when it is released (`FileLock.unlock(removingFile:)`): locks/ holds only the
+/// locks of the certificates being worked on.
 final class CertificateLock: Sendable {
     private let lock: FileLock
 
@@ -330,5 +332,5 @@ final class CertificateLock: Sendable {
         self.lock = lock
     }
 
-    func release() { lock.unlock() }
+    func release() { lock.unlock(removingFile: true) }
 }
