@@ -52,7 +52,7 @@ struct CertificatesCommand: AsyncParsableCommand {
             let name = entry.name.count > 20 ? "" : entry.name
             if name.isEmpty { lines.append(entry.name) }
             lines.append(row(name, live?.keyType ?? "-", live.map { time($0.notAfter) } ?? "-",
-                             live.map { "\($0.daysLeft)d" } ?? "-", renews, entry.lastRun?.result ?? "-"))
+                             live.map { "\($0.daysLeft)d" } ?? "-", renews, last(entry)))
             var details: [String] = []
             switch entry.source {
             case .live: details.append("not in the config (found in live/): dns01 run leaves it alone")
@@ -85,9 +85,16 @@ struct CertificatesCommand: AsyncParsableCommand {
                 details.append(text)
                 if let error = last.error { details.append("error: \(error)") }
             }
+            if let checked = entry.lastChecked { details.append("last checked by dns01 run at \(time(checked)): not due") }
             lines += details.flatMap { wrap($0, indent: 4) }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The LAST column: "checked" when the last run looked at it and found nothing to do,
+    /// else the result of its last attempt.
+    static func last(_ entry: CertificateReport.Entry) -> String {
+        entry.lastChecked != nil ? "checked" : entry.lastRun?.result ?? "-"
     }
 
     static func row(_ name: String, _ key: String, _ notAfter: String, _ left: String, _ renews: String, _ last: String) -> String {

@@ -98,7 +98,7 @@ public struct BatchRun: Sendable {
         // Records a killed run left behind are removed first, whether or not anything is due.
         try await issuer.deployer.checkStateDirectory()
         await issuer.deployer.cleanupOrphans()
-        let now = RenewalClock.now()
+        let now = RenewalClock.now(), checkedAt = Date()
         var decisions = RenewalPlan.decide(config, force: force, now: now)
         if dryRun {
             // Every certificate is rehearsed; the reason says whether a real run would renew it
@@ -237,6 +237,14 @@ public struct BatchRun: Sendable {
         for index in items.indices where items[index].status != .issued && items[index].status != .skipped {
             if let certificate = try? store.currentCertificate(items[index].name), CertificateStore.isPlaceholder(certificate) {
                 items[index].placeholder = true
+            }
+        }
+        // The certificates this run looked at and left alone: `dns01 certificates` says when.
+        if !dryRun && configErrorOfRun == nil {
+            do {
+                try history.writeChecked(items.filter { $0.status == .skipped }.map(\.name), at: checkedAt)
+            } catch {
+                events(.warning("Cannot record when the certificates were checked: \(describe(error))"))
             }
         }
         var summary = Summary(certificates: items, seconds: (ContinuousClock.now - start).inSeconds)

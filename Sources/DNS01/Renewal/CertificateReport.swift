@@ -25,6 +25,9 @@ public struct CertificateReport: Sendable, Codable {
         public var liveError: String?
         public var renewal: Renewal
         public var lastRun: LastRun?
+        /// When the last `dns01 run` looked at it and found nothing to do; nil when the last
+        /// run attempted it (`lastRun`) or none has run.
+        public var lastChecked: Date?
     }
 
     public enum Source: String, Sendable, Codable {
@@ -86,6 +89,8 @@ public struct CertificateReport: Sendable, Codable {
         let history = RunHistoryStore(stateDir: stateDir)
         let decisions = RenewalPlan.decide(config.certificates, store: store, force: false, now: now)
         var entries: [Entry] = []
+        let checked = history.readChecked()
+        let checkedNames = Set(checked?.names ?? [])
         for decision in decisions {
             let spec = decision.spec
             var entry = Entry(name: spec.name, inConfig: spec.issuedByHand == nil, source: spec.issuedByHand == nil ? .config : .issued,
@@ -103,6 +108,7 @@ public struct CertificateReport: Sendable, Codable {
             if decision.reason == .namesChanged { entry.renewal.rule = "the configured names differ from the certificate's" }
             let record = history.read(spec.name)
             entry.lastRun = lastRun(record)
+            if checkedNames.contains(spec.name) { entry.lastChecked = checked?.at }
             if entry.renewal.due != nil || (entry.renewal.at.map { $0 <= now } ?? false), record.consecutiveFailures > 0 {
                 switch record.retry(at: now, giveUpAfter: spec.giveUpAfter.inSeconds) {
                 case .now: break
