@@ -93,6 +93,20 @@ struct IssuedRenewalTests {
         #expect(!FileManager.default.fileExists(atPath: recordPath))
     }
 
+    /// A record naming a provider the config no longer has fails that certificate with a
+    /// sentence (before any CA is asked), not a lookup of a provider that is not there.
+    @Test func aRecordsProviderThatIsGoneFailsItsCertificate() async throws {
+        try await BadInputTests.withTempConfig(BadInputTests.unreachableCAConfig) { config in
+            let state = (config as NSString).deletingLastPathComponent + "/state"
+            try IssuedRecordStore(stateDir: state).write(IssuedRecord(name: "gone", domains: ["gone.example.test"], keyType: .ec256,
+                                                                      provider: "old", issuedAt: Date()))
+            let result = try await CLIRunner.run(["run", "-c", config])
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("gone: failed (Provider 'old', which `dns01 issue` used for it, is not a configured [[provider]] any more (issue it again with another --provider).)"), "\(result.stdout)")
+            #expect(!result.stderr.contains("Cannot reach the CA"), "\(result.stderr)")
+        }
+    }
+
     /// The test offset: whole seconds within ten years, anything else ignored.
     @Test(arguments: [("3600", 3600.0), ("-86400", -86400.0), ("1.5", 0), ("abc", 0), ("999999999999", 0), ("", 0)] as [(String, Double)])
     func renewalClockOffset(_ text: String, _ seconds: Double) {
