@@ -11,6 +11,12 @@ public enum KeyAuthorization {
     /// base64url(SHA-256(key authorization)): what the TXT record at _acme-challenge holds; the
     /// dns-account-01 record (at `DNSAccountLabel.challengeName(for:)`) holds the same value.
     public static func dns01Value(token: String, thumbprint: String) -> String {
-        Base64URL.encode(SHA256.hash(data: Data(string(token: token, thumbprint: thumbprint).utf8)))
+        dns01Value(keyAuthorization: string(token: token, thumbprint: thumbprint))
+    }
+
+    /// The dns-01 TXT value of a key authorization another client made (lego's exec provider
+    /// in `EXEC_MODE=RAW` passes the key authorization, not the value).
+    public static func dns01Value(keyAuthorization: String) -> String {
+        Base64URL.encode(SHA256.hash(data: Data(keyAuthorization.utf8)))
     }
 }

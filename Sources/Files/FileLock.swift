@@ -4,26 +4,66 @@ import Glibc
 /// An exclusive advisory lock (flock(2)) held until `unlock`: on a lock file (created 0600, a
 /// symlink refused) or on a directory itself. One owner at a time (hence unchecked Sendable: it
 /// moves from the blocking pool that waited for it to its owner). The one flock of dns01.
+///
+/// A lock file may be removed by its holder (`unlock(removingFile:)`): every taker checks, once
+/// it holds the lock, that the file it locked is still the one at `path` (same device and
+/// inode), and starts over when it is not. So a process that opened the file just before its
+/// holder removed it never believes it holds the lock beside one that locked the new file.
 public final class FileLock: @unchecked Sendable {
     private var fd: Int32
+    /// The lock file (nil for a directory's own lock).
+    private let path: String?
 
     /// Waits until the lock on `path` is this process's. `directory`: lock the directory
     /// `path` itself (no lock file among its entries).
     public init(path: String, directory: Bool = false) throws {
-        fd = try Self.open(path, directory: directory)
-        guard try Self.lock(fd, path: path, wait: true) else { throw FileSystemError(path: path, operation: "lock", reason: "not granted") }
+        if directory {
+            fd = try Self.open(path, directory: true)
+            guard try Self.lock(fd, path: path, wait: true) else { throw FileSystemError(path: path, operation: "lock", reason: "not granted") }
+            self.path = nil
+            return
+        }
+        guard let fd = try Self.lockFile(path, wait: true) else { throw FileSystemError(path: path, operation: "lock", reason: "not granted") }
+        self.fd = fd
+        self.path = path
     }
 
-    private init(fd: Int32) { self.fd = fd }
+    private init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
 
     /// The lock on the lock file `path` if nobody holds it now; nil when another process does.
     public static func attempt(path: String) throws -> FileLock? {
-        let fd = try open(path, directory: false)
-        guard try lock(fd, path: path, wait: false) else {
+        guard let fd = try lockFile(path, wait: false) else { return nil }
+        return FileLock(fd: fd, path: path)
+    }
+
+    /// The descriptor of `path`, locked, once it is still the file at `path`; nil when `wait`
+    /// is off and another process holds it.
+    private static func lockFile(_ path: String, wait: Bool) throws -> Int32? {
+        while true {
+            let fd = try open(path, directory: false)
+            guard try lock(fd, path: path, wait: wait) else {
+                close(fd)
+                return nil
+            }
+            var held = stat(), current = stat()
+            if fstat(fd, &held) == 0, lstat(path, &current) == 0, held.st_dev == current.st_dev, held.st_ino == current.st_ino {
+                return fd
+            }
+            // Its holder removed it meanwhile: lock the file at `path` now.
+            flock(fd, LOCK_UN)
             close(fd)
-            return nil
         }
-        return FileLock(fd: fd)
+    }
+
+    /// Unlocks; with `removingFile`, removes the lock file first, while still holding it (a
+    /// process waiting on the removed file starts over on a new one).
+    public func unlock(removingFile: Bool) {
+        guard fd >= 0 else { return }
+        if removingFile, let path { unlink(path) }
+        unlock()
     }
 
     /// Runs `body` holding the lock on `path`.

@@ -42,7 +42,7 @@ struct CertificatesCommand: AsyncParsableCommand {
         for entry in report.certificates {
             let live = entry.live
             let renews: String
-            if !entry.inConfig {
+            if entry.source == .live {
                 renews = "-"
             } else if entry.renewal.held == .givenUp {
                 renews = "given up"
@@ -54,19 +54,23 @@ struct CertificatesCommand: AsyncParsableCommand {
             let name = entry.name.count > 20 ? "" : entry.name
             if name.isEmpty { lines.append(entry.name) }
             lines.append(row(name, live?.keyType ?? "-", live.map { time($0.notAfter) } ?? "-",
-                             live.map { "\($0.daysLeft)d" } ?? "-", renews, entry.lastRun?.result ?? "-"))
+                             live.map { "\($0.daysLeft)d" } ?? "-", renews, last(entry)))
             var details: [String] = []
-            if !entry.inConfig { details.append("not in the config (found in live/): dns01 run leaves it alone") }
+            switch entry.source {
+            case .live: details.append("not in the config (found in live/): dns01 run leaves it alone")
+            case .issued: details.append("source: issued by hand on \(entry.issuedAt.map(day) ?? "an unknown day") (recorded by `dns01 issue`; `dns01 issue --no-renew` forgets it)")
+            case .config: details.append("source: config")
+            }
             if let live {
                 let names = live.names.map(DomainName.display).joined(separator: ", ")
-                details.append("names: \(names)" + (entry.inConfig && Set(live.names) != Set(entry.domains)
+                details.append("names: \(names)" + (entry.source != .live && Set(live.names) != Set(entry.domains)
                     ? " (config: \(entry.domains.map(DomainName.display).joined(separator: ", ")))" : ""))
                 details.append("issuer: \(live.issuer)" + (live.placeholder ? " (dns01's self-signed placeholder)" : ""))
             } else {
                 if !entry.domains.isEmpty { details.append("names (config): \(entry.domains.map(DomainName.display).joined(separator: ", "))") }
                 details.append(entry.liveError ?? "nothing in live/ yet")
             }
-            if entry.inConfig {
+            if entry.source != .live {
                 var renewal = entry.renewal.due.map { "due now (\($0)); " } ?? ""
                 renewal += entry.renewal.rule
                 if let held = entry.renewal.held { renewal += "; \(held.rawValue) after failed attempts (`dns01 run --force` retries now)" }
@@ -83,9 +87,16 @@ struct CertificatesCommand: AsyncParsableCommand {
                 details.append(text)
                 if let error = last.error { details.append("error: \(error)") }
             }
+            if let checked = entry.lastChecked { details.append("last checked by dns01 run at \(time(checked)): not due") }
             lines += details.flatMap { wrap($0, indent: 4) }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The LAST column: "checked" when the last run looked at it and found nothing to do,
+    /// else the result of its last attempt.
+    static func last(_ entry: CertificateReport.Entry) -> String {
+        entry.lastChecked != nil ? "checked" : entry.lastRun?.result ?? "-"
     }
 
     static func row(_ name: String, _ key: String, _ notAfter: String, _ left: String, _ renews: String, _ last: String) -> String {
@@ -104,6 +115,11 @@ struct CertificatesCommand: AsyncParsableCommand {
         let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
         return "\((parts.year ?? 0).zeroPadded(4))-\((parts.month ?? 0).zeroPadded(2))-\((parts.day ?? 0).zeroPadded(2)) "
             + "\((parts.hour ?? 0).zeroPadded(2)):\((parts.minute ?? 0).zeroPadded(2))"
+    }
+
+    /// "2026-08-01", UTC.
+    static func day(_ date: Date) -> String {
+        String(time(date).prefix(10))
     }
 
     /// `text` broken at spaces into lines of at most `width` columns, each indented by `indent`

@@ -10,8 +10,8 @@ import Glibc
 struct HookCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hook",
-        abstract: "Be another ACME client's DNS-01 hook (dehydrated, uacme): present, wait until every nameserver serves the records, clean up.",
-        subcommands: [Dehydrated.self, Uacme.self]
+        abstract: "Be another ACME client's DNS-01 hook (dehydrated, uacme, lego): present, wait until every nameserver serves the records, clean up.",
+        subcommands: [Dehydrated.self, Uacme.self, Lego.self]
     )
 
     struct Dehydrated: AsyncParsableCommand {
@@ -46,6 +46,23 @@ struct HookCommand: AsyncParsableCommand {
                 if case .decline = call { throw ExitCode(1) }
                 let config = try common.loadConfiguration(requiresCA: false)
                 guard try await UacmeHook(config: config, events: console.sink).run(call) else { throw ExitCode(1) }
+            }
+        }
+    }
+
+    struct Lego: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "lego's exec provider (EXEC_PATH): present FQDN VALUE writes the record and waits until every nameserver serves it; cleanup removes it. EXEC_MODE=RAW (-- DOMAIN TOKEN KEY_AUTH) too."
+        )
+        @OptionGroup var common: CommonOptions
+        @Argument(parsing: .captureForPassthrough, help: "What lego passes: present|cleanup FQDN VALUE, or with EXEC_MODE=RAW present|cleanup -- DOMAIN TOKEN KEY_AUTH.")
+        var arguments: [String] = []
+
+        func run() async throws {
+            try await runCommand(common, quiet: true) { console in
+                let call = try LegoHook.parse(arguments)
+                let config = try common.loadConfiguration(requiresCA: false)
+                try await LegoHook(config: config, events: console.sink).run(call)
             }
         }
     }

@@ -31,6 +31,9 @@ struct IssueCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Use only this challenge type: dns-01, dns-account-01 or dns-persist-01 (default: dns-persist-01 when the CA offers it and a matching record is served, else dns-01).")
     var challenge: String?
 
+    @Flag(name: .long, help: "Do not record the certificate for `dns01 run` to renew (and forget an earlier record of it).")
+    var noRenew = false
+
     func validate() throws {
         if let challenge, ChallengeKind(rawValue: challenge) == nil {
             throw ValidationError("Challenge type '\(challenge)' is not one of \(ChallengeKind.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -69,11 +72,14 @@ struct IssueCommand: AsyncParsableCommand {
             defer { state.close() }
             // A placeholder first when the [[certificate]] asks for one; a live placeholder's key is reused.
             let prepared = try await CertificateStore.prepareIssue(request, config: config, events: console.sink, state: state)
-            let result = try await Issuer(config: config, events: console.sink, state: state).issue(prepared)
+            var result = try await Issuer(config: config, events: console.sink, state: state).issue(prepared)
+            let renewal = IssuedRecordStore.afterIssue(prepared, config: config, noRenew: noRenew)
+            result.renewal = renewal.renewal
             if common.json {
                 console.printJSON(result)
             } else {
                 console.result("\(result.live) (\(result.domains.map(DomainName.display).joined(separator: ", "))) issued in \(result.seconds.fixed(2))s")
+                console.result(renewal.message)
             }
         }
     }

@@ -26,10 +26,12 @@ struct RunCommand: AsyncParsableCommand {
         try await runCommand(common) { console in
             let config = try common.loadConfiguration()
             ServiceManager.extendTimeout(to: config.runTimeBound)
-            guard !config.certificates.isEmpty else {
-                throw UsageError("\(config.path) has no [[certificate]] entries to run.", code: .notConfigured)
+            // The [[certificate]] entries and what `dns01 issue` recorded for renewal.
+            let batch = BatchRun(config: config, events: console.sink)
+            guard !batch.config.certificates.isEmpty else {
+                throw UsageError("\(config.path) has no [[certificate]] entries to run, and `dns01 issue` recorded none in \(IssuedRecordStore(stateDir: config.acme.stateDir).directory).", code: .notConfigured)
             }
-            let summary = try await BatchRun(config: config, events: console.sink).run(force: force, dryRun: dryRun, waitLock: waitLock ? config.fleetLockWait : nil)
+            let summary = try await batch.run(force: force, dryRun: dryRun, waitLock: waitLock ? config.fleetLockWait : nil)
             if common.json {
                 console.printJSON(summary)
             } else {

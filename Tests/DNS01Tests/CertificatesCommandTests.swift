@@ -57,7 +57,8 @@ struct CertificatesCommandTests {
         let config = try lab.writeConfig {
             $0.replacingOccurrences(of: "zones = [\"example.test\", \"other.test\"]", with: "zones = [\"example.test\"]") + certificates
         }
-        let extra = try await CLIRunner.run(["issue", "-c", config, "-d", "extra.example.test", "--cert-name", "extra"])
+        // --no-renew: a certificate in live/ that dns01 run leaves alone.
+        let extra = try await CLIRunner.run(["issue", "-c", config, "-d", "extra.example.test", "--cert-name", "extra", "--no-renew"])
         #expect(extra.status == 0, "\(extra.stderr)")
         let run = try await CLIRunner.run(["run", "-c", config])
         #expect(run.status == 1, "\(run.stderr)")
@@ -119,6 +120,40 @@ struct CertificatesCommandTests {
         for name in ["web", "mail", "broken", "extra"] { #expect(lines.contains { $0.hasPrefix(name + " ") }, "\(name)") }
         #expect(table.stdout.contains("not in the config"))
         #expect(table.stdout.contains("backing-off"))
+    }
+
+    /// Issue 27 item 5: a run that finds nothing due still says so: LAST reads "checked" (not
+    /// "-", nor the older attempt's result), with the time in the details and in --json; a run
+    /// that attempts it shows the attempt's result again.
+    @Test func aRunWithNothingDueIsShownAsChecked() async throws {
+        let lab = try await TestLab.start(.init(secondaryLag: 0))
+        defer { lab.stop() }
+        let config = try lab.writeConfig { $0 + "\n[[certificate]]\nname = \"web\"\ndomains = [\"*.web.example.test\", \"web.example.test\"]\n" }
+        func lastColumn() async throws -> (String, String) {
+            let table = try await CLIRunner.run(["certificates", "-c", config])
+            #expect(table.status == 0, "\(table.stderr)")
+            let row = try #require(table.stdout.split(separator: "\n").first { $0.hasPrefix("web ") }, "\(table.stdout)")
+            return (String(row.split(separator: " ").last ?? ""), table.stdout)
+        }
+        let first = try await CLIRunner.run(["run", "-c", config])
+        #expect(first.status == 0 && first.stdout.contains("1 issued"), "\(first.stdout)\(first.stderr)")
+        #expect(try await lastColumn().0 == "success")
+
+        let second = try await CLIRunner.run(["run", "-c", config])
+        #expect(second.status == 0 && second.stdout.contains("0 issued, 1 not due"), "\(second.stdout)\(second.stderr)")
+        let (last, table) = try await lastColumn()
+        #expect(last == "checked", "\(table)")
+        #expect(table.contains("last checked by dns01 run at "), "\(table)")
+        #expect(table.split(separator: "\n").allSatisfy { $0.count <= 80 }, "\(table)")
+        let json = try await CLIRunner.run(["certificates", "-c", config, "--json"])
+        let entry = try #require(((try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])?["certificates"] as? [[String: Any]])?.first)
+        let checked = try #require((entry["lastChecked"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) }, "\(entry)")
+        let attempt = try #require(((entry["lastRun"] as? [String: Any])?["at"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+        #expect(checked >= attempt)
+        // --force attempts it: its result again.
+        let forced = try await CLIRunner.run(["run", "-c", config, "--force"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(try await lastColumn().0 == "success")
     }
 
     @Test func emptyConfigAndStateSaySo() async throws {

@@ -76,7 +76,23 @@ public struct AccountStore: Sendable {
             // leave an account nobody holds the key of.
             let path = keyPath, pem = key.pemRepresentation
             try await BlockingPool.shared.run { try FileSystem.writeAtomically(pem, to: path, mode: 0o600) }
+            // ...and removed when the CA never took the account: a first try against a CA that
+            // cannot be reached (or refuses) leaves no key behind.
+            var asked = false
+            do {
+                return try await register(key: key, imported: false, transport: transport, logger: logger, asked: &asked)
+            } catch {
+                if !asked || (error as? ACMEError)?.problem != nil { try? FileSystem.remove(path) }
+                throw error
+            }
         }
+        var asked = false
+        return try await register(key: key, imported: imported, transport: transport, logger: logger, asked: &asked)
+    }
+
+    /// Finds (an imported key's) or registers the account of `key`; `asked` turns true once the
+    /// newAccount request that creates it is under way (from then on the CA may hold the account).
+    private func register(key: AccountKey, imported: Bool, transport: any HTTPTransport, logger: Logger, asked: inout Bool) async throws -> ACMEClient {
         let client = ACMEClient(directoryURL: config.directory, transport: transport, accountKey: key, logger: logger)
         let directory = try await client.directory()
         let contact = config.email.map { ["mailto:\($0)"] } ?? []
@@ -93,8 +109,10 @@ public struct AccountStore: Sendable {
         if let terms = directory.meta?.termsOfService, !config.agreeTOS {
             throw ConfigError("The CA asks you to agree to its terms of service (\(terms)): set agree_tos = true in [acme].")
         }
+        let binding = try externalAccountBinding()
+        asked = true
         let (url, _) = try await client.newAccount(contact: contact, termsOfServiceAgreed: config.agreeTOS,
-                                                   externalAccountBinding: try externalAccountBinding())
+                                                   externalAccountBinding: binding)
         try await writeRecord(url: url, contact: contact, key: key)
         return client
     }

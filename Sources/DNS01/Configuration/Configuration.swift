@@ -71,6 +71,9 @@ public struct Configuration: Sendable {
         /// `challenge`: the one challenge type to use; nil: dns-persist-01 when the CA offers it
         /// and a matching record is served, else dns-01.
         public var challenge: ChallengeKind? = nil
+        /// Not from the config: `dns01 issue` obtained it at this time and recorded it for
+        /// `dns01 run` to renew (`IssuedRecord`); nil for a `[[certificate]]`.
+        public var issuedByHand: Date? = nil
     }
 
     /// `give_up_after` when a [[certificate]] does not set it.

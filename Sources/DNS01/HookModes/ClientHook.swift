@@ -74,8 +74,21 @@ public struct ClientHook: Sendable {
     public func presentAndWait(_ challenges: [Challenge], client: String = "the ACME client", deploysAllFirst: Bool = false,
                                presented: @Sendable ([ChallengeRecord]) async throws -> Void = { _ in }) async throws -> [ChallengeRecord] {
         let records = try await records(for: challenges)
+        return try await presentAndWait(zip(challenges, records).map { (domain: $0.domain, record: $1) }, client: client,
+                                        deploysAllFirst: deploysAllFirst, presented: presented)
+    }
+
+    /// `presentAndWait` for records already placed (lego names the record, not the identifier).
+    @discardableResult
+    public func presentAndWait(_ records: [ChallengeRecord], client: String = "the ACME client") async throws -> [ChallengeRecord] {
+        try await presentAndWait(records.map { (domain: $0.target.domain, record: $0) }, client: client, deploysAllFirst: false, presented: { _ in })
+    }
+
+    private func presentAndWait(_ placed: [(domain: String, record: ChallengeRecord)], client: String, deploysAllFirst: Bool,
+                                presented: @Sendable ([ChallengeRecord]) async throws -> Void) async throws -> [ChallengeRecord] {
+        let records = placed.map(\.record)
         let singleValue = deployer.config.singleValueProviders
-        var deployed = zip(challenges, records).map { (domain: $0.domain, record: $1) }
+        var deployed = placed
         if deploysAllFirst && !singleValue.isEmpty {
             let journal = deployer.journal
             deployed = try await BlockingPool.shared.run { try journal.ownersRecords() }.map { ($0.target.domain, $0) } + deployed

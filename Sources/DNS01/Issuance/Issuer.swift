@@ -69,6 +69,8 @@ public struct IssueResult: Sendable, Codable {
     public var seconds: Double
     /// The deploy hook's failure, if it failed (the certificate is stored all the same).
     public var deployHookError: String?
+    /// `dns01 issue` only: how `dns01 run` will renew it (`IssuedRecordStore.afterIssue`).
+    public var renewal: IssuedRecordStore.Renewal?
 }
 
 /// The issuance porcelain for `dns01 issue` and `dns01 run`: signs in with the stored account

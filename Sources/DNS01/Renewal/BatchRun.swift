@@ -64,11 +64,15 @@ public struct BatchRun: Sendable {
         }
     }
 
+    /// The config with the certificates `dns01 issue` recorded for renewal added
+    /// (`Configuration.addingIssuedRecords`).
     public let config: Configuration
     let events: EventSink
+    /// Name clashes and unusable records found while adding them, warned about by `run`.
+    let recordWarnings: [String]
 
     public init(config: Configuration, events: @escaping EventSink) {
-        self.config = config
+        (self.config, recordWarnings) = config.addingIssuedRecords()
         self.events = events
     }
 
@@ -76,6 +80,7 @@ public struct BatchRun: Sendable {
     /// working on (`--wait-lock`); nil: skip it and say who holds it.
     public func run(force: Bool, dryRun: Bool = false, waitLock: Int? = nil) async throws -> Summary {
         let start = ContinuousClock.now
+        for warning in recordWarnings { events(.warning(warning)) }
         var issuing = config
         if dryRun { issuing.acme = config.acme.forDryRun }
         // One state for the whole run (with fleet storage one database session, whose locks end
@@ -92,7 +97,8 @@ public struct BatchRun: Sendable {
         // Records a killed run left behind are removed first, whether or not anything is due.
         try await issuer.deployer.checkStateDirectory()
         await issuer.deployer.cleanupOrphans()
-        var decisions = RenewalPlan.decide(config, force: force)
+        let now = RenewalClock.now(), checkedAt = Date()
+        var decisions = RenewalPlan.decide(config, force: force, now: now)
         if dryRun {
             // Every certificate is rehearsed; the reason says whether a real run would renew it
             // (without asking the production CA's ARI), and nothing replaces the live one.
@@ -101,7 +107,6 @@ public struct BatchRun: Sendable {
         } else {
             decisions = try await consultRenewalInfo(decisions, issuer: issuer)
         }
-        let now = Date()
         let history = RunHistoryStore(stateDir: config.acme.stateDir)
         var items = decisions.map { Item($0, dryRun: dryRun) }
         for index in items.indices where !dryRun {
@@ -135,6 +140,11 @@ public struct BatchRun: Sendable {
             let spec = decision.spec
             var request: IssueRequest
             do {
+                // A provider a `dns01 issue` record names may have left the config since.
+                for provider in [spec.provider].compactMap({ $0 }) + spec.alsoProviders
+                where !config.providers.contains(where: { $0.name == provider }) {
+                    throw UsageError("Provider '\(provider)', which `dns01 issue` used for it, is not a configured [[provider]] any more (issue it again with another --provider).", code: .notConfigured)
+                }
                 if !dryRun { locks.append(try CertificateLock(stateDir: config.acme.stateDir, name: spec.name)) }
                 request = try IssueRequest(certName: spec.name, domains: spec.domains, keyType: spec.keyType,
                                            provider: spec.provider, alsoProviders: spec.alsoProviders,
@@ -223,6 +233,14 @@ public struct BatchRun: Sendable {
                 items[index].placeholder = true
             }
         }
+        // The certificates this run looked at and left alone: `dns01 certificates` says when.
+        if !dryRun && configErrorOfRun == nil {
+            do {
+                try history.writeChecked(items.filter { $0.status == .skipped }.map(\.name), at: checkedAt)
+            } catch {
+                events(.warning("Cannot record when the certificates were checked: \(describe(error))"))
+            }
+        }
         var summary = Summary(certificates: items, seconds: (ContinuousClock.now - start).inSeconds)
         summary.storageLost = storageLost
         summary.dryRun = dryRun
@@ -300,7 +318,9 @@ public struct BatchRun: Sendable {
     }
 }
 
-/// An exclusive, non-blocking lock on one certificate (`state_dir/locks/NAME.lock`).
+/// An exclusive, non-blocking lock on one certificate (`state_dir/locks/NAME.lock`), whose
+/// file goes when it is released (`FileLock.unlock(removingFile:)`): locks/ holds only the
+/// locks of the certificates being worked on.
 final class CertificateLock: Sendable {
     private let lock: FileLock
 
@@ -314,5 +334,5 @@ final class CertificateLock: Sendable {
         self.lock = lock
     }
 
-    func release() { lock.unlock() }
+    func release() { lock.unlock(removingFile: true) }
 }

@@ -18,7 +18,7 @@ extension CertificateReport {
         let store = CertificateStore(stateDir: stateDir)
         let asked: [(index: Int, id: String)] = certificates.indices.compactMap { index in
             let entry = certificates[index]
-            guard entry.inConfig, entry.live?.placeholder == false,
+            guard entry.source != .live, entry.live?.placeholder == false,
                   let certificate = try? store.currentCertificate(entry.name),
                   let id = RenewalInfo.certificateID(of: certificate) else { return nil }
             return (index, id)

@@ -13,8 +13,13 @@ public struct CertificateReport: Sendable, Codable {
     /// One certificate. Keys are stable: scripts read them (`--json`).
     public struct Entry: Sendable, Codable {
         public var name: String
-        /// False for a directory in live/ that no `[[certificate]]` names: `dns01 run` leaves it alone.
+        /// False for a directory in live/ that no `[[certificate]]` names (recorded by `dns01
+        /// issue`, or left alone by `dns01 run`: `source` says which).
         public var inConfig: Bool
+        /// Where `dns01 run` learns of it: "config", "issued" (recorded by `dns01 issue` at
+        /// `issuedAt`), or "live" (only found in live/: `dns01 run` leaves it alone).
+        public var source: Source
+        public var issuedAt: Date?
         /// The names the config asks for (empty when not in the config).
         public var domains: [String]
         /// What live/ holds; nil fields when it holds nothing (or nothing readable: `liveError`).
@@ -22,6 +27,13 @@ public struct CertificateReport: Sendable, Codable {
         public var liveError: String?
         public var renewal: Renewal
         public var lastRun: LastRun?
+        /// When the last `dns01 run` looked at it and found nothing to do; nil when the last
+        /// run attempted it (`lastRun`) or none has run.
+        public var lastChecked: Date?
+    }
+
+    public enum Source: String, Sendable, Codable {
+        case config, issued, live
     }
 
     public struct Live: Sendable, Codable {
@@ -72,15 +84,19 @@ public struct CertificateReport: Sendable, Codable {
 
     /// The report at `now`, from the config and `state_dir` only.
     public static func make(_ config: Configuration, now: Date = Date()) -> CertificateReport {
+        // What `dns01 run` renews: the [[certificate]] entries and the records of `dns01 issue`.
+        let config = config.addingIssuedRecords().configuration
         let stateDir = config.acme.stateDir
         let store = CertificateStore(stateDir: stateDir)
         let history = RunHistoryStore(stateDir: stateDir)
         let decisions = RenewalPlan.decide(config.certificates, store: store, force: false, now: now)
         var entries: [Entry] = []
+        let checked = history.readChecked()
+        let checkedNames = Set(checked?.names ?? [])
         for decision in decisions {
             let spec = decision.spec
-            var entry = Entry(name: spec.name, inConfig: true, domains: spec.domains,
-                              renewal: Renewal(at: nil, due: nil, rule: "", ariNote: ariUnknown))
+            var entry = Entry(name: spec.name, inConfig: spec.issuedByHand == nil, source: spec.issuedByHand == nil ? .config : .issued,
+                              issuedAt: spec.issuedByHand, domains: spec.domains, renewal: Renewal(at: nil, due: nil, rule: "", ariNote: ariUnknown))
             let certificate = readLive(store, spec.name, into: &entry, now: now)
             entry.renewal.due = decision.reason?.rawValue
             if let certificate, entry.live?.placeholder == false {
@@ -94,6 +110,7 @@ public struct CertificateReport: Sendable, Codable {
             if decision.reason == .namesChanged { entry.renewal.rule = "the configured names differ from the certificate's" }
             let record = history.read(spec.name)
             entry.lastRun = lastRun(record)
+            if checkedNames.contains(spec.name) { entry.lastChecked = checked?.at }
             if entry.renewal.due != nil || (entry.renewal.at.map { $0 <= now } ?? false), record.consecutiveFailures > 0 {
                 switch record.retry(at: now, giveUpAfter: spec.giveUpAfter.inSeconds) {
                 case .now: break
@@ -109,7 +126,7 @@ public struct CertificateReport: Sendable, Codable {
         }
         let configured = Set(config.certificates.map(\.name))
         for name in liveNames(stateDir) where !configured.contains(name) {
-            var entry = Entry(name: name, inConfig: false, domains: [],
+            var entry = Entry(name: name, inConfig: false, source: .live, domains: [],
                               renewal: Renewal(at: nil, due: nil, rule: "not in the config: dns01 run does not renew it", ariNote: ariUnknown))
             _ = readLive(store, name, into: &entry, now: now)
             let record = history.read(name)
