@@ -93,6 +93,8 @@ public struct Configuration: Sendable {
     public var notify: NotifySettings? = nil
     /// `[storage]`: the state directory alone (default) or shared through PostgreSQL.
     public var storage = StorageSettings()
+    /// `[serve]` as written: `dns01 serve` (the Serve module) validates it; nil without the section.
+    public var serveSettings: Settings? = nil
     /// Which of dns01's environment variables hooks and providers' programs do not inherit
     /// (`Configuration+Secrets`).
     public var childEnvironment = ChildEnvironment.inheritAll
@@ -129,7 +131,7 @@ public struct Configuration: Sendable {
     public static func parse(_ text: String, path: String, requiresCA: Bool = true) throws -> Configuration {
         let root = try TOMLReader.read(text, path: path)
         let top = Settings(context: path, values: root)
-        try top.rejectUnknownKeys(allowed: ["acme", "dns", "provider", "zone", "certificate", "metrics", "notify", "storage"])
+        try top.rejectUnknownKeys(allowed: ["acme", "dns", "provider", "zone", "certificate", "metrics", "notify", "storage", "serve"])
 
         let acme = try parseACME(section(top, "acme", required: requiresCA), path: path, requiresCA: requiresCA)
         let dns = try parseDNS(section(top, "dns", required: false))
@@ -179,6 +181,7 @@ public struct Configuration: Sendable {
                              metrics: top.has("metrics") ? try MetricsSettings.parse(section(top, "metrics", required: true)) : nil,
                              notify: top.has("notify") ? try NotifySettings.parse(section(top, "notify", required: true)) : nil)
         if top.has("storage") { configuration.storage = try StorageSettings.parse(section(top, "storage", required: true)) }
+        if top.has("serve") { configuration.serveSettings = try section(top, "serve", required: true) }
         configuration.childEnvironment = childEnvironment
         configuration.inlineSecrets = try Self.inlineSecrets(top)
         configuration.redactor = Redactor(secrets: providers.flatMap { $0.secretValues }
@@ -391,7 +394,7 @@ public struct Configuration: Sendable {
 extension Configuration {
     /// The zone finder of this config's `[dns]` and `[[zone]]` settings: the one construction,
     /// for the deployer and the dns-persist-01 lookup alike.
-    func makeZoneFinder() -> ZoneFinder {
+    public func makeZoneFinder() -> ZoneFinder {
         ZoneFinder(client: DNSClient(), resolvers: dns.resolvers, nameserverPort: dns.port, overrides: zoneNameservers)
     }
 }
