@@ -1,5 +1,6 @@
 import Blocking
 import Crypto
+import DNS01
 import Foundation
 import HummingbirdBcrypt
 import Storage

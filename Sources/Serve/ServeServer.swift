@@ -33,10 +33,9 @@ public struct ServeServer: Sendable {
     /// Builds the server from the configuration: `[serve]` validated (ConfigError otherwise),
     /// registrations in the state directory (or the fleet's database when one is given).
     public init(config: Configuration, store: (any AcmeDNSRegistrationStore)? = nil) throws {
-        guard let raw = config.serveSettings else {
+        guard let settings = config.serve else {
             throw ConfigError("\(config.path) has no [serve] section: dns01 serve needs at least zone and provider.")
         }
-        let settings = try ServeSettings.parse(raw, providers: config.providers.map(\.name))
         guard let provider = config.providers.first(where: { $0.name == settings.provider }) else {
             throw ConfigError("[serve]: provider '\(settings.provider)' is not a configured [[provider]].")
         }

@@ -93,8 +93,8 @@ public struct Configuration: Sendable {
     public var notify: NotifySettings? = nil
     /// `[storage]`: the state directory alone (default) or shared through PostgreSQL.
     public var storage = StorageSettings()
-    /// `[serve]` as written: `dns01 serve` (the Serve module) validates it; nil without the section.
-    public var serveSettings: Settings? = nil
+    /// `[serve]`: `dns01 serve`'s listener and registrations' zone; nil without the section.
+    public var serve: ServeSettings? = nil
     /// Which of dns01's environment variables hooks and providers' programs do not inherit
     /// (`Configuration+Secrets`).
     public var childEnvironment = ChildEnvironment.inheritAll
@@ -181,7 +181,9 @@ public struct Configuration: Sendable {
                              metrics: top.has("metrics") ? try MetricsSettings.parse(section(top, "metrics", required: true)) : nil,
                              notify: top.has("notify") ? try NotifySettings.parse(section(top, "notify", required: true)) : nil)
         if top.has("storage") { configuration.storage = try StorageSettings.parse(section(top, "storage", required: true)) }
-        if top.has("serve") { configuration.serveSettings = try section(top, "serve", required: true) }
+        if top.has("serve") {
+            configuration.serve = try ServeSettings.parse(section(top, "serve", required: true), providers: providers.map(\.name))
+        }
         configuration.childEnvironment = childEnvironment
         configuration.inlineSecrets = try Self.inlineSecrets(top)
         configuration.redactor = Redactor(secrets: providers.flatMap { $0.secretValues }
