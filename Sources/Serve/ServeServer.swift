@@ -92,7 +92,11 @@ public struct ServeServer: Sendable {
         // flight; the server's own signal handling shuts down gracefully instead (stops accepting,
         // lets every request finish, its propagation wait included).
         let serving = Task { try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint]) }
-        try await serving.value
+        do {
+            try await serving.value
+        } catch let error as IOError {
+            throw OperationError("Cannot listen on \(settings.host):\(settings.port) ([serve] listen): \(String(cString: strerror(error.errnoCode))).")
+        }
     }
 
     /// Reads the body within `max_request_bytes`, applies the rate limit, calls `body`, writes

@@ -119,6 +119,44 @@ import Testing
         }
     }
 
+    /// A port already taken: one sentence naming the address and the key, exit status 1.
+    @Test func listenAddressInUse() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-bind-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: "\(dir)/state", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, length) == 0 && listen(holder, 1) == 0 && getsockname(holder, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let port = UInt16(bigEndian: address.sin_port)
+        let config = "\(dir)/dns01.toml"
+        try """
+            [acme]
+            state_dir = "\(dir)/state"
+            [dns]
+            resolvers = ["127.0.0.1"]
+            [[provider]]
+            name = "hook"
+            type = "shell"
+            zones = ["auth.test"]
+            command = "/bin/true"
+            [serve]
+            listen = "127.0.0.1:\(port)"
+            zone = "auth.test"
+            provider = "hook"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        chmod(config, 0o600)
+        let result = try await CLIRunner.run(["serve", "-c", config])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("dns01: Cannot listen on 127.0.0.1:\(port) ([serve] listen): Address already in use.\n"), "\(result.stderr)")
+    }
+
     /// Files 0600 in a 0700 directory; a username that is not a UUID never names a file.
     @Test func directoryStore() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-store-\(UUID().uuidString)").path
