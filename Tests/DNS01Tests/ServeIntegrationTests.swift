@@ -230,3 +230,45 @@ struct ServeClientTests {
         #expect(try lab.txtValues(fulldomain, at: lab.primary).count == 2)
     }
 }
+
+/// The registrations' zone behind the Cloudflare stand-in instead of RFC 2136: the same API,
+/// each update answered once the lagging secondary serves it, wildcard and apex values side by side.
+@Suite("dns01 serve through Cloudflare's API", .serialized)
+struct ServeCloudflareTests {
+    @Test func updatesThroughCloudflare() async throws {
+        let zone = ServeIntegrationTests.zone
+        let lab = try await TestLab.start(.init(zones: ["example.test", zone], secondaryLag: 2, startPebble: false))
+        defer { lab.stop() }
+        let api = try await lab.startCloudflareAPI(zones: [zone])
+        let serve = try await lab.startServe(executable: CLIRunner.executable) { port in
+            let text = lab.configTOML(stateDir: "\(lab.directory)/serve-state")
+            let start = text.range(of: "[[provider]]")!.lowerBound, end = text.range(of: "[[zone]]")!.lowerBound
+            return String(text[..<start]) + """
+                [[provider]]
+                name = "cf"
+                type = "cloudflare"
+                zones = ["\(zone)"]
+                api_token_file = "\(api.tokenFile)"
+                api_url = "\(api.baseURL)"
+
+                """ + String(text[end...]) + """
+
+                [serve]
+                listen = "127.0.0.1:\(port)"
+                zone = "\(zone)"
+                provider = "cf"
+                allow_register = true
+                bcrypt_cost = 4
+                """
+        }
+        let registration = try await ServeIntegrationTests.register(serve)
+        for seed in 1...3 {
+            let reply = try await ServeIntegrationTests.update(serve, registration, txt: ServeIntegrationTests.value(seed))
+            #expect(reply.status == 200, "\(reply.body)")
+            #expect(try lab.txtValues(registration.fulldomain, at: lab.secondary).contains(ServeIntegrationTests.value(seed)))
+        }
+        #expect(try lab.txtValues(registration.fulldomain, at: lab.primary).sorted()
+                == [ServeIntegrationTests.value(2), ServeIntegrationTests.value(3)].sorted())
+        #expect(try api.requests().values.reduce(0, +) > 0)
+    }
+}
