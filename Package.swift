@@ -17,6 +17,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // The HTTP server of `dns01 serve` (acme-dns API), and bcrypt for its passwords.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     ],
     targets: [
         // C libraries, confined to their wrappers (STYLE.md 4).
@@ -88,10 +92,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `dns01 serve`: the acme-dns-compatible HTTP API in front of every provider.
+        .target(
+            name: "Serve",
+            dependencies: [
+                "DNS01", "DNS", "HTTP", "Providers", "Settings", "Storage", "Files", "Clocks", "Blocking",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "dns01",
             dependencies: [
-                "DNS01", "DNS", "Providers", "Clocks", "CBuildInfo",
+                "DNS01", "Serve", "DNS", "Providers", "Clocks", "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -122,7 +138,7 @@ let package = Package(
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "DNS", "HTTP", "Processes", "Settings", "TestLab", "ScriptedHTTP"]),
         .testTarget(name: "StorageTests", dependencies: ["ACME", "DNS01", "Files", "Providers", "Settings", "Storage", "TestLab"]),
         .testTarget(name: "DNS01Tests", dependencies: [
-            "DNS01", "ACME", "DNS", "HTTP", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks", "TestLab",
+            "DNS01", "Serve", "ACME", "DNS", "HTTP", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks", "TestLab",
             "FuzzEntries", "ScriptedHTTP", "ScriptedACME",
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),

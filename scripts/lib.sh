@@ -132,3 +132,21 @@ ensure_swift() {
   fi
   command -v swift >/dev/null || { echo "swift is not installed (https://www.swift.org/install/linux/)" >&2; exit 1; }
 }
+
+# A real acme-dns client library for `dns01 serve`'s tests (pyacmedns, what certbot-dns-acmedns
+# uses): the certbot test registers and updates through it. Debian's lego is built without its
+# acme-dns provider (goacmedns is not packaged), so lego cannot be that client here.
+DNS01_SERVE_PYTHON_PACKAGES=("pyacmedns==0.4" "requests==2.32.3")
+
+# Creates (or reuses) the virtualenv at .venv-serve with those packages. Idempotent, like ensure_venv.
+ensure_serve_venv() {
+  local venv=.venv-serve marker=.venv-serve/.dns01-packages
+  local wanted="${DNS01_SERVE_PYTHON_PACKAGES[*]}"
+  if [[ -x $venv/bin/python && -f $marker && $(cat "$marker") == "$wanted" ]]; then
+    return
+  fi
+  echo "creating the Python virtualenv $venv for: $wanted"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "${DNS01_SERVE_PYTHON_PACKAGES[@]}"
+  echo "$wanted" > "$marker"
+}

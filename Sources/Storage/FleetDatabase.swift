@@ -16,7 +16,7 @@ import Synchronization
 /// Every method blocks on the network: callers run it on the `BlockingPool`.
 public final class FleetDatabase: Sendable {
     /// The schema this dns01 writes; older ones are migrated forward on connect.
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
 
     public let connection: PostgresConnection
     let sealing: SealingKey
@@ -114,6 +114,20 @@ public final class FleetDatabase: Sendable {
         // 1 and are re-sealed to 2 by `resealLegacyKeys` in the same transaction.
         [
             "ALTER TABLE dns01_versions ADD COLUMN key_binding smallint NOT NULL DEFAULT 1 CHECK (key_binding IN (1, 2))",
+        ],
+        // 3: `dns01 serve`'s registrations (`FleetDatabase+AcmeDNS`); values as JSON lists.
+        [
+            """
+            CREATE TABLE dns01_acmedns (
+                username text PRIMARY KEY,
+                password_hash text NOT NULL,
+                subdomain text NOT NULL UNIQUE,
+                allow_from text NOT NULL,
+                txt_values text NOT NULL,
+                created timestamptz NOT NULL,
+                updated timestamptz NOT NULL DEFAULT now()
+            )
+            """,
         ],
     ]
 

@@ -9,7 +9,7 @@ struct DNS01Command: AsyncParsableCommand {
         commandName: "dns01",
         abstract: "Get TLS certificates from any ACME CA by solving DNS-01 challenges.",
         version: Version.description,
-        subcommands: [IssueCommand.self, RunCommand.self, CheckCommand.self, CertbotCommand.self, HookCommand.self, AccountCommand.self, RevokeCommand.self, PersistCommand.self, CertificatesCommand.self, SyncCommand.self, StorageCommand.self]
+        subcommands: [IssueCommand.self, RunCommand.self, CheckCommand.self, CertbotCommand.self, HookCommand.self, AccountCommand.self, RevokeCommand.self, PersistCommand.self, CertificatesCommand.self, SyncCommand.self, StorageCommand.self, ServeCommand.self]
     )
 
     /// ArgumentParser's own entry point, except that usage errors exit 2 (DESIGN.md: 2 for

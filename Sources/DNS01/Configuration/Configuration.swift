@@ -98,6 +98,8 @@ public struct Configuration: Sendable {
     public var notify: NotifySettings? = nil
     /// `[storage]`: the state directory alone (default) or shared through PostgreSQL.
     public var storage = StorageSettings()
+    /// `[serve]`: `dns01 serve`'s listener and registrations' zone; nil without the section.
+    public var serve: ServeSettings? = nil
     /// Which of dns01's environment variables hooks and providers' programs do not inherit
     /// (`Configuration+Secrets`).
     public var childEnvironment = ChildEnvironment.inheritAll
@@ -134,7 +136,7 @@ public struct Configuration: Sendable {
     public static func parse(_ text: String, path: String, requiresCA: Bool = true) throws -> Configuration {
         let root = try TOMLReader.read(text, path: path)
         let top = Settings(context: path, values: root)
-        try top.rejectUnknownKeys(allowed: ["acme", "dns", "provider", "zone", "certificate", "metrics", "notify", "storage"])
+        try top.rejectUnknownKeys(allowed: ["acme", "dns", "provider", "zone", "certificate", "metrics", "notify", "storage", "serve"])
 
         let acme = try parseACME(section(top, "acme", required: requiresCA), path: path, requiresCA: requiresCA)
         let dns = try parseDNS(section(top, "dns", required: false))
@@ -184,6 +186,9 @@ public struct Configuration: Sendable {
                              metrics: top.has("metrics") ? try MetricsSettings.parse(section(top, "metrics", required: true)) : nil,
                              notify: top.has("notify") ? try NotifySettings.parse(section(top, "notify", required: true)) : nil)
         if top.has("storage") { configuration.storage = try StorageSettings.parse(section(top, "storage", required: true)) }
+        if top.has("serve") {
+            configuration.serve = try ServeSettings.parse(section(top, "serve", required: true), providers: providers.map(\.name))
+        }
         configuration.childEnvironment = childEnvironment
         configuration.inlineSecrets = try Self.inlineSecrets(top)
         configuration.redactor = Redactor(secrets: providers.flatMap { $0.secretValues }
@@ -396,7 +401,7 @@ public struct Configuration: Sendable {
 extension Configuration {
     /// The zone finder of this config's `[dns]` and `[[zone]]` settings: the one construction,
     /// for the deployer and the dns-persist-01 lookup alike.
-    func makeZoneFinder() -> ZoneFinder {
+    public func makeZoneFinder() -> ZoneFinder {
         ZoneFinder(client: DNSClient(), resolvers: dns.resolvers, nameserverPort: dns.port, overrides: zoneNameservers)
     }
 }
