@@ -1,7 +1,9 @@
 import Blocking
 import Crypto
 import DNS01
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HummingbirdBcrypt
 import Storage
 import Synchronization

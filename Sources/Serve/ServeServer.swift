@@ -1,6 +1,8 @@
 import Clocks
 import DNS01
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 import HTTP
 import Hummingbird
 import Logging

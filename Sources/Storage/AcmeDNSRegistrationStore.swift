@@ -1,5 +1,7 @@
 import Files
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// One `dns01 serve` registration (acme-dns's `/register`): who may write which TXT values at
 /// `<subdomain>.<zone>`. The password is kept only as a bcrypt hash.

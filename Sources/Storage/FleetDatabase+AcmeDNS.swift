@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import FoundationShim
+import Glibc
 
 /// `dns01 serve`'s registrations in the fleet's database (`[storage] type = "postgres"`): one
 /// row each in `dns01_acmedns` (schema 3), so several `serve` instances behind a load balancer
