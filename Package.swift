@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "Files", dependencies: ["FoundationShim", "Settings"]),
         .target(
             name: "Storage",
-            dependencies: ["Files", "FoundationShim", "Settings", "CPQ", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Files", "Settings", "CPQ", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Running hooks and other programs: process groups, time limits, bounded output.
         .target(name: "Processes", dependencies: ["Blocking", "Clocks", "FoundationShim"]),
@@ -59,7 +59,7 @@ let package = Package(
         .target(
             name: "ACME",
             dependencies: [
-                "HTTP", "Clocks",
+                "HTTP", "Clocks", "FoundationShim",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "DNS01",
             dependencies: [
-                "ACME", "DNS", "HTTP", "Providers", "Settings", "Files", "Storage", "Processes", "Clocks", "Blocking",
+                "ACME", "DNS", "HTTP", "Providers", "Settings", "Files", "FoundationShim", "Storage", "Processes", "Clocks", "Blocking",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "Serve",
             dependencies: [
-                "DNS01", "DNS", "HTTP", "Providers", "Settings", "Storage", "Files", "Clocks", "Blocking",
+                "DNS01", "DNS", "HTTP", "Providers", "Settings", "Storage", "Clocks", "Blocking",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -107,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "dns01",
             dependencies: [
-                "DNS01", "Serve", "DNS", "Providers", "Clocks", "CBuildInfo",
+                "DNS01", "Serve", "DNS", "Providers", "Clocks", "CBuildInfo", "FoundationShim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,7 +1,6 @@
 import _CryptoExtras
 import Crypto
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// The JWS algorithms an account key can use (RFC 7518 §3.1).

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// base64url without padding (RFC 7515 §2, RFC 4648 §5).

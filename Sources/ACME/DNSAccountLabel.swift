@@ -1,6 +1,5 @@
 import Crypto
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// The account label of the dns-account-01 challenge (draft-ietf-acme-dns-account-label §3.1):

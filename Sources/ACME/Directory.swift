@@ -1,5 +1,4 @@
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// The CA's directory (RFC 8555 §7.1.1).

@@ -1,6 +1,5 @@
 import Crypto
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// A public JSON Web Key (RFC 7517) holding just the members RFC 7638 §3.2 requires, which is

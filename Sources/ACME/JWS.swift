@@ -1,6 +1,5 @@
 import Crypto
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// JSON Web Signatures as ACME uses them (RFC 8555 §6.2): flattened JSON serialization

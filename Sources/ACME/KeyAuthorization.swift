@@ -1,6 +1,5 @@
 import Crypto
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// Key authorizations (RFC 8555 §8.1) and the dns-01 TXT value (§8.4).

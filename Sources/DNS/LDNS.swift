@@ -1,6 +1,5 @@
 internal import CLDNS
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// The libldns calls of this module, in one place. Everything here runs on a `BlockingPool`

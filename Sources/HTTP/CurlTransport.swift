@@ -1,7 +1,6 @@
 internal import CCurl
 import Blocking
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Synchronization
 

@@ -1,6 +1,5 @@
 import Clocks
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// Sends through another transport and, on HTTP 429 or a 5xx answer (or no answer at all), tries

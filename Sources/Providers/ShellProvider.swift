@@ -2,7 +2,6 @@ import Clocks
 import DNS
 import Files
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import HTTP
 import Logging

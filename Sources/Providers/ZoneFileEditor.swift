@@ -1,6 +1,5 @@
 import DNS
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// Edits the text of a zone file (RFC 1035 §5 master file format) without disturbing it: every

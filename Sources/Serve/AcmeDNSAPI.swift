@@ -2,7 +2,6 @@ import Blocking
 import Crypto
 import DNS01
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import HummingbirdBcrypt
 import Storage

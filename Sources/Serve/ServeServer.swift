@@ -1,13 +1,12 @@
 import Clocks
 import DNS01
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import HTTP
 import Hummingbird
 import Logging
-import Settings
 import NIOCore
+import Settings
 import Storage
 import Synchronization
 
@@ -57,9 +56,9 @@ public struct ServeServer: Sendable {
     /// `dns01 serve`: registrations in PostgreSQL with `[storage] type = "postgres"` (shared by
     /// every instance), else in the state directory; serves until SIGTERM/SIGINT.
     public static func serve(config: Configuration, log: @escaping @Sendable (String) -> Void) async throws {
-        let fleet = try await config.storage.open()
-        defer { fleet?.close() }
-        try await ServeServer(config: config, store: fleet).run(log: log)
+        let state = try await config.openState()
+        defer { state.close() }
+        try await ServeServer(config: config, store: state.registrations).run(log: log)
     }
 
     /// Serves until the calling task is cancelled or the process gets SIGTERM/SIGINT.

@@ -1,6 +1,5 @@
 import Files
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// One `dns01 serve` registration (acme-dns's `/register`): who may write which TXT values at

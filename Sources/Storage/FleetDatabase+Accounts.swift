@@ -1,5 +1,4 @@
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// An ACME account as the fleet shares it: the record (account.json as the core writes it), the

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// `dns01 serve`'s registrations in the fleet's database (`[storage] type = "postgres"`): one

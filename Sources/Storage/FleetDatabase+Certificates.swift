@@ -1,6 +1,5 @@
 import Crypto
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// One stored certificate version: the chain as the CA served it (leaf first), its private key

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// One journal row: records (JSON, as the core encodes them) one session presented and has not

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// Reads `dns01 storage export` needs beyond what a running machine asks for.

@@ -1,6 +1,5 @@
 import Crypto
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Synchronization
 

@@ -1,6 +1,5 @@
 internal import CPQ
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Synchronization
 

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// The rows of one query, as text (libpq's text format), with typed readers that throw instead

@@ -1,7 +1,6 @@
 import Crypto
 import Files
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Settings
 

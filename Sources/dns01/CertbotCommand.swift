@@ -1,7 +1,6 @@
 import ArgumentParser
 import DNS01
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 struct CertbotCommand: AsyncParsableCommand {

@@ -3,7 +3,6 @@ import Clocks
 import DNS
 import DNS01
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 struct CheckCommand: AsyncParsableCommand {

@@ -1,8 +1,7 @@
 import ArgumentParser
-import DNS01
 import Dispatch
+import DNS01
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Logging
 import Providers

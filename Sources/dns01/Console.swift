@@ -2,7 +2,6 @@ import Clocks
 import DNS
 import DNS01
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Synchronization
 

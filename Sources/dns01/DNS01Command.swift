@@ -1,6 +1,5 @@
 import ArgumentParser
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 @main

@@ -1,7 +1,6 @@
 import ArgumentParser
 import DNS01
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// Hook modes for ACME clients other than certbot (which has its own `dns01 certbot`): the

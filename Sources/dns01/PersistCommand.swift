@@ -2,7 +2,6 @@ import ArgumentParser
 import DNS
 import DNS01
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 struct PersistCommand: AsyncParsableCommand {

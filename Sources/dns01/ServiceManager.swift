@@ -1,6 +1,5 @@
 import Clocks
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// The sd_notify(3) protocol, for the one message dns01 sends its service manager: when the

@@ -2,7 +2,6 @@ import ACME
 import Blocking
 import Files
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import HTTP
 import Logging

@@ -2,7 +2,6 @@ import Blocking
 import Clocks
 import DNS
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Providers
 import Storage

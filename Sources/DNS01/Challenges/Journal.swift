@@ -1,7 +1,6 @@
 import DNS
 import Files
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Providers
 import Synchronization

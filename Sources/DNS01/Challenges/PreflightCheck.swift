@@ -1,7 +1,6 @@
 import Clocks
 import DNS
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Providers
 

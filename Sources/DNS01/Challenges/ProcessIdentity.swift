@@ -1,6 +1,5 @@
 import Files
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Providers
 

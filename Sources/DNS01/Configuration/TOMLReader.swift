@@ -1,6 +1,6 @@
 import Providers
-import TOMLKit
 import Settings
+import TOMLKit
 
 /// Reads TOML text into format-independent `SettingValue` tables, so the rest of the core and
 /// the providers never see TOMLKit's types.

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// dehydrated's hook script contract (its docs/examples/hook.sh), for `CHALLENGETYPE=dns-01`.

@@ -1,7 +1,6 @@
 import ACME
 import DNS
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// lego's `exec` DNS provider contract (lego's providers/dns/exec; `EXEC_PATH=PROGRAM lego

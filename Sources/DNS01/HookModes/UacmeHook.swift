@@ -1,5 +1,4 @@
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// uacme's challenge hook contract (`uacme -h PROGRAM`, man uacme):

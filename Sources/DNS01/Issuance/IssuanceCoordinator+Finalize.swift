@@ -1,6 +1,5 @@
 import ACME
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import X509
 

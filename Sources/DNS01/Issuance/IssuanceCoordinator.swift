@@ -2,7 +2,6 @@ import ACME
 import Clocks
 import DNS
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// Advances one `IssuanceJob` per certificate through `JobPhase` (DESIGN.md "Data flow"): every

@@ -1,8 +1,7 @@
 import FoundationEssentials
-import FoundationShim
 import Glibc
-import Providers
 import Processes
+import Providers
 
 /// A certificate's `deploy_hook`, run after it changed with certbot's variables
 /// (`RENEWED_LINEAGE`, `RENEWED_DOMAINS`) plus `DNS01_CERT_NAME`, and dns01's environment less its

@@ -1,6 +1,5 @@
 import Clocks
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Processes
 

@@ -2,7 +2,6 @@ import ACME
 import Clocks
 import DNS
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import HTTP
 import Logging

@@ -1,7 +1,6 @@
 import Clocks
 import DNS
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// Whether a dns-persist-01 record that lets this CA issue to this account is served, for the

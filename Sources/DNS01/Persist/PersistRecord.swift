@@ -2,7 +2,6 @@ import ACME
 import Crypto
 import DNS
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import HTTP
 

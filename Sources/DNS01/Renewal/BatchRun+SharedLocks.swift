@@ -1,7 +1,6 @@
 import Blocking
 import Clocks
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 extension BatchRun {

@@ -1,15 +1,14 @@
+import _CryptoExtras
 import ACME
 import Blocking
 import Crypto
 import Files
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Providers
 import Storage
 import SwiftASN1
 import X509
-import _CryptoExtras
 
 /// `[[certificate]] placeholder = true`: when live/NAME holds no certificate, a self-signed one
 /// for the certificate's names goes there at once, so a web server configured with

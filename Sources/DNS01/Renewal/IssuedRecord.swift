@@ -1,5 +1,4 @@
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// What `dns01 issue` obtained, kept so `dns01 run` renews it the same way (certbot keeps

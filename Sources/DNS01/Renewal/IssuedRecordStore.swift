@@ -1,6 +1,5 @@
 import Files
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// The certificates `dns01 issue` obtained for `dns01 run` to renew: one `IssuedRecord` per

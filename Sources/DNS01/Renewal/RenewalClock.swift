@@ -1,5 +1,4 @@
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// The wall-clock time `dns01 run` decides at which certificates are due: now, moved by

@@ -1,7 +1,6 @@
 import ACME
 import Clocks
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Logging
 import Processes

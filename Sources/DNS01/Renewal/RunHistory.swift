@@ -1,5 +1,4 @@
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// What `dns01 run` remembers about one certificate between runs: when it last tried, last

@@ -1,6 +1,5 @@
 import Blocking
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Storage
 import X509
@@ -22,6 +21,8 @@ public final class PostgresStateStore: StateStore {
     }
 
     public var journalBackend: any JournalBackend { DatabaseJournal(database: database) }
+
+    public var registrations: any AcmeDNSRegistrationStore { database }
 
     /// Stored in the database as its next version and made live there, in one transaction.
     public func recordVersion(name: String, blocks: [String], keyPEM: String?) throws -> Int? {

@@ -1,7 +1,6 @@
 import ACME
 import Files
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Storage
 import X509

@@ -1,6 +1,6 @@
 import FoundationEssentials
-import FoundationShim
 import Glibc
+import Storage
 
 /// Where dns01's state lives: the one interface the core is given (DESIGN.md, "The core receives
 /// one `StateStore`"). Issuance, renewal runs, accounts and the journal call it and never ask
@@ -19,6 +19,9 @@ public protocol StateStore: Sendable {
     var stateDir: String { get }
     /// Where the journal keeps its entries: files under `state_dir/journal`, or database rows.
     var journalBackend: any JournalBackend { get }
+    /// `dns01 serve`'s acme-dns registrations: files under `state_dir/acme-dns`, or a table
+    /// every `serve` instance behind a load balancer shares.
+    var registrations: any AcmeDNSRegistrationStore { get }
 
     /// Records a new version of `name` (its chain's PEM `blocks`, leaf first) where versions are
     /// numbered before it is written here: returns its number (the shared database's), or nil
@@ -69,6 +72,8 @@ public struct DirectoryStateStore: StateStore {
     public init(stateDir: String) { self.stateDir = stateDir }
 
     public var journalBackend: any JournalBackend { DirectoryJournal() }
+
+    public var registrations: any AcmeDNSRegistrationStore { DirectoryAcmeDNSRegistrationStore(stateDir: stateDir) }
 
     public func recordVersion(name: String, blocks: [String], keyPEM: String?) throws -> Int? { nil }
 

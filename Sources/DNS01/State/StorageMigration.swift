@@ -1,7 +1,6 @@
 import ACME
 import Blocking
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Settings
 import Storage

@@ -1,7 +1,6 @@
 import Blocking
 import Files
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import Settings
 import Storage

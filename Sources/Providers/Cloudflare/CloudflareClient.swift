@@ -1,5 +1,4 @@
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import HTTP
 

@@ -1,6 +1,5 @@
 import DNS
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import HTTP
 

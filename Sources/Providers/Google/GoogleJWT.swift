@@ -1,6 +1,5 @@
 import _CryptoExtras
 import FoundationEssentials
-import FoundationShim
 import Glibc
 
 /// The assertion of OAuth 2.0's JWT bearer grant (RFC 7523 §2.1) as Google takes it for a

@@ -1,7 +1,6 @@
 import _CryptoExtras
 import Files
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import HTTP
 import Settings

@@ -2,7 +2,6 @@ import Blocking
 import DNS
 import Files
 import FoundationEssentials
-import FoundationShim
 import Glibc
 import HTTP
 import Logging

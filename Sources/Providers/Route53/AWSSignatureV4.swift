@@ -1,8 +1,8 @@
 import Crypto
 import FoundationEssentials
-import HTTP
 import FoundationShim
 import Glibc
+import HTTP
 
 /// AWS Signature Version 4 (the `Authorization: AWS4-HMAC-SHA256 …` header): a canonical request
 /// of method, path, sorted query, sorted lowercase headers and the payload's SHA-256, hashed into
