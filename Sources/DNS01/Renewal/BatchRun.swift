@@ -199,7 +199,7 @@ public struct BatchRun: Sendable {
         let due = requests.count
         let held = items.filter { $0.status == .backingOff }.count
         let givenUp = items.filter { $0.status == .givenUp }.count
-        let limited = items.filter { $0.status == .rateLimited }.count
+        let limited = items.filter { $0.status == .rateLimited && $0.reason == "held" }.count
         if dryRun {
             events(.step("dry run: \(due) certificate(s) to obtain from \(issuing.acme.directory) and throw away"))
         } else {
