@@ -213,5 +213,28 @@ struct MaxNewOrdersRunTests {
         #expect(third.stdout.contains("1 issued, 2 not due, 0 failed in "), "\(third.stdout)")
         #expect(FileManager.default.fileExists(atPath: "\(lab.directory)/state/live/m3/cert.pem"))
     }
+
+    /// The CA's refusal an earlier run recorded holds until T: the run leaves the certificate
+    /// rate-limited (exit 1, saying until when), `dns01 certificates` says so, and the first
+    /// run after T issues it (no back-off grew from it).
+    @Test func aRecordedRefusalHoldsUntilTAndNotLater() async throws {
+        let lab = try await TestLab.start(.init(secondaryLag: 1))
+        defer { lab.stop() }
+        let config = try lab.writeConfig { $0 + "\n[[certificate]]\nname = \"r1\"\ndomains = [\"r1.example.test\"]\n" }
+        let until = Date().addingTimeInterval(1800)
+        let stamp = ISO8601DateFormatter().string(from: until)
+        try FileManager.default.createDirectory(atPath: "\(lab.directory)/state/history", withIntermediateDirectories: true)
+        try #"{"consecutiveFailures":0,"rateLimitedUntil":"\#(stamp)","rateLimitMessage":"rate limited until \#(stamp) (the account's new orders): too many new orders"}"#
+            .write(toFile: "\(lab.directory)/state/history/r1.json", atomically: true, encoding: .utf8)
+        let held = try await CLIRunner.run(["run", "-c", config])
+        #expect(held.status == 1, "\(held.stderr)")
+        #expect(held.stdout.contains("r1: rate-limited (rate limited until \(stamp) (the account's new orders): too many new orders (the CA's answer to an earlier run; `dns01 run --force` asks now))"), "\(held.stdout)")
+        #expect(held.stderr.contains("1 certificate(s) due but rate limited by the CA until \(stamp) at the latest: r1"), "\(held.stderr)")
+        let listed = try await CLIRunner.run(["certificates", "-c", config, "--json"])
+        #expect(listed.stdout.contains("rate-limited"), "\(listed.stdout)")
+        let after = try await CLIRunner.run(["run", "-c", config], environment: ["DNS01_TEST_CLOCK_OFFSET": "1801"])
+        #expect(after.status == 0, "\(after.stderr)")
+        #expect(after.stdout.contains("r1: issued"), "\(after.stdout)")
+    }
 }
 
