@@ -80,6 +80,10 @@ extension ScriptedCA {
             if let profile = payload["profile"] as? String, options.profiles?[profile] == nil {
                 return .problem("invalidProfile", detail: "profile \(profile) is not offered")
             }
+            if let limit = options.newOrderLimit, state.withLock({ $0.orders.count }) >= limit {
+                return .problem("rateLimited", detail: "too many new orders (\(limit)) from this account in the last 3h0m0s",
+                                status: 429, retryAfter: options.rateLimitRetryAfter)
+            }
             return state.withLock { state in
                 let number = state.orders.count + 1
                 var authorizations: [String] = []

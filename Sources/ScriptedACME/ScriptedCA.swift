@@ -50,6 +50,10 @@ public final class ScriptedCA: Sendable {
         public var reuseAuthorizations = false
         /// `issuer-domain-names` of the dns-persist-01 challenges (draft-ietf-acme-dns-persist).
         public var issuerDomainNames = ["ca.test"]
+        /// After this many orders, every new order is refused with `rateLimited` (429, like
+        /// Let's Encrypt's new orders per account) and `rateLimitRetryAfter` as Retry-After.
+        public var newOrderLimit: Int?
+        public var rateLimitRetryAfter: String?
 
         public init(pendingPolls: Int = 1, processingPolls: Int = 1, retryAfter: Int? = nil, challengeTypes: [String] = ["dns-01"],
                     failing: [String: String] = [:], externalAccountRequired: Bool = false, profiles: [String: String]? = nil,

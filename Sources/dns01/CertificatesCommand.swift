@@ -73,7 +73,11 @@ struct CertificatesCommand: AsyncParsableCommand {
             if entry.source != .live {
                 var renewal = entry.renewal.due.map { "due now (\($0)); " } ?? ""
                 renewal += entry.renewal.rule
-                if let held = entry.renewal.held { renewal += "; \(held.rawValue) after failed attempts (`dns01 run --force` retries now)" }
+                if entry.renewal.held == .rateLimited {
+                    renewal += "; rate limited by the CA until \(entry.renewal.at.map(time) ?? "-") UTC (`dns01 run --force` asks now)"
+                } else if let held = entry.renewal.held {
+                    renewal += "; \(held.rawValue) after failed attempts (`dns01 run --force` retries now)"
+                }
                 if let start = entry.renewal.ariWindowStart, let end = entry.renewal.ariWindowEnd {
                     renewal += "; ARI window \(time(start)) to \(time(end))"
                 } else {

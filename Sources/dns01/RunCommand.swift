@@ -47,7 +47,8 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 let held = summary.backingOff > 0 ? ", \(summary.backingOff) backing off" : ""
                 let givenUp = summary.givenUp > 0 ? ", \(summary.givenUp) given up" : ""
-                console.result((summary.dryRun ? "dry run: \(summary.issued) obtained and discarded, " : "\(summary.issued) issued, ") + "\(summary.skipped) not due, \(summary.failed) failed\(held)\(givenUp) in \(summary.seconds.fixed(2))s")
+                let limited = summary.rateLimited > 0 ? ", \(summary.rateLimited) rate limited" : ""
+                console.result((summary.dryRun ? "dry run: \(summary.issued) obtained and discarded, " : "\(summary.issued) issued, ") + "\(summary.skipped) not due, \(summary.failed) failed\(held)\(givenUp)\(limited) in \(summary.seconds.fixed(2))s")
             }
             if let lost = summary.storageLost { throw OperationError(lost, code: .storageLost) }
             if summary.failed > 0 {
@@ -57,6 +58,12 @@ struct RunCommand: AsyncParsableCommand {
             if summary.givenUp > 0 {
                 let names = summary.names(.givenUp)
                 throw OperationError("\(summary.givenUp) certificate(s) given up after failing for their give_up_after: \(names.joined(separator: ", ")) (`dns01 run --force` resets and retries).", code: .certificatesFailed)
+            }
+            // Refused by the CA: exit 1. Left for a later run by max_new_orders: as planned, exit 0.
+            let refused = summary.certificates.filter { $0.status == .rateLimited && $0.reason != "max-new-orders" }
+            if !refused.isEmpty {
+                let until = refused.compactMap(\.retryAt).max()
+                throw OperationError("\(refused.count) certificate(s) due but rate limited by the CA\(until.map { " until \($0.formatted(.iso8601)) at the latest" } ?? ""): \(refused.map(\.name).joined(separator: ", ")) (the next run after that time tries them).", code: .certificatesFailed)
             }
             if summary.backingOff > 0 {
                 let names = summary.names(.backingOff)

@@ -52,10 +52,12 @@ struct IssuanceStateMachineTests {
         deinit { try? FileManager.default.removeItem(atPath: stateDir) }
 
         func run(_ requests: [IssueRequest]) async throws -> [Result<IssueResult, any Error>] {
-            let coordinator = IssuanceCoordinator(requests: requests, environment: .init(
-                config: config, client: client, dns: dns, store: CertificateStore(stateDir: stateDir), clock: clock,
-                events: { event in self.events.withLock { $0.append(event) } }))
-            return try await coordinator.run()
+            try await IssuanceCoordinator(requests: requests, environment: environment()).run()
+        }
+
+        func environment() -> IssuanceCoordinator.Environment {
+            .init(config: config, client: client, dns: dns, store: CertificateStore(stateDir: stateDir), clock: clock,
+                  events: { event in self.events.withLock { $0.append(event) } })
         }
 
         /// The phases a certificate went through, in order.

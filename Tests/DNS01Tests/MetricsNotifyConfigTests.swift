@@ -58,7 +58,8 @@ struct MetricsNotifyConfigTests {
         let expiry = Date(timeIntervalSince1970: 1_800_000_000)
         let facts = [
             MetricsTextfile.CertificateFacts(name: "www", expiry: expiry, lastSuccess: Date(timeIntervalSince1970: 1_790_000_000.7)),
-            MetricsTextfile.CertificateFacts(name: "odd\"\\\nname", lastFailure: Date(timeIntervalSince1970: 1_790_000_100), consecutiveFailures: 3),
+            MetricsTextfile.CertificateFacts(name: "odd\"\\\nname", lastFailure: Date(timeIntervalSince1970: 1_790_000_100), consecutiveFailures: 3,
+                                             rateLimitedUntil: Date(timeIntervalSince1970: 1_790_010_000)),
         ]
         var failed = BatchRun.Item(name: "odd\"\\\nname", domains: ["a.example"], status: .failed)
         failed.error = "no provider"
@@ -83,6 +84,9 @@ struct MetricsNotifyConfigTests {
             # TYPE dns01_certificate_consecutive_failures gauge
             dns01_certificate_consecutive_failures{name="www"} 0
             dns01_certificate_consecutive_failures{name="odd\\"\\\\\\nname"} 3
+            # HELP dns01_certificate_rate_limited_until_timestamp_seconds Until when the CA refuses new orders for the certificate (rateLimited), as a Unix time.
+            # TYPE dns01_certificate_rate_limited_until_timestamp_seconds gauge
+            dns01_certificate_rate_limited_until_timestamp_seconds{name="odd\\"\\\\\\nname"} 1790010000
             # HELP dns01_run_timestamp_seconds When the last dns01 run ended, as a Unix time.
             # TYPE dns01_run_timestamp_seconds gauge
             dns01_run_timestamp_seconds 1790000200
@@ -99,6 +103,7 @@ struct MetricsNotifyConfigTests {
             dns01_run_certificates{status="skipped"} 0
             dns01_run_certificates{status="backing-off"} 0
             dns01_run_certificates{status="given-up"} 0
+            dns01_run_certificates{status="rate-limited"} 0
 
             """
         #expect(text == expected)

@@ -36,6 +36,27 @@ public struct Configuration: Sendable {
         /// `staging_directory`: the CA `dns01 run --dry-run` rehearses against (nil: see
         /// `dryRunDirectory`).
         public var stagingDirectory: String? = nil
+        /// `max_new_orders = "300/3h"`: at most `count` new orders within any `window` (a
+        /// sliding one, counted in `NewOrderLedger`); a run leaves the rest for a later one.
+        public var maxNewOrders: NewOrderBudget? = nil
+    }
+
+    /// N new orders per duration (`[acme] max_new_orders`).
+    public struct NewOrderBudget: Sendable, Equatable {
+        public var count: Int
+        public var window: Duration
+        /// As configured ("300/3h").
+        public var text: String
+
+        /// "300/3h"; throws the sentence saying what is wrong.
+        public static func parse(_ text: String) throws -> NewOrderBudget {
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2, let count = Int(parts[0].trimmingWhitespace()), (1...1_000_000).contains(count),
+                  let window = Settings.parseDuration(String(parts[1])), window >= .seconds(1) else {
+                throw ConfigError("[acme]: max_new_orders '\(text)' is not a number of orders (1 to 1000000) per duration, such as \"300/3h\".")
+            }
+            return NewOrderBudget(count: count, window: window, text: text)
+        }
     }
 
     public struct DNSSettings: Sendable {
@@ -215,7 +236,7 @@ public struct Configuration: Sendable {
     private static func parseACME(_ settings: Settings, path: String, requiresCA: Bool) throws -> ACME {
         try settings.rejectUnknownKeys(allowed: ["directory", "ca_bundle", "email", "agree_tos", "state_dir", "concurrency",
                                                  "account_key_type", "account_key_file", "eab_kid", "eab_hmac_key_file",
-                                                 "preferred_chain", "order_timeout", "staging_directory"])
+                                                 "preferred_chain", "order_timeout", "staging_directory", "max_new_orders"])
         // Without a CA to talk to (hook modes), an absent directory is never used.
         let directory = requiresCA || settings.has("directory") ? try settings.requiredString("directory") : ""
         if requiresCA || !directory.isEmpty {
@@ -254,12 +275,13 @@ public struct Configuration: Sendable {
                 throw ConfigError("[acme]: staging_directory '\(staging)' is not an http(s) URL.")
             }
         }
+        let maxNewOrders = try settings.string("max_new_orders").map(NewOrderBudget.parse)
         return ACME(directory: directory, caBundle: caBundle, email: try settings.string("email"),
                     agreeTOS: try settings.bool("agree_tos") ?? false,
                     stateDir: try stateDirectory(settings, path: path),
                     concurrency: concurrency, accountKeyType: accountKeyType, accountKeyFile: accountKeyFile,
                     eabKeyID: eabKeyID, eabHMACKeyFile: eabHMACKeyFile, preferredChain: try settings.string("preferred_chain"),
-                    orderTimeout: orderTimeout, stagingDirectory: staging)
+                    orderTimeout: orderTimeout, stagingDirectory: staging, maxNewOrders: maxNewOrders)
     }
 
     /// `[acme] state_dir`: never empty (as root, "" would put accounts/ and live/ at the

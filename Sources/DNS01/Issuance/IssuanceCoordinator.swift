@@ -39,6 +39,9 @@ actor IssuanceCoordinator {
     private var validationStarted = false
     private var cleanupTask: Task<Void, Never>?
     private var start: ContinuousClock.Instant
+    /// The account-wide `rateLimited` answer a new order got: the jobs not yet ordered fail with
+    /// it instead of asking again (the orders made go on).
+    private var accountRateLimit: RateLimit?
 
     init(requests: [IssueRequest], environment: Environment) {
         env = environment
@@ -105,6 +108,10 @@ actor IssuanceCoordinator {
         // DNS discovery (CNAMEs, zones, providers) runs while the CA creates the order.
         let providers = [request.provider].compactMap { $0 } + request.alsoProviders
         let label = request.challenge == .dnsAccount01 ? DNSAccountLabel(accountURL: accountURL).label : nil
+        if let accountRateLimit {
+            fail(index, accountRateLimit)
+            return
+        }
         let planning = Task { try await dns.targets(for: request.domains, providers: providers, accountLabel: label) }
         do {
             // `replaces` only to a CA that speaks ARI (RFC 9773 §5).
@@ -119,6 +126,14 @@ actor IssuanceCoordinator {
             try await plan(index, authorizations: authorizations, context: context)
         } catch {
             planning.cancel()
+            if jobs[index].order == nil, let limit = RateLimit.find(in: error, domains: request.domains, now: Date()) {
+                if limit.isAccountWide && accountRateLimit == nil {
+                    accountRateLimit = limit
+                    env.events(.warning("The CA refuses new orders of this account (\(limit)); the orders made go on, the rest wait."))
+                }
+                fail(index, limit)
+                return
+            }
             fail(index, error)
         }
     }

@@ -131,14 +131,16 @@ public final class Issuer: Sendable {
         return try result.get()
     }
 
-    /// Many certificates at once; one result per request, in order.
+    /// Many certificates at once (in windows of `IssuanceCoordinator.defaultWindow`); one result
+    /// per request, in order.
     public func issueAll(_ requests: [IssueRequest]) async throws -> [Result<IssueResult, any Error>] {
         await deployer.cleanupOrphans()
         let client = try await self.client()
-        let coordinator = IssuanceCoordinator(requests: requests, environment: .init(
+        // At most `IssuanceCoordinator.defaultWindow` certificates in flight: a larger run goes
+        // window by window, one presentation and one propagation wait each.
+        return try await IssuanceCoordinator.runWindowed(requests, environment: .init(
             config: config, client: client, dns: deployer, store: CertificateStore(state: state),
             clock: client.clock, events: events, dryRun: dryRun))
-        return try await coordinator.run()
     }
 }
 

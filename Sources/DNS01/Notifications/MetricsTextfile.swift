@@ -24,9 +24,12 @@ public enum MetricsTextfile {
         public var lastSuccess: Date?
         public var lastFailure: Date?
         public var consecutiveFailures: Int
+        /// Until when the CA's `rateLimited` answer holds (nil: none, or past).
+        public var rateLimitedUntil: Date?
 
         public init(name: String, expiry: Date? = nil, placeholder: Bool = false, lastSuccess: Date? = nil,
-                    lastFailure: Date? = nil, consecutiveFailures: Int = 0) {
+                    lastFailure: Date? = nil, consecutiveFailures: Int = 0, rateLimitedUntil: Date? = nil) {
+            self.rateLimitedUntil = rateLimitedUntil
             self.name = name
             self.expiry = expiry
             self.placeholder = placeholder
@@ -51,7 +54,8 @@ public enum MetricsTextfile {
             return CertificateFacts(name: spec.name, expiry: certificate?.notValidAfter,
                                     placeholder: certificate.map(CertificateStore.isPlaceholder) ?? false,
                                     lastSuccess: record.lastSuccess, lastFailure: record.lastFailure,
-                                    consecutiveFailures: max(0, record.consecutiveFailures))
+                                    consecutiveFailures: max(0, record.consecutiveFailures),
+                                    rateLimitedUntil: record.rateLimit(at: Date())?.until)
         }
     }
 
@@ -79,6 +83,8 @@ public enum MetricsTextfile {
                perCertificate { $0.lastFailure.map(unixTime) })
         family("dns01_certificate_consecutive_failures", "Attempts in a row that failed for the certificate (0 after a success).",
                perCertificate { String($0.consecutiveFailures) })
+        family("dns01_certificate_rate_limited_until_timestamp_seconds", "Until when the CA refuses new orders for the certificate (rateLimited), as a Unix time.",
+               perCertificate { $0.rateLimitedUntil.map(unixTime) })
         family("dns01_run_timestamp_seconds", "When the last dns01 run ended, as a Unix time.", [([], unixTime(finishedAt))])
         family("dns01_run_duration_seconds", "How long the last dns01 run took.", [([], summary.seconds.fixed(3))])
         family("dns01_run_records_presented", "DNS records the last dns01 run presented for challenges.",

@@ -47,6 +47,9 @@ public enum NotifyHook {
             switch item.status {
             case .failed where settings.on.contains(.failure):
                 result.append(notice(.failure, error: item.error ?? "unknown failure"))
+            case .rateLimited where settings.on.contains(.failure) && item.reason == nil:
+                // Told once, when the CA refuses; not again on each run it waits.
+                result.append(notice(.failure, error: item.error ?? "rate limited"))
             case .issued where settings.on.contains(.success):
                 result.append(notice(.success))
             default:

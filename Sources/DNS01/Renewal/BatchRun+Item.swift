@@ -19,9 +19,13 @@ extension BatchRun {
         /// Its failures have gone on for `give_up_after`; `error` says since when and why, and
         /// that `dns01 run --force` resets it.
         case givenUp = "given-up"
+        /// The CA answered its new order (or, earlier, the account's) with `rateLimited`:
+        /// `retryAt` says until when (its Retry-After), `error` "rate limited until T …". Not a
+        /// failure of the certificate: it starts no failure streak and no back-off.
+        case rateLimited = "rate-limited"
 
         /// The statuses a run ends in (every one but `pending`).
-        public static let outcomes: [Status] = [.issued, .failed, .skipped, .backingOff, .givenUp]
+        public static let outcomes: [Status] = [.issued, .failed, .skipped, .backingOff, .givenUp, .rateLimited]
     }
 
     /// One certificate's record through a run: its plan, its status and the reason, and what
@@ -90,6 +94,24 @@ extension BatchRun {
             failingSince = since
             consecutiveFailures = failures
             error = message
+        }
+
+        /// pending → rateLimited: the CA refused its order until `limit.until` (`reason` nil), or a
+        /// refusal of an earlier run still holds (`reason` "held").
+        mutating func rateLimited(_ limit: RateLimit, held: Bool = false) {
+            status = .rateLimited
+            reason = held ? "held" : nil
+            retryAt = limit.until
+            error = held ? "\(limit.message) (the CA's answer to an earlier run; `dns01 run --force` asks now)" : limit.description
+        }
+
+        /// pending → rateLimited: `[acme] max_new_orders` allows no more new orders in this run
+        /// (`reason` "max-new-orders"); the next run after `next` takes it. No attempt: no history.
+        mutating func leftForLater(budget: Configuration.NewOrderBudget, next: Date) {
+            status = .rateLimited
+            reason = "max-new-orders"
+            retryAt = next
+            error = "left for a later run: max_new_orders \(budget.text) reached (the next new order may start at \(next.formatted(.iso8601)))"
         }
 
         /// pending → skipped: another machine of the fleet holds its lock (`refusal` names it).

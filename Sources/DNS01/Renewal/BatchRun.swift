@@ -6,6 +6,7 @@ import Glibc
 import HTTP
 import Providers
 import Storage
+import Synchronization
 
 /// `dns01 run`: every `[[certificate]]` that is due, issued together (one wait for all), each
 /// under a lock so two runs never work on one certificate. One certificate's failure does not
@@ -25,6 +26,7 @@ public struct BatchRun: Sendable {
         public var skipped: Int { count(.skipped) }
         public var backingOff: Int { count(.backingOff) }
         public var givenUp: Int { count(.givenUp) }
+        public var rateLimited: Int { count(.rateLimited) }
         public func count(_ status: Status) -> Int { certificates.filter { $0.status == status }.count }
         /// The names of the certificates that ended in `status`.
         public func names(_ status: Status) -> [String] { certificates.filter { $0.status == status }.map(\.name) }
@@ -37,7 +39,7 @@ public struct BatchRun: Sendable {
         public var storageLost: String?
         public var recordsPresented: Int { certificates.reduce(0) { $0 + ($1.recordsPresented ?? 0) } }
 
-        enum CodingKeys: String, CodingKey { case certificates, issued, failed, skipped, backingOff, givenUp, seconds, dryRun, storageLost }
+        enum CodingKeys: String, CodingKey { case certificates, issued, failed, skipped, backingOff, givenUp, rateLimited, seconds, dryRun, storageLost }
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(certificates, forKey: .certificates)
@@ -46,6 +48,7 @@ public struct BatchRun: Sendable {
             try container.encode(skipped, forKey: .skipped)
             try container.encode(backingOff, forKey: .backingOff)
             try container.encode(givenUp, forKey: .givenUp)
+            try container.encode(rateLimited, forKey: .rateLimited)
             try container.encode(seconds, forKey: .seconds)
             if dryRun { try container.encode(dryRun, forKey: .dryRun) }
             try container.encodeIfPresent(storageLost, forKey: .storageLost)
@@ -92,7 +95,12 @@ public struct BatchRun: Sendable {
         var notInstalled: [String: FleetSync.Failure] = [:]
         if let synced = try await state.syncLive(nil, config: config, events: events) { Self.note(synced, in: &notInstalled) }
         try await state.pullHistory(config.certificates.map(\.name))
-        let issuer = Issuer(config: issuing, events: events, dryRun: dryRun, state: state)
+        // The orders the CA creates, counted for max_new_orders.
+        let ordersMade = OrderCounter(), events = self.events
+        let issuer = Issuer(config: issuing, events: { event in
+            if case .job(_, .ordered) = event { ordersMade.count.withLock { $0 += 1 } }
+            events(event)
+        }, dryRun: dryRun, state: state)
         // Records a killed run left behind are removed first, whether or not anything is due.
         try await issuer.deployer.checkStateDirectory()
         await issuer.deployer.cleanupOrphans()
@@ -111,6 +119,11 @@ public struct BatchRun: Sendable {
         for index in items.indices where !dryRun {
             guard let spec = items[index].spec else { continue }
             let record = history.read(spec.name)
+            // The CA's rateLimited answer to an earlier run holds until its time (--force asks anyway).
+            if !force, items[index].status == .pending, let limit = record.rateLimit(at: now) {
+                items[index].rateLimited(limit, held: true)
+                continue
+            }
             guard record.consecutiveFailures > 0 else { continue }
             // --force resets the streak and tries. A certificate that is not due is fine (renewed
             // by `dns01 issue`, say): its old streak must not count against its next renewal.
@@ -163,14 +176,35 @@ public struct BatchRun: Sendable {
             }
             requests.append(request)
         }
+        // max_new_orders: the certificates past what the window allows wait for a later run;
+        // renewals of live certificates first, the soonest to expire first, new ones after.
+        let ledger = config.acme.maxNewOrders.map { NewOrderLedger(stateDir: config.acme.stateDir, budget: $0) }
+        if let ledger, !dryRun {
+            let allowance = ledger.allowance(at: now)
+            if requests.count > allowance.count {
+                let notAfter = Dictionary(items.map { ($0.name, $0.notAfter ?? .distantFuture) }, uniquingKeysWith: { first, _ in first })
+                let ranked = requests.enumerated().sorted {
+                    (notAfter[$0.element.certName] ?? .distantFuture, $0.offset) < (notAfter[$1.element.certName] ?? .distantFuture, $1.offset)
+                }.map(\.element)
+                let waiting = Set(ranked.dropFirst(allowance.count).map(\.certName))
+                requests = Array(ranked.prefix(allowance.count))
+                for index in items.indices where waiting.contains(items[index].name) {
+                    items[index].leftForLater(budget: ledger.budget, next: allowance.next)
+                }
+                events(.step("max_new_orders \(ledger.budget.text): \(requests.count) new order(s) in this run, \(waiting.count) certificate(s) left for a later run"
+                             + " (the next may start at \(allowance.next.formatted(.iso8601)))"))
+            }
+        }
         let due = requests.count
         let held = items.filter { $0.status == .backingOff }.count
         let givenUp = items.filter { $0.status == .givenUp }.count
+        let limited = items.filter { $0.status == .rateLimited && $0.reason == "held" }.count
         if dryRun {
             events(.step("dry run: \(due) certificate(s) to obtain from \(issuing.acme.directory) and throw away"))
         } else {
             events(.step("\(due) of \(decisions.count) certificate(s) due" + (held > 0 ? "; \(held) backing off after failed attempts" : "")
-                         + (givenUp > 0 ? "; \(givenUp) given up (`dns01 run --force` resets)" : "")))
+                         + (givenUp > 0 ? "; \(givenUp) given up (`dns01 run --force` resets)" : "")
+                         + (limited > 0 ? "; \(limited) rate limited by the CA in an earlier run" : "")))
         }
 
         var storageLost: String?
@@ -192,6 +226,13 @@ public struct BatchRun: Sendable {
                 for request in requests { outcomes[request.certName] = .failure(error) }
                 if ExitStatus.code(for: error) != 1 { configErrorOfRun = error }
             }
+            if let ledger, !dryRun {
+                do {
+                    try ledger.record(ordersMade.count.withLock { $0 }, at: RenewalClock.now())
+                } catch {
+                    events(.warning("Cannot record the new orders for max_new_orders in \(ledger.path): \(describe(error))"))
+                }
+            }
             var lost: (error: String, names: [String])?
             for index in items.indices where items[index].status == .pending {
                 guard let outcome = outcomes[items[index].name] else { continue }
@@ -199,6 +240,10 @@ public struct BatchRun: Sendable {
                 case .success(let issued):
                     items[index].issued(issued)
                 case .failure(let error):
+                    if let limit = RateLimit.find(in: error, domains: items[index].domains, now: Date()) {
+                        items[index].rateLimited(limit)
+                        break
+                    }
                     items[index].fail(describe(error))
                     // A certificate that only failed to reach the fleet's database did not fail
                     // at the CA or in DNS: no back-off for it; the run fails as a whole (below).
@@ -307,6 +352,8 @@ public struct BatchRun: Sendable {
             try history.update(item.name) { record in
                 if item.status == .issued {
                     record.recordSuccess(at: now)
+                } else if item.status == .rateLimited, let until = item.retryAt {
+                    record.recordRateLimit(until: until, message: item.error ?? "the CA answered rateLimited", at: now)
                 } else {
                     record.recordFailure(item.error ?? "unknown failure", at: now)
                 }
@@ -315,6 +362,11 @@ public struct BatchRun: Sendable {
             events(.warning("Cannot record the outcome for \(item.name): \(describe(error))"))
         }
     }
+}
+
+/// The new orders a run's issuer made (`[acme] max_new_orders`).
+final class OrderCounter: Sendable {
+    let count = Mutex(0)
 }
 
 /// An exclusive, non-blocking lock on one certificate (`state_dir/locks/NAME.lock`), whose

@@ -111,7 +111,10 @@ public struct CertificateReport: Sendable, Codable {
             let record = history.read(spec.name)
             entry.lastRun = lastRun(record)
             if checkedNames.contains(spec.name) { entry.lastChecked = checked?.at }
-            if entry.renewal.due != nil || (entry.renewal.at.map { $0 <= now } ?? false), record.consecutiveFailures > 0 {
+            if entry.renewal.due != nil || (entry.renewal.at.map { $0 <= now } ?? false), let limit = record.rateLimit(at: now) {
+                entry.renewal.held = .rateLimited
+                entry.renewal.at = limit.until
+            } else if entry.renewal.due != nil || (entry.renewal.at.map { $0 <= now } ?? false), record.consecutiveFailures > 0 {
                 switch record.retry(at: now, giveUpAfter: spec.giveUpAfter.inSeconds) {
                 case .now: break
                 case .backingOff(let until):

@@ -21,6 +21,11 @@ public struct RunHistory: Sendable, Codable, Equatable {
     /// The first failure of the current streak (nil without one, or in a file from before this
     /// field: `lastFailure` then stands in for it).
     public var firstFailure: Date?
+    /// Until when the CA refused new orders for it (`rateLimited`, RFC 8555 §6.6), and its
+    /// sentence (`rateLimitMessage`). Not a failure: the streak and its back-off stay as they were,
+    /// so the certificate is tried again at this time, not later.
+    public var rateLimitedUntil: Date?
+    public var rateLimitMessage: String?
 
     public init(lastAttempt: Date? = nil, lastSuccess: Date? = nil, lastFailure: Date? = nil, lastError: String? = nil,
                 consecutiveFailures: Int = 0, firstFailure: Date? = nil) {
@@ -41,7 +46,22 @@ public struct RunHistory: Sendable, Codable, Equatable {
     public mutating func recordSuccess(at now: Date) {
         lastAttempt = now
         lastSuccess = now
+        rateLimitedUntil = nil
+        rateLimitMessage = nil
         resetStreak()
+    }
+
+    /// The CA answered `rateLimited` until `until`: an attempt, not a failure.
+    public mutating func recordRateLimit(until: Date, message: String, at now: Date) {
+        lastAttempt = now
+        rateLimitedUntil = until
+        rateLimitMessage = message.count > Self.errorLimit ? String(message.prefix(Self.errorLimit)) + "…" : message
+    }
+
+    /// The CA's refusal that still holds at `now`, if any.
+    public func rateLimit(at now: Date) -> RateLimit? {
+        guard let rateLimitedUntil, now < rateLimitedUntil else { return nil }
+        return RateLimit(until: rateLimitedUntil, names: [], message: rateLimitMessage ?? "the CA answered rateLimited")
     }
 
     public mutating func recordFailure(_ message: String, at now: Date) {
