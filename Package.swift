@@ -161,3 +161,13 @@ if ProcessInfo.processInfo.environment["DNS01_FUZZ"] == "1" {
         package.products.append(.executable(name: "fuzz-\(name)", targets: ["fuzz-\(name)"]))
     }
 }
+
+// FoundationEssentials only in the product (issue 26): one corelibs Foundation API links ICU's
+// 34 MB of data. MemberImportVisibility makes a member usable only where its module is
+// imported, so an extension of Foundation's (Error.localizedDescription, say) cannot leak in
+// through a dependency that imports Foundation (TOMLKit imports Foundation.Data).
+let productModules: Set<String> = ["Settings", "Blocking", "Clocks", "Files", "FoundationShim", "HTTP", "Processes", "DNS",
+                                   "ACME", "Storage", "Providers", "DNS01", "Serve", "dns01"]
+for target in package.targets where productModules.contains(target.name) {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import HTTP
 
 /// An account object (RFC 8555 §7.1.2).
 public struct Account: Sendable, Decodable {

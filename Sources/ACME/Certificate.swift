@@ -1,5 +1,7 @@
 import FoundationEssentials
 import Glibc
+import HTTP
+import Logging
 import X509
 
 /// The certificate resource's operations (RFC 8555 §7.4.2 download, §7.6 revocation); what is

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Glibc
 import HTTP
+import SwiftASN1
 import X509
 
 extension CertificateChain {

@@ -1,3 +1,4 @@
+import SwiftASN1
 import X509
 
 /// A downloaded certificate chain (RFC 8555 §7.4.2).

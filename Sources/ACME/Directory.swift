@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import HTTP
 
 /// The CA's directory (RFC 8555 §7.1.1).
 public struct Directory: Sendable, Decodable {

@@ -1,4 +1,5 @@
 internal import CLDNS
+import Clocks
 import FoundationEssentials
 import Glibc
 

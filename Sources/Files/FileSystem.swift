@@ -231,6 +231,21 @@ public enum FileSystem {
         FileSystemError(path: path, operation: operation, reason: String(cString: strerror(errno)))
     }
 
+    /// The names in directory `path` (without "." and ".."), in no order; errors name the
+    /// directory and the system's reason.
+    public static func list(_ path: String) throws -> [String] {
+        guard let directory = opendir(path) else { throw systemError(path, "list") }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     /// Whether `path` is a directory (or a symbolic link to one).
     public static func isDirectory(_ path: String) -> Bool {
         var info = stat()

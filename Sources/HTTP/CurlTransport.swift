@@ -1,5 +1,6 @@
 internal import CCurl
 import Blocking
+import Clocks
 import FoundationEssentials
 import Glibc
 import Synchronization

@@ -6,9 +6,11 @@ import HTTP
 import Hummingbird
 import Logging
 import NIOCore
+import Providers
 import Settings
 import Storage
 import Synchronization
+import UnixSignals
 
 /// The request context of `dns01 serve`: Hummingbird's, plus the peer's address.
 struct ServeRequestContext: RequestContext {

@@ -1,3 +1,4 @@
+import ACME
 import ArgumentParser
 import DNS01
 

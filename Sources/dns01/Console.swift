@@ -1,4 +1,5 @@
 import Clocks
+import CoreFoundation
 import DNS
 import DNS01
 import FoundationEssentials

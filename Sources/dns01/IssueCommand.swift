@@ -1,6 +1,7 @@
 import ArgumentParser
 import DNS
 import DNS01
+import FoundationShim
 
 struct IssueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DNS01
+import Storage
 
 struct StorageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

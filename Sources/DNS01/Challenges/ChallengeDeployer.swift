@@ -3,6 +3,7 @@ import Clocks
 import DNS
 import FoundationEssentials
 import Glibc
+import HTTP
 import Providers
 import Storage
 import Synchronization

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Glibc
 import Storage
+import Synchronization
 
 /// The journal as rows of the fleet's database (`[storage] type = "postgres"`), shared by every
 /// machine: records a machine presented are cleaned up by whichever machine runs next once the

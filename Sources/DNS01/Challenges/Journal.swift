@@ -1,3 +1,4 @@
+import CoreFoundation
 import DNS
 import Files
 import FoundationEssentials

@@ -2,6 +2,7 @@ import Files
 import FoundationEssentials
 import Glibc
 import Providers
+import Synchronization
 
 /// Where a `Journal` keeps its entries (`StateStore.journalBackend`): files under
 /// `state_dir/journal` (`DirectoryJournal`) or rows of the fleet's database (`DatabaseJournal`).
@@ -104,13 +105,7 @@ public struct DirectoryJournal: JournalBackend {
     }
 
     private func entryPaths(_ journal: Journal) throws -> [String] {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: journal.directory)
-        } catch {
-            throw FileSystemError(path: journal.directory, operation: "list", reason: "\(error.localizedDescription)")
-        }
-        return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted().map { "\(journal.directory)/\($0)" }
+        try FileSystem.list(journal.directory).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted().map { "\(journal.directory)/\($0)" }
     }
 
     private func read(_ path: String) throws -> Journal.Entry {

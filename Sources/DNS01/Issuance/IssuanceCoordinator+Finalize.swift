@@ -1,6 +1,8 @@
 import ACME
+import Clocks
 import FoundationEssentials
 import Glibc
+import SwiftASN1
 import X509
 
 extension IssuanceCoordinator {

@@ -1,4 +1,5 @@
 import ACME
+import Clocks
 
 extension IssuanceCoordinator {
     /// Providers with `single_value = true` hold one TXT value per name, but a wildcard and its

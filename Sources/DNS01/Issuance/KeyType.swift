@@ -1,5 +1,6 @@
 import _CryptoExtras
 import Crypto
+import SwiftASN1
 import X509
 
 /// The key types a certificate's private key can have (`key_type` in the config).

@@ -2,6 +2,7 @@ import Files
 import FoundationEssentials
 import FoundationShim
 import Glibc
+import X509
 
 /// The Prometheus textfile `dns01 run` leaves after each run (`[metrics] textfile`), for
 /// node_exporter's textfile collector: one gauge family per fact, in the text exposition format

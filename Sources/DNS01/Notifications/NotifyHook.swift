@@ -1,7 +1,9 @@
 import Clocks
 import FoundationEssentials
 import Glibc
+import HTTP
 import Processes
+import X509
 
 /// Runs `[notify] command` after `dns01 run`, once per certificate and event, through
 /// `/bin/sh -c` as deploy hooks run (`ProcessRunner`: its own process group, killed after

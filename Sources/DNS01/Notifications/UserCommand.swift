@@ -1,4 +1,5 @@
 import Clocks
+import HTTP
 import Processes
 
 /// A command line from the config (`deploy_hook`, `[notify] command`) run by `/bin/sh -c` with

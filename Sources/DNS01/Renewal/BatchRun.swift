@@ -4,6 +4,7 @@ import Files
 import FoundationEssentials
 import Glibc
 import HTTP
+import Logging
 import Providers
 import Storage
 import Synchronization

@@ -6,6 +6,7 @@ import FoundationShim
 import Glibc
 import Providers
 import Storage
+import SwiftASN1
 import X509
 
 /// The certificates under `state_dir` (DESIGN.md, "State directory"):
@@ -224,12 +225,7 @@ public struct CertificateStore: Sendable {
     /// fails when another writer got there first; then the number after that is tried. The
     /// directory this returns was created by this call and belongs to it alone.
     private func claimVersion(in archive: String) throws -> String {
-        let entries: [String]
-        do {
-            entries = try FileManager.default.contentsOfDirectory(atPath: archive)
-        } catch {
-            throw FileSystemError(path: archive, operation: "list", reason: error.localizedDescription)
-        }
+        let entries = try FileSystem.list(archive)
         // Bounded, so a number in a planted directory name cannot overflow.
         var number = entries.compactMap { Int($0) }.filter { (0..<9_999_000).contains($0) }.max() ?? 0
         for _ in 0..<1000 {

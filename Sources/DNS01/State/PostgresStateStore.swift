@@ -2,6 +2,7 @@ import Blocking
 import FoundationEssentials
 import Glibc
 import Storage
+import SwiftASN1
 import X509
 
 /// `[storage] type = "postgres"`: the fleet's PostgreSQL is the truth and `state_dir` this

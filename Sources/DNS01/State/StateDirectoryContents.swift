@@ -1,8 +1,10 @@
 import ACME
+import CoreFoundation
 import Files
 import FoundationEssentials
 import Glibc
 import Storage
+import SwiftASN1
 import X509
 
 /// What a state directory holds, read whole and checked before anything of it is stored

@@ -1,5 +1,6 @@
 import ACME
 import Blocking
+import CoreFoundation
 import Files
 import FoundationEssentials
 import FoundationShim
