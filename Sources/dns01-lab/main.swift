@@ -1,12 +1,12 @@
 import Foundation
 import TestLab
 
-// dns01-lab up --dir DIR [--lag N] [--zone Z]... [--nonce-reject PCT] [--cloudflare] [--route53] [--google] [--azure] [--acme2certifier] [--postgres]
+// dns01-lab up --dir DIR [--lag N] [--zone Z]... [--nonce-reject PCT] [--cert-validity SECONDS] [--cloudflare] [--route53] [--google] [--azure] [--acme2certifier] [--postgres]
 // Starts the lab, writes DIR/dns01.toml (DIR/dns01-a2c.toml for acme2certifier), DIR/lab.env and
 // DIR/ready, and runs until SIGTERM/SIGINT.
 
 func usage(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("dns01-lab: \(message)\nusage: dns01-lab up --dir DIR [--lag SECONDS] [--zone ZONE]... [--nonce-reject PERCENT] [--authz-reuse PERCENT] [--secondary-port PORT] [--cloudflare] [--route53] [--google] [--azure] [--acme2certifier] [--postgres]\n".utf8))
+    FileHandle.standardError.write(Data("dns01-lab: \(message)\nusage: dns01-lab up --dir DIR [--lag SECONDS] [--zone ZONE]... [--nonce-reject PERCENT] [--authz-reuse PERCENT] [--cert-validity SECONDS] [--secondary-port PORT] [--cloudflare] [--route53] [--google] [--azure] [--acme2certifier] [--postgres]\n".utf8))
     exit(2)
 }
 
@@ -38,6 +38,11 @@ while !arguments.isEmpty {
     case "--zone": zones.append(value)
     case "--nonce-reject": options.pebbleEnv["PEBBLE_WFE_NONCEREJECT"] = value
     case "--authz-reuse": options.pebbleEnv["PEBBLE_AUTHZREUSE"] = value
+    // Pebble's certificateValidityPeriod: short certificates that a `dns01 run` "a day later"
+    // (DNS01_TEST_CLOCK_OFFSET) finds due, as IssuedRenewalTests uses them.
+    case "--cert-validity":
+        guard let seconds = Int(value), seconds > 0 else { usage("--cert-validity needs a number of seconds, not '\(value)'") }
+        options.pebbleConfigExtra["certificateValidityPeriod"] = String(seconds)
     case "--secondary-port":
         guard let port = UInt16(value) else { usage("--secondary-port needs a port number, not '\(value)'") }
         options.secondaryPort = port
