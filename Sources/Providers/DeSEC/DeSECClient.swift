@@ -57,7 +57,7 @@ struct DeSECClient: Sendable {
             guard let query = url.split(separator: "?", maxSplits: 1).dropFirst().first else { return nil }
             for pair in query.split(separator: "&") where pair.hasPrefix("cursor=") {
                 let value = String(pair.dropFirst(7))
-                return value.removingPercentEncoding ?? value
+                return PercentEncoding.decode(value) ?? value
             }
         }
         return nil
