@@ -59,19 +59,23 @@ ensure_packages() {
 # lexicon provider's bridge, against the lab's PowerDNS). Pinned, so every run tests the same.
 DNS01_PYTHON_PACKAGES=("moto[server]==5.2.5" "dns-lexicon==3.25.2")
 
-# Creates (or reuses) the virtualenv at .venv with those packages, from PyPI, with Debian's
-# python3. Idempotent: a marker names what was installed.
-ensure_venv() {
-  local venv=.venv marker=.venv/.dns01-packages
-  local wanted="${DNS01_PYTHON_PACKAGES[*]}"
-  if [[ -x $venv/bin/python && -f $marker && $(cat "$marker") == "$wanted" ]]; then
+# make_venv VENV PROGRAM PACKAGE...: creates (or reuses) the virtualenv VENV with the packages,
+# from PyPI, with Debian's python3. Idempotent: a marker names what was installed, and the venv
+# is reused only when it names the same packages and VENV/bin/PROGRAM exists.
+make_venv() {
+  local venv=$1 program=$2; shift 2
+  local marker=$venv/.dns01-packages wanted="$*"
+  if [[ -x $venv/bin/$program && -f $marker && $(cat "$marker") == "$wanted" ]]; then
     return
   fi
   echo "creating the Python virtualenv $venv for: $wanted"
   /usr/bin/python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "${DNS01_PYTHON_PACKAGES[@]}"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
   echo "$wanted" > "$marker"
 }
+
+# Creates (or reuses) the virtualenv at .venv with those packages.
+ensure_venv() { make_venv .venv python "${DNS01_PYTHON_PACKAGES[@]}"; }
 
 # acme2certifier, the lab's second real CA (ARI, profiles, dns-persist-01), and gunicorn to serve
 # its WSGI application over HTTPS: acme2certifier's own wsgiref server and Django's runserver
@@ -81,18 +85,16 @@ ensure_venv() {
 # and moto pins its own; kept apart, neither install can move the other's versions.
 DNS01_A2C_PYTHON_PACKAGES=("acme2certifier==0.46.3" "gunicorn==27.0.1")
 
-# Creates (or reuses) the virtualenv at .venv-a2c with those packages. Idempotent, like ensure_venv.
-ensure_a2c_venv() {
-  local venv=.venv-a2c marker=.venv-a2c/.dns01-packages
-  local wanted="${DNS01_A2C_PYTHON_PACKAGES[*]}"
-  if [[ -x $venv/bin/gunicorn && -f $marker && $(cat "$marker") == "$wanted" ]]; then
-    return
-  fi
-  echo "creating the Python virtualenv $venv for: $wanted"
-  /usr/bin/python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "${DNS01_A2C_PYTHON_PACKAGES[@]}"
-  echo "$wanted" > "$marker"
-}
+# Creates (or reuses) the virtualenv at .venv-a2c with those packages.
+ensure_a2c_venv() { make_venv .venv-a2c gunicorn "${DNS01_A2C_PYTHON_PACKAGES[@]}"; }
+
+# certbot 5 from PyPI, the version users compare with, beside Debian 12's certbot 2.1 in
+# bench/run (work items a and c). A venv of its own under bench/ (ignored by git): certbot 5
+# pulls acme, josepy and cryptography versions that acme2certifier's venv must not share.
+DNS01_CERTBOT5_PYTHON_PACKAGES=("certbot==5.8.0" "certbot-dns-rfc2136==5.8.0")
+
+# Creates (or reuses) the virtualenv at bench/.venv-certbot5 with those packages.
+ensure_certbot5_venv() { make_venv bench/.venv-certbot5 certbot "${DNS01_CERTBOT5_PYTHON_PACKAGES[@]}"; }
 
 # Debian's postgresql-NN makes a cluster "main" when it is first installed (postgresql-common's
 # configure_version runs pg_createcluster, and the package then starts it): a server on port
