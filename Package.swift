@@ -18,7 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         // The HTTP server of `dns01 serve` (acme-dns API), and bcrypt for its passwords.
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     ],
@@ -110,6 +110,13 @@ let package = Package(
                 "DNS01", "Serve", "ACME", "DNS", "Providers", "Storage", "Clocks", "CBuildInfo", "FoundationShim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            // The release binary (issue 26): GNU ld for RELR relocations (-z pack-relative-relocs;
+            // gold has none, lld autolinks corelibs Foundation), and no dynamic symbol table for a
+            // program nothing links against. 39.2 MB stripped with the defaults, 33.2 MB with these.
+            linkerSettings: [
+                .unsafeFlags(["-use-ld=bfd", "-Xlinker", "--no-export-dynamic", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
+                             .when(platforms: [.linux], configuration: .release)),
             ]
         ),
         .target(name: "TestLab"),

@@ -90,7 +90,7 @@ struct RenewalInfoLookupTests {
         let client = try Self.client(ca)
         let task = Task {
             try await RenewalPlan.consultRenewalInfo(Self.decisions(20), client: client, logger: Logger(label: "test"),
-                                                     timeout: .seconds(30), phaseLimit: .seconds(60))
+                                                     timeout: .seconds(600), phaseLimit: .seconds(1200))
         }
         // Waiting for the first lookup to start is not what is measured: under the full suite
         // on two cores it can take a while.
@@ -102,6 +102,8 @@ struct RenewalInfoLookupTests {
         let cancelled = ContinuousClock.now
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
-        #expect(ContinuousClock.now - cancelled < .seconds(20))
+        // Without the cancellation the lookups would hang for their 600 s timeout; a loaded
+        // 2-core machine took 35 s to unwind (seen with the full suite beside a release build).
+        #expect(ContinuousClock.now - cancelled < .seconds(300))
     }
 }

@@ -143,7 +143,7 @@ import TestLab
         let lab = try await TestLab.start(.init(startPebble: false))
         defer { lab.stop() }
         let api = try await lab.startGoogleAPI()
-        let provider = try Self.provider(api, ["timeout": .string("2s")])
+        let provider = try Self.provider(api, ["timeout": .string("8s")])
         try api.throttle(2)
         try await provider.present([TXTRecord(name: Self.name, value: "after-429")], zone: "example.test")
         #expect(try lab.txtValues(Self.name, at: lab.primary) == ["after-429"])
