@@ -135,20 +135,32 @@ ensure_swift() {
   command -v swift >/dev/null || { echo "swift is not installed (https://www.swift.org/install/linux/)" >&2; exit 1; }
 }
 
-# A real acme-dns client library for `dns01 serve`'s tests (pyacmedns, what certbot-dns-acmedns
-# uses): the certbot test registers and updates through it. Debian's lego is built without its
-# acme-dns provider (goacmedns is not packaged), so lego cannot be that client here.
-DNS01_SERVE_PYTHON_PACKAGES=("pyacmedns==0.4" "requests==2.32.3")
+# Real acme-dns clients for `dns01 serve`'s tests: certbot-dns-acmedns 0.1.0, the acme-dns
+# plugin on PyPI, and pyacmedns, the client library it is built on (a test registers through
+# it, and Debian's certbot uses it as a manual hook). The plugin declares itself with
+# zope.interface, which certbot 2.0 dropped: it loads only in certbot 1.x, so certbot 1.32.0
+# (the last 1.x) with the libraries of its time. zope.interface is built from its sdist with
+# setuptools 65 (no build isolation): a newer setuptools names the install zope_interface, and
+# certbot 1.x's pkg_resources then cannot find the "zope.interface" the plugin requires.
+# Debian's lego is built without its acme-dns provider (goacmedns is not packaged), so lego
+# cannot be that client here.
+DNS01_SERVE_PYTHON_BUILD=("setuptools==65.5.0" "wheel==0.38.4")
+DNS01_SERVE_PYTHON_PACKAGES=("certbot==1.32.0" "acme==1.32.0" "certbot-dns-acmedns==0.1.0" "pyacmedns==0.4"
+  "requests==2.32.3" "pyOpenSSL==22.1.0" "cryptography==38.0.4" "josepy==1.13.0"
+  "zope.interface==5.4.0" "zope.component==5.1.0" "zope.event==4.6" "zope.hookable==5.4")
 
 # Creates (or reuses) the virtualenv at .venv-serve with those packages. Idempotent, like ensure_venv.
 ensure_serve_venv() {
   local venv=.venv-serve marker=.venv-serve/.dns01-packages
-  local wanted="${DNS01_SERVE_PYTHON_PACKAGES[*]}"
+  local wanted="${DNS01_SERVE_PYTHON_BUILD[*]} ${DNS01_SERVE_PYTHON_PACKAGES[*]}"
   if [[ -x $venv/bin/python && -f $marker && $(cat "$marker") == "$wanted" ]]; then
     return
   fi
-  echo "creating the Python virtualenv $venv for: $wanted"
+  echo "creating the Python virtualenv $venv for: ${DNS01_SERVE_PYTHON_PACKAGES[*]}"
+  rm -rf "$venv"
   /usr/bin/python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "${DNS01_SERVE_PYTHON_PACKAGES[@]}"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "${DNS01_SERVE_PYTHON_BUILD[@]}"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-build-isolation --no-binary zope.interface \
+    "${DNS01_SERVE_PYTHON_PACKAGES[@]}"
   echo "$wanted" > "$marker"
 }

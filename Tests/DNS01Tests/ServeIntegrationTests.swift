@@ -231,6 +231,70 @@ struct ServeClientTests {
     }
 }
 
+/// certbot-dns-acmedns 0.1.0, the acme-dns plugin on PyPI (in certbot 1.32.0, the last certbot
+/// it loads in: .venv-serve), issues `*.example.test` and `example.test` through Pebble with the
+/// plugin's documented credentials file (api-url and its registration file), the registration
+/// made beforehand as its README says. Its propagation wait is set to 0 s: at lag 5 the CA's
+/// validation passes only because dns01 serve answered /update once the secondary served the value.
+@Suite("dns01 serve with certbot's acme-dns plugin", .serialized)
+struct ServeCertbotPluginTests {
+    @Test func certbotDNSAcmednsIssuesWildcardAndApex() async throws {
+        let venv = DocSnippetTests.repository + "/.venv-serve/bin"
+        try #require(FileManager.default.isExecutableFile(atPath: "\(venv)/certbot"), "\(venv)/certbot is missing: run scripts/test (ensure_serve_venv)")
+        let client = DocSnippetTests.repository + "/Tests/Support/acmedns-client.py"
+        let lab = try await TestLab.start(.init(zones: ["example.test", ServeIntegrationTests.zone], secondaryLag: 5,
+                                                pebbleEnv: ["PEBBLE_WFE_NONCEREJECT": "0"], resolver: true))
+        defer { lab.stop() }
+        let serve = try await lab.startServe(executable: CLIRunner.executable) { port in
+            lab.configTOML(stateDir: "\(lab.directory)/serve-state") + """
+
+            [serve]
+            listen = "127.0.0.1:\(port)"
+            zone = "\(ServeIntegrationTests.zone)"
+            provider = "lab"
+            allow_register = true
+            """
+        }
+        // The plugin's registration file ({"example.test": {username, password, fulldomain, …}}),
+        // written by pyacmedns's Storage as the plugin itself would.
+        let registrations = "\(lab.directory)/acmedns-registrations.json"
+        var environment = ProcessInfo.processInfo.environment
+        environment["ACMEDNS_URL"] = serve.baseURL
+        environment["ACMEDNS_STORAGE"] = registrations
+        let registered = try await runProcessOffPool("\(venv)/python", [client, "register", "example.test"], environment: environment)
+        #expect(registered.status == 0, "\(registered.stderr)")
+        let fulldomain = registered.stdout.filter { !$0.isWhitespace }
+        let script = "server 127.0.0.1 \(lab.port)\nupdate add _acme-challenge.example.test. 60 IN CNAME \(fulldomain).\nsend\n"
+        let added = try runProcess("/usr/bin/nsupdate", ["-k", lab.tsigKeyFile], stdin: script)
+        #expect(added.status == 0, "nsupdate: \(added.stdout)\(added.stderr)")
+        let deadline = Date().addingTimeInterval(30)
+        while try !runProcess("/usr/bin/dig", ["+short", "+norecurse", "@127.0.0.1", "-p", String(lab.secondaryPort), "CNAME", "_acme-challenge.example.test"])
+            .stdout.contains(fulldomain) {
+            guard Date() < deadline else { throw LabError("the secondary never served the CNAME") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let credentials = "\(lab.directory)/acmedns.ini"
+        try "dns_acmedns_api_url = \(serve.baseURL)\ndns_acmedns_registration_file = \(registrations)\n"
+            .write(toFile: credentials, atomically: true, encoding: .utf8)
+        chmod(credentials, 0o600)
+        var certbotEnvironment = ProcessInfo.processInfo.environment
+        certbotEnvironment["REQUESTS_CA_BUNDLE"] = lab.pebbleCAFile
+        let dir = "\(lab.directory)/certbot"
+        let start = Date()
+        let issued = try await runProcessOffPool("\(venv)/certbot", [
+            "certonly", "--non-interactive", "--config-dir", "\(dir)/config", "--work-dir", "\(dir)/work", "--logs-dir", "\(dir)/logs",
+            "--server", lab.pebbleDirectory, "--agree-tos", "--register-unsafely-without-email",
+            "--authenticator", "dns-acmedns", "--dns-acmedns-credentials", credentials, "--dns-acmedns-propagation-seconds", "0",
+            "--cert-name", "plugin", "-d", "*.example.test", "-d", "example.test",
+        ], environment: certbotEnvironment)
+        let seconds = Date().timeIntervalSince(start)
+        #expect(issued.status == 0, "certbot: \(issued.stdout)\(issued.stderr)")
+        print("certbot 1.32.0 with certbot-dns-acmedns through dns01 serve at lag 5: \(Int(seconds * 1000)) ms")
+        #expect(try subjectAlternativeNames(ofCertificateAt: "\(dir)/config/live/plugin/cert.pem") == ["*.example.test", "example.test"])
+        #expect(try lab.txtValues(fulldomain, at: lab.primary).count == 2)
+    }
+}
+
 /// The registrations' zone behind the Cloudflare stand-in instead of RFC 2136: the same API,
 /// each update answered once the lagging secondary serves it, wildcard and apex values side by side.
 @Suite("dns01 serve through Cloudflare's API", .serialized)
