@@ -111,11 +111,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            // The release binary (issue 26): GNU ld for RELR relocations (-z pack-relative-relocs;
-            // gold has none, lld autolinks corelibs Foundation), and no dynamic symbol table for a
-            // program nothing links against. 39.2 MB stripped with the defaults, 33.2 MB with these.
+            // The release binary (issue 26): no dynamic symbol table for a program nothing links
+            // against (39.2 MB stripped -> 35.4 MB), RELRO and immediate binding so that the GOT is
+            // read-only after start (lintian's hardening checks). GNU ld's RELR relocations
+            // (-z pack-relative-relocs) would save 2.2 MB more, but bfd then leaves out the RELRO
+            // segment whatever -z relro says, and lld autolinks corelibs Foundation: gold stays.
             linkerSettings: [
-                .unsafeFlags(["-use-ld=bfd", "-Xlinker", "--no-export-dynamic", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
+                .unsafeFlags(["-Xlinker", "--no-export-dynamic", "-Xlinker", "-z", "-Xlinker", "relro", "-Xlinker", "-z", "-Xlinker", "now"],
                              .when(platforms: [.linux], configuration: .release)),
             ]
         ),
