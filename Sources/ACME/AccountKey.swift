@@ -25,6 +25,21 @@ public struct AccountKey: Sendable {
     }
 
     private let storage: Storage
+    /// The EC key parsed once (a signature per ACME request re-imported it from its scalar,
+    /// deriving the public point each time). Immutable after init.
+    private let signer: ParsedSigner
+
+    private final class ParsedSigner: @unchecked Sendable {
+        let p256: P256.Signing.PrivateKey?
+        let p384: P384.Signing.PrivateKey?
+        init(_ storage: Storage) {
+            switch storage {
+            case .p256(let raw): p256 = try? P256.Signing.PrivateKey(rawRepresentation: raw); p384 = nil
+            case .p384(let raw): p384 = try? P384.Signing.PrivateKey(rawRepresentation: raw); p256 = nil
+            case .rsa: p256 = nil; p384 = nil
+            }
+        }
+    }
 
     public var algorithm: AccountKeyAlgorithm {
         switch storage {
@@ -43,10 +58,7 @@ public struct AccountKey: Sendable {
         }
     }
 
-    var p256Key: P256.Signing.PrivateKey? {
-        if case .p256(let raw) = storage { return try? P256.Signing.PrivateKey(rawRepresentation: raw) }
-        return nil
-    }
+    var p256Key: P256.Signing.PrivateKey? { signer.p256 }
 
     public static func generate(_ type: AccountKeyType = .ec256) throws -> AccountKey {
         switch type {
@@ -58,7 +70,10 @@ public struct AccountKey: Sendable {
         }
     }
 
-    private init(storage: Storage) { self.storage = storage }
+    private init(storage: Storage) {
+        self.storage = storage
+        signer = ParsedSigner(storage)
+    }
 
     /// Reads an EC P-256 or P-384 key (PKCS#8 or SEC1 PEM) or an RSA key of 2048 to 4096 bits
     /// (PKCS#1 or PKCS#8 PEM): keys made by dns01, certbot, acme-tiny or openssl. The key's type
@@ -82,6 +97,7 @@ public struct AccountKey: Sendable {
             }
             storage = .rsa(parsed)
         }
+        signer = ParsedSigner(storage)
     }
 
     /// PKCS#8 PEM for EC keys, PKCS#1 PEM for RSA keys (what certbot and openssl write).
@@ -114,9 +130,9 @@ public struct AccountKey: Sendable {
     public func sign(_ input: [UInt8]) throws -> [UInt8] {
         switch storage {
         case .p256(let raw):
-            try JWS.signES256(input, key: P256.Signing.PrivateKey(rawRepresentation: raw))
+            try JWS.signES256(input, key: signer.p256 ?? P256.Signing.PrivateKey(rawRepresentation: raw))
         case .p384(let raw):
-            Array(try P384.Signing.PrivateKey(rawRepresentation: raw).signature(for: input).rawRepresentation)
+            Array(try (signer.p384 ?? P384.Signing.PrivateKey(rawRepresentation: raw)).signature(for: input).rawRepresentation)
         case .rsa(let key):
             Array(try key.signature(for: SHA256.hash(data: input), padding: .insecurePKCS1v1_5).rawRepresentation)
         }

@@ -100,8 +100,12 @@ final class Console: Sendable {
     }
 
     private func debugLine(_ text: String) {
-        if ProcessInfo.processInfo.environment["DNS01_DEBUG_PROGRESS"] != nil { line(text, priority: .debug) }
+        if Self.debugProgress { line(text, priority: .debug) }
     }
+
+    /// DNS01_DEBUG_PROGRESS, read once: `ProcessInfo.environment` builds a new dictionary of the
+    /// whole environment on every call (4.6 % of a 300-name run's CPU when read per event).
+    private static let debugProgress = ProcessInfo.processInfo.environment["DNS01_DEBUG_PROGRESS"] != nil
 
     /// A swift-log line (`ConsoleLogHandler`), with its priority prefix.
     func logLine(_ priority: Priority, _ text: String) {
