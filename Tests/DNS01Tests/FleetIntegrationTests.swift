@@ -104,7 +104,10 @@ struct FleetIntegrationTests {
     /// and TXT values), takes the certificate over and issues it; the certificates stored
     /// before are untouched.
     @Test func aKilledHoldersCertificateIsTakenOverAndItsRecordsCleaned() async throws {
-        let fleet = try await FleetLab.start(lag: 2)
+        // The victim must still be waiting when it is killed: with a 2 s lag, a test on a starved
+        // cooperative pool (2 cores, the full suite) saw "presented" only after the victim had
+        // validated, stored v and removed its records. 15 s leaves that room.
+        let fleet = try await FleetLab.start(lag: 15)
         defer { fleet.stop() }
         let kept = FleetLab.certificate("k1") + FleetLab.certificate("k2", wildcard: true)
         let first = try await CLIRunner.run(["run", "-c", try fleet.writeConfig("m1", kept), "--json"])
@@ -115,7 +118,7 @@ struct FleetIntegrationTests {
 
         let all = kept + FleetLab.certificate("v", wildcard: true)
         let victim = try BackgroundDNS01(["run", "-c", try fleet.writeConfig("m1", all, file: "m1-v")], logs: fleet.lab.directory)
-        // Killed the moment its records are at the primary (the secondary shows them 2 s later).
+        // Killed the moment its records are at the primary (the secondary shows them 15 s later).
         try await victim.waitForStderr("presented")
         #expect(victim.process.isRunning, "the run ended before it was killed: \(victim.stderr)")
         kill(victim.pid, SIGKILL)
@@ -151,7 +154,7 @@ struct FleetIntegrationTests {
     /// trap, no hang); no version is live unless complete, and live/ has nothing half-written.
     /// The next run cleans the journal row the lost session left and issues the certificate.
     @Test func aRestartOfPostgreSQLMidRunFailsCleanlyAndTheNextRunSucceeds() async throws {
-        let fleet = try await FleetLab.start(lag: 2)
+        let fleet = try await FleetLab.start(lag: 15)  // room to act while the run waits (see the killed holder's test)
         defer { fleet.stop() }
         let config = try fleet.writeConfig("m1", FleetLab.certificate("r", wildcard: true))
         let run = try BackgroundDNS01(["run", "-c", config], logs: fleet.lab.directory)
@@ -280,7 +283,7 @@ struct FleetIntegrationTests {
     /// `dns01 run --wait-lock` started while another machine holds a certificate waits for its
     /// lock, then finds the certificate renewed meanwhile and does not issue it again.
     @Test func waitLockWaitsAndFindsTheCertificateRenewed() async throws {
-        let fleet = try await FleetLab.start(lag: 2)
+        let fleet = try await FleetLab.start(lag: 15)  // room to act while the run waits (see the killed holder's test)
         defer { fleet.stop() }
         let certificate = FleetLab.certificate("w", wildcard: true)
         let holder = try BackgroundDNS01(["run", "-c", try fleet.writeConfig("m1", certificate), "--json"], logs: fleet.lab.directory)
