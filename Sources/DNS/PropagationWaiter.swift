@@ -11,13 +11,18 @@ public struct PropagationCheck: Sendable, Hashable {
     public var resolvers: [DNSServer]
     /// Wait for the values to be gone rather than present.
     public var gone: Bool
+    /// The zone `name` is in, when the caller knows it: a server with several names of one zone
+    /// still to serve is asked the zone's SOA serial first, and the names only once it changed.
+    public var zone: String?
 
-    public init(name: String, values: Set<String>, nameservers: [Nameserver], resolvers: [DNSServer] = [], gone: Bool = false) {
+    public init(name: String, values: Set<String>, nameservers: [Nameserver], resolvers: [DNSServer] = [], gone: Bool = false,
+                zone: String? = nil) {
         self.name = DomainName.canonical(name)
         self.values = values
         self.nameservers = nameservers
         self.resolvers = resolvers
         self.gone = gone
+        self.zone = zone.map(DomainName.canonical)
     }
 }
 
@@ -68,14 +73,17 @@ public struct PropagationRound: Sendable {
     public var pending: [PendingRecord]
     public var satisfied: Int
     public var total: Int
+    /// The queries this round sent: TXT at the names, SOA at the zones asked serial first.
+    public var queries: Int
 
     public init(visible: Set<String>, satisfiedPairs: [(name: String, nameserver: Nameserver)], pending: [PendingRecord],
-                satisfied: Int, total: Int) {
+                satisfied: Int, total: Int, queries: Int = 0) {
         self.visible = visible
         self.satisfiedPairs = satisfiedPairs
         self.pending = pending
         self.satisfied = satisfied
         self.total = total
+        self.queries = queries
     }
 
     /// The round as progress events for the CLI: derived from the round, never driving it.
@@ -89,7 +97,20 @@ public struct PropagationRound: Sendable {
 /// directly with recursion off. The first round goes out at once; then one round every
 /// `pollInterval` on the injected clock; all queries of a round run concurrently; a satisfied
 /// pair is not asked again.
+///
+/// Serial first: where a server still owes `serialFirstMinimum` or more names of one zone (the
+/// check names the zone), a round asks it the zone's SOA serial before the names, and asks the
+/// names only when the serial differs from the one read just before they were last asked: a
+/// zone whose serial did not move did not change there. A server whose data changes without
+/// its serial (a primary edited without one, an API with a fixed serial) is still asked every
+/// `serialTrustInterval`, and once that finds a change under the same serial, every round.
 public struct PropagationWaiter: Sendable {
+    /// The fewest names of one zone still owed by one server for it to be asked the serial first:
+    /// below it, the SOA query would cost as much as the names.
+    public static let serialFirstMinimum = 4
+    /// The longest a server's names go unasked while its zone's serial stays the same.
+    public static let serialTrustInterval: Duration = .seconds(2)
+
     let client: DNSClient
     let pollInterval: Duration
     let options: QueryOptions
@@ -137,7 +158,9 @@ public struct PropagationWaiter: Sendable {
                       emit: (PropagationRound) -> Void) async throws {
         var pending: [PairKey: PendingRecord] = [:]
         var expected: [PairKey: Set<String>] = [:]
+        var zones: [String: String] = [:]
         for check in checks {
+            if let zone = check.zone { zones[check.name] = zone }
             let servers = check.nameservers.map { ($0, false) } + check.resolvers.map { (Nameserver(name: "resolver", address: $0), true) }
             for (server, recursive) in servers {
                 let key = PairKey(nameserver: server, name: check.name, recursive: recursive, gone: check.gone)
@@ -155,6 +178,10 @@ public struct PropagationWaiter: Sendable {
         if !unchecked.isEmpty || pending.isEmpty {
             emit(PropagationRound(visible: unchecked, satisfiedPairs: [], pending: [], satisfied: 0, total: total))
         }
+        // Serial first: the serial each zone at a server had just before its names were last
+        // asked, and the zones at servers whose data changed under an unchanged serial.
+        var watches: [ZoneAtServer: SerialWatch] = [:]
+        var untrusted: Set<ZoneAtServer> = []
         while !pending.isEmpty {
             try Task.checkCancellation()
             let roundStart = clock.now
@@ -164,13 +191,41 @@ public struct PropagationWaiter: Sendable {
             // Resolvers only for names that every authoritative server serves already.
             let waitingAtAuthority = Set(pending.keys.filter { !$0.recursive }.map(\.name))
             let due = pending.keys.filter { !$0.recursive || !waitingAtAuthority.contains($0.name) }
-            let results = await poll(due, options: queryOptions)
+            var ask: [PairKey] = []
+            var groups: [ZoneAtServer: [PairKey]] = [:]
+            for key in due {
+                if !key.recursive, let zone = zones[key.name] {
+                    groups[ZoneAtServer(nameserver: key.nameserver, zone: zone), default: []].append(key)
+                } else {
+                    ask.append(key)
+                }
+            }
+            let serialFirst = groups.filter { $0.value.count >= Self.serialFirstMinimum && !untrusted.contains($0.key) }
+            for (place, keys) in groups where serialFirst[place] == nil { ask += keys }
+            // Asked again although the serial is the one they were last asked at (the interval
+            // passed): a change found now means the serial does not follow the data there.
+            var sameSerial: Set<ZoneAtServer> = []
+            let read = await serials(Array(serialFirst.keys), options: queryOptions)
+            for (place, keys) in serialFirst {
+                let serial = read[place] ?? nil
+                if let serial, let watch = watches[place], watch.serial == serial {
+                    if roundStart - watch.askedAt < Self.serialTrustInterval { continue }
+                    sameSerial.insert(place)
+                }
+                ask += keys
+                watches[place] = serial.map { SerialWatch(serial: $0, askedAt: roundStart) }
+            }
+            let results = await poll(ask, options: queryOptions)
             try Task.checkCancellation()
             var satisfiedPairs: [(name: String, nameserver: Nameserver)] = []
             for (key, outcome) in results {
                 guard var record = pending[key], let wanted = expected[key] else { continue }
                 switch outcome {
                 case .served(let rcode, let values):
+                    if let zone = zones[key.name], case let place = ZoneAtServer(nameserver: key.nameserver, zone: zone),
+                       sameSerial.contains(place), record.rcode != rcode || Set(record.served) != Set(values) {
+                        untrusted.insert(place)
+                    }
                     record.served = values
                     record.missing = key.gone ? wanted.intersection(values) : wanted.subtracting(values)
                     record.lastError = nil
@@ -193,7 +248,7 @@ public struct PropagationWaiter: Sendable {
             let list = pending.values.map { ($0, $0.nameserver.description) }
                 .sorted { ($0.0.name, $0.0.recursive ? 1 : 0, $0.1) < ($1.0.name, $1.0.recursive ? 1 : 0, $1.1) }.map(\.0)
             emit(PropagationRound(visible: visible, satisfiedPairs: satisfiedPairs, pending: list,
-                                  satisfied: total - pending.count, total: total))
+                                  satisfied: total - pending.count, total: total, queries: serialFirst.count + ask.count))
             if pending.isEmpty { return }
             let now = clock.now
             if now >= deadline {
@@ -215,6 +270,39 @@ public struct PropagationWaiter: Sendable {
     enum Outcome: Sendable {
         case served(rcode: String, [String])
         case failed(String)
+    }
+
+    /// A zone at one nameserver address: where one SOA query stands for all its names.
+    struct ZoneAtServer: Hashable, Sendable {
+        var nameserver: Nameserver
+        var zone: String
+    }
+
+    /// A zone's serial at a server just before its names were asked, and when.
+    struct SerialWatch {
+        var serial: UInt32
+        var askedAt: ContinuousClock.Instant
+    }
+
+    /// Each zone's SOA serial at its server, asked at the apex at once; nil where the server
+    /// gave none (no answer, not authoritative, another zone's SOA): its names are asked.
+    private func serials(_ places: [ZoneAtServer], options: QueryOptions) async -> [ZoneAtServer: UInt32?] {
+        guard !places.isEmpty else { return [:] }
+        return await withTaskGroup(of: (ZoneAtServer, UInt32?).self) { group in
+            for place in places {
+                group.addTask {
+                    guard let response = try? await client.query(place.zone, type: "SOA", server: place.nameserver.address, options: options),
+                          response.rcode == "NOERROR", response.authoritative,
+                          let found = ZoneSerial(response), DomainName.canonical(found.zone) == place.zone else {
+                        return (place, nil)
+                    }
+                    return (place, found.serial)
+                }
+            }
+            var serials: [ZoneAtServer: UInt32?] = [:]
+            for await (place, serial) in group { serials[place] = serial }
+            return serials
+        }
     }
 
     private func poll(_ keys: [PairKey], options: QueryOptions) async -> [(PairKey, Outcome)] {

@@ -142,7 +142,7 @@ public actor UpdateBatcher {
             let zone = try await self.zone()
             let servers = try await zoneFinder.nameservers(of: zone)
             let checks = nameOf.map { username, name in
-                PropagationCheck(name: name, values: Set(after[username] ?? []), nameservers: servers)
+                PropagationCheck(name: name, values: Set(after[username] ?? []), nameservers: servers, zone: zone)
             }
             let waiter = PropagationWaiter(pollInterval: pollInterval, clock: clock)
             for try await round in waiter.rounds(for: checks, deadline: start + timeout) {

@@ -215,6 +215,60 @@ import TestLab
         }
     }
 
+    /// Issue 26, item 3: a secondary that owes several names of one zone is asked the zone's SOA
+    /// serial each round and the names only when the serial moved (or every
+    /// `serialTrustInterval`): a lagging secondary costs one query per round, not one per name.
+    @Test func aLaggingSecondaryIsAskedTheSerialNotEveryName() async throws {
+        var options = Self.options
+        options.secondaryLag = 3
+        try await Self.withLab(options) { lab in
+            let names = (1...8).map { "_acme-challenge.s\($0).example.test" }
+            try await DNSUpdater().update(zone: "example.test", server: Self.server(lab.primary), key: Self.key(lab),
+                                          add: names.map { TXTRecord(name: $0, value: "v") }, delete: [])
+            let servers = [Nameserver(name: "ns2.example.test", address: try Self.server(lab.secondary))]
+            let checks = names.map { PropagationCheck(name: $0, values: ["v"], nameservers: servers, zone: "example.test") }
+            var rounds = 0, queries = 0, visible: Set<String> = []
+            for try await round in PropagationWaiter(pollInterval: .milliseconds(100)).rounds(for: checks, deadline: .now + .seconds(20)) {
+                rounds += 1
+                queries += round.queries
+                visible.formUnion(round.visible)
+            }
+            #expect(visible == Set(names))
+            #expect(try lab.txtValues(names[0], at: lab.secondary) == ["v"])
+            // Asking every name every round would be 8 per round.
+            #expect(rounds >= 10 && queries < names.count * rounds / 2, "\(queries) queries in \(rounds) rounds")
+        }
+    }
+
+    /// The serial first, where the data changes without it (a zone file edited without its
+    /// serial, an API with a fixed one): the names are asked again after `serialTrustInterval`
+    /// all the same, and the wait ends.
+    @Test func dataThatChangesUnderTheSameSerialIsStillSeen() async throws {
+        var options = Self.options
+        options.fileZones = ["files.test"]
+        try await Self.withLab(options) { lab in
+            let names = (1...4).map { "_acme-challenge.f\($0).files.test" }
+            let servers = [Nameserver(name: "ns1.files.test", address: try Self.server(lab.primary))]
+            let checks = names.map { PropagationCheck(name: $0, values: ["same-serial"], nameservers: servers, zone: "files.test") }
+            let start = ContinuousClock.now
+            var rounds = 0, visible: Set<String> = []
+            for try await round in PropagationWaiter(pollInterval: .milliseconds(100)).rounds(for: checks, deadline: .now + .seconds(15)) {
+                rounds += 1
+                visible.formUnion(round.visible)
+                if rounds == 2 {
+                    // The serial was read in both rounds: now change the data, not the serial.
+                    let file = lab.zoneFile("files.test")
+                    let added = (1...4).map { "_acme-challenge.f\($0) IN TXT \"same-serial\"\n" }.joined()
+                    try (String(contentsOfFile: file, encoding: .utf8) + added).write(toFile: file, atomically: true, encoding: .utf8)
+                    _ = try lab.rndc(["reload", "files.test"])
+                }
+            }
+            #expect(visible == Set(names))
+            // Seen at the next full round, not at the reload's: the serial said nothing changed.
+            #expect(ContinuousClock.now - start >= PropagationWaiter.serialTrustInterval, "\(ContinuousClock.now - start)")
+        }
+    }
+
     /// Item 13 of "Trust, round two": a resolver's NS answer that carries a nameserver's A but
     /// not its AAAA (its cache holds only the A, as a resolver without IPv6 has it) is not the
     /// nameserver's whole address set: both families are looked up, and the wait goes to each.

@@ -228,7 +228,7 @@ public final class ChallengeDeployer: Sendable {
         for (name, entry) in valuesByName.sorted(by: { $0.key < $1.key }) {
             let servers = try await zoneFinder.nameservers(of: entry.zone)
             checks.append(PropagationCheck(name: name, values: entry.values, nameservers: servers,
-                                           resolvers: config.dns.alsoCheckResolvers ? config.dns.resolvers : []))
+                                           resolvers: config.dns.alsoCheckResolvers ? config.dns.resolvers : [], zone: entry.zone))
         }
         let serverCount = Set(checks.flatMap { $0.nameservers.map(\.address) + $0.resolvers }).count
         if !checks.isEmpty {
