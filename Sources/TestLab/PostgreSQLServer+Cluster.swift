@@ -116,52 +116,14 @@ extension PostgreSQLServer {
     /// in) and `environment` added; returns its status, stdout and stderr apart.
     func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
              input: String? = nil) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let output = Pipe(), errors = Pipe(), inputPipe = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
+        let result: CapturedRun
         do {
-            try process.run()
+            result = try CapturedRun.run(executable, arguments, environment: env, directory: directory, stdin: input)
         } catch {
             throw LabError("cannot run \(executable): \(error.localizedDescription)")
         }
-        // Input written and stderr read on threads of their own, stdout here: a child that
-        // fills one pipe while the lab waits on another would never finish.
-        let group = DispatchGroup()
-        let collected = Collected()
-        let errorHandle = errors.fileHandleForReading
-        group.enter()
-        Thread.detachNewThread {
-            collected.set(errorHandle.readDataToEndOfFile())
-            group.leave()
-        }
-        if let input {
-            let writer = inputPipe.fileHandleForWriting
-            group.enter()
-            Thread.detachNewThread {
-                try? writer.write(contentsOf: Data(input.utf8))
-                try? writer.close()
-                group.leave()
-            }
-        }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self), String(decoding: collected.data, as: UTF8.self))
-    }
-
-    /// Bytes read on another thread.
-    final class Collected: @unchecked Sendable {
-        private let lock = NSLock()
-        private var bytes = Data()
-        var data: Data { lock.withLock { bytes } }
-        func set(_ data: Data) { lock.withLock { bytes = data } }
+        return (result.status, result.stdout, result.stderr)
     }
 }

@@ -3,6 +3,7 @@ import Clocks
 import Crypto
 import Foundation
 import HTTP
+import TestLab
 import Testing
 import _CryptoExtras
 
@@ -61,14 +62,7 @@ struct AccountKeyAndARITests {
         (["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"], "ES384"),
     ])
     func importsKeysMadeByOpenSSL(_ arguments: [String], _ algorithm: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let pem = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let pem = try CapturedRun.run("/usr/bin/openssl", arguments).stdout
         #expect(try AccountKey(pemRepresentation: pem).algorithm.rawValue == algorithm)
     }
 

@@ -1,22 +1,14 @@
 @testable import ACME
 import Crypto
 import Foundation
+import TestLab
 import Testing
 
 /// An account key is read as the type its ASN.1 names, never as a P-256 key that happens to
 /// share a 32-byte scalar with it.
 @Suite struct AccountKeyCurveTests {
     static func openssl(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return output
+        try CapturedRun.run("/usr/bin/openssl", arguments).stdout
     }
 
     /// (openssl arguments, what the refusal must name).

@@ -1,4 +1,5 @@
 import Foundation
+import TestLab
 
 /// Runs the built `dns01` executable, as a user would, and captures what it prints.
 struct CLIResult {
@@ -37,32 +38,11 @@ enum CLIRunner {
     }
 }
 
-/// Runs a program to its end and captures what it prints; `environment` replaces the test's own
-/// (nil: inherit it), `stdin` is written to its standard input.
+/// Runs a program to its end and captures what it prints (`CapturedRun`: files, not pipes);
+/// `environment` replaces the test's own (nil: inherit it), `stdin` is its standard input.
 func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil) throws -> CLIResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let out = Pipe(), err = Pipe(), input = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = input
-    // A child that exits before reading its stdin must not kill the test process with SIGPIPE.
-    signal(SIGPIPE, SIG_IGN)
-    try process.run()
-    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-    try input.fileHandleForWriting.close()
-    // Read both pipes to the end before waiting, so a chatty child never blocks on a full pipe.
-    let group = DispatchGroup()
-    nonisolated(unsafe) var outData = Data(), errData = Data()
-    DispatchQueue.global().async(group: group) { outData = out.fileHandleForReading.readDataToEndOfFile() }
-    DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-    group.wait()
-    process.waitUntilExit()
-    return CLIResult(status: process.terminationStatus,
-                     stdout: String(decoding: outData, as: UTF8.self),
-                     stderr: String(decoding: errData, as: UTF8.self))
+    let result = try CapturedRun.run(executable, arguments, environment: environment, stdin: stdin)
+    return CLIResult(status: result.status, stdout: result.stdout, stderr: result.stderr)
 }
 
 /// Runs a tool and returns its status and its output (stdout, then stderr).

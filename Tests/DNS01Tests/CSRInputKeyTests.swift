@@ -1,22 +1,13 @@
 @testable import DNS01
 import Foundation
+import TestLab
 import Testing
 
 /// A CSR's public key is read by its own algorithm identifier: a CSR over a curve the CA and
 /// swift-certificates do not know is refused, not misread.
 @Suite struct CSRInputKeyTests {
     static func openssl(_ arguments: [String], in directory: String) throws -> [UInt8] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return [UInt8](output)
+        [UInt8](try CapturedRun.run("/usr/bin/openssl", arguments, directory: directory).stdoutData)
     }
 
     /// (curve, accepted)

@@ -13,22 +13,13 @@ struct CertbotHookTests {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 continuation.resume(with: Result {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: "/usr/bin/certbot")
-                    process.arguments = arguments + [
-                        "--non-interactive", "--config-dir", "\(lab.directory)/certbot/config",
-                        "--work-dir", "\(lab.directory)/certbot/work", "--logs-dir", "\(lab.directory)/certbot/logs",
-                    ]
                     var env = ProcessInfo.processInfo.environment
                     env["REQUESTS_CA_BUNDLE"] = lab.pebbleCAFile
-                    process.environment = env
-                    let out = Pipe()
-                    process.standardOutput = out
-                    process.standardError = out
-                    try process.run()
-                    let data = out.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    return CLIResult(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self), stderr: "")
+                    let result = try CapturedRun.run("/usr/bin/certbot", arguments + [
+                        "--non-interactive", "--config-dir", "\(lab.directory)/certbot/config",
+                        "--work-dir", "\(lab.directory)/certbot/work", "--logs-dir", "\(lab.directory)/certbot/logs",
+                    ], environment: env, mergeOutput: true)
+                    return CLIResult(status: result.status, stdout: result.stdout, stderr: "")
                 })
             }
         }

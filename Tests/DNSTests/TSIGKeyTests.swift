@@ -1,5 +1,6 @@
 @testable import DNS
 import Foundation
+import TestLab
 import Testing
 
 @Suite struct TSIGKeyTests {
@@ -116,17 +117,10 @@ import Testing
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/keymgr")),
           arguments: ["hmac-sha256", "hmac-sha512", "hmac-sha1", "hmac-md5"])
     func realKeymgrOutput(_ algorithm: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/keymgr")
-        process.arguments = ["-t", "knot-key", algorithm]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let key = try TSIGKey.parse(keyFile: String(decoding: output, as: UTF8.self), path: "keymgr.key")
+        let output = try CapturedRun.run("/usr/sbin/keymgr", ["-t", "knot-key", algorithm]).stdout
+        let key = try TSIGKey.parse(keyFile: output, path: "keymgr.key")
         #expect(key.name == "knot-key" && key.algorithm == algorithm)
-        #expect(String(decoding: output, as: UTF8.self).contains("secret: \(key.secret)"))
+        #expect(output.contains("secret: \(key.secret)"))
     }
 
     // The key file's bound and a missing file (keyFilesAreReadWithABound, missingFileNamesThePath)
