@@ -137,13 +137,13 @@ let package = Package(
         ),
 
         .testTarget(name: "ACMETests", dependencies: [
-            "ACME", "HTTP", "Clocks", "ScriptedHTTP", "ScriptedACME",
+            "ACME", "HTTP", "Clocks", "ScriptedHTTP", "ScriptedACME", "TestLab",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
-        .testTarget(name: "DNSTests", dependencies: ["DNS", "TestLab"]),
+        .testTarget(name: "DNSTests", dependencies: ["Clocks", "DNS", "TestLab"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "DNS", "HTTP", "Processes", "Settings", "TestLab", "ScriptedHTTP"]),
         .testTarget(name: "StorageTests", dependencies: ["ACME", "DNS01", "Files", "Providers", "Settings", "Storage", "TestLab"]),
         .testTarget(name: "DNS01Tests", dependencies: [
