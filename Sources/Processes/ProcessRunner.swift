@@ -186,6 +186,12 @@ public enum ProcessRunner {
         posix_spawn_file_actions_adddup2(&actions, stdin, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        // Nothing else of dns01's: a pipe another task made just now (before its close-on-exec
+        // was set) would otherwise stay open in this child, and that task would wait for its
+        // end as long as the child runs.
+        guard spawnAddCloseFrom(&actions, 3) == 0 else {
+            throw SpawnError(executable: executable, message: "Could not run \(executable): posix_spawn_file_actions_addclosefrom_np failed.")
+        }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -282,3 +288,7 @@ private final class ExitFlag: Sendable {
     func set() { value.store(true, ordering: .releasing) }
     var isSet: Bool { value.load(ordering: .acquiring) }
 }
+
+/// glibc 2.34's posix_spawn_file_actions_addclosefrom_np, declared only under _GNU_SOURCE.
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+private func spawnAddCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32
