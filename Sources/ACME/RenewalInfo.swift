@@ -1,3 +1,4 @@
+import Crypto
 import FoundationEssentials
 import Glibc
 import HTTP
@@ -37,6 +38,16 @@ public struct RenewalInfo: Sendable, Decodable {
     static func date(_ text: String) -> Date? {
         (try? Date(text, strategy: Date.ISO8601FormatStyle()))
             ?? (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+    }
+
+    /// Where in its window a certificate is renewed (§4.2's "uniform random time"), in 0..<1:
+    /// the first 64 bits of SHA-256(`certificateID`) over 2^64. Uniform across certificates
+    /// (serial numbers are random), and the same in every run for one certificate: a timer that
+    /// runs twice a day renews each at its own moment, so renewals spread over the window,
+    /// where a fresh draw per run piles them up near its start (each run is another chance).
+    public static func windowFraction(certificateID: String) -> Double {
+        let prefix = SHA256.hash(data: Array(certificateID.utf8)).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return Double(prefix >> 11) / Double(UInt64(1) << 53)
     }
 
     /// §4.2: a uniformly random moment in the window (`fraction` in 0..<1 picks it); a window

@@ -104,6 +104,23 @@ struct AccountKeyAndARITests {
         #expect(RenewalInfo.certificateID(authorityKeyIdentifier: aki, serialNumber: [0x87, 0x65, 0x43, 0x21]) == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE")
     }
 
+    /// The moment in the window is SHA-256 of the certificate ID: FIPS 180-2's vector for "abc"
+    /// starts ba7816bf8f01cfea, whose top 53 bits over 2^53 are the fraction.
+    @Test func windowFractionIsTheCertificateIDsHash() {
+        #expect(RenewalInfo.windowFraction(certificateID: "abc") == Double(UInt64(0xba7816bf8f01cfea) >> 11) / 9_007_199_254_740_992)
+        #expect(RenewalInfo.windowFraction(certificateID: "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE")
+                == RenewalInfo.windowFraction(certificateID: "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"))
+        // 1,000 certificate IDs fall in each tenth of the window about equally (a fixed set: the
+        // counts are the same in every run).
+        var tenths = [Int](repeating: 0, count: 10)
+        for serial in 0..<1000 {
+            let fraction = RenewalInfo.windowFraction(certificateID: "aYhba4dGQEHhs3uEe6CuLN4ByNQ.\(serial)")
+            #expect(fraction >= 0 && fraction < 1)
+            tenths[min(9, Int(fraction * 10))] += 1
+        }
+        #expect(tenths.allSatisfy { (70...130).contains($0) }, "\(tenths)")
+    }
+
     static let renewalInfoJSON = #"{"suggestedWindow":{"start":"2025-01-02T04:00:00Z","end":"2025-01-03T04:00:00Z"},"explanationURL":"https://acme.example.com/docs/ari"}"#
 
     @Test func renewalWindowSelection() throws {

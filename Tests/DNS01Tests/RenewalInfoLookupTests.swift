@@ -83,6 +83,41 @@ struct RenewalInfoLookupTests {
         #expect(result.allSatisfy { $0.reason == .renewalWindow })
     }
 
+    /// Answers every renewalInfo request at once with one window.
+    struct WindowCA: HTTPTransport {
+        let start: Date, end: Date
+        func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+            if request.url == "https://ca.test/dir" { return HTTPResponse(status: 200, headers: [:], body: Array(SilentCA.directory.utf8)) }
+            let window = #"{"suggestedWindow":{"start":"\#(start.formatted(.iso8601))","end":"\#(end.formatted(.iso8601))"}}"#
+            return HTTPResponse(status: 200, headers: [:], body: Array(window.utf8))
+        }
+    }
+
+    /// RFC 9773 §4.2 asks for a uniform random moment in the window. Each certificate's moment
+    /// is fixed (its ID's hash), so a timer's runs through a window renew each certificate once
+    /// its moment has passed: half of 200 whose window is half over, the same half in every run,
+    /// and the rest later. A fresh draw per run would make a different half due each time, and
+    /// over a few runs nearly all of them, near the window's start.
+    @Test func eachCertificateHasItsOwnMomentInTheWindow() async throws {
+        // Whole seconds: the window travels as RFC 3339 text without fractions.
+        let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+        let ca = WindowCA(start: now.addingTimeInterval(-43_200), end: now.addingTimeInterval(43_200))
+        let client = ACMEClient(directoryURL: "https://ca.test/dir", transport: ca, accountKey: try AccountKey.generate())
+        func due(at time: Date) async throws -> Set<String> {
+            let result = try await RenewalPlan.consultRenewalInfo(Self.decisions(200), client: client, logger: Logger(label: "test"), now: time)
+            return Set(result.filter { $0.reason == .renewalWindow }.map(\.spec.name))
+        }
+        let first = try await due(at: now), second = try await due(at: now)
+        #expect(first == second)
+        #expect((70...130).contains(first.count), "\(first.count) of 200 due halfway through the window")
+        // Exactly those whose moment has passed.
+        let expected = Set((0..<200).filter { RenewalInfo.windowFraction(certificateID: "aki.serial\($0)") <= 0.5 }.map { "c\($0)" })
+        #expect(first == expected)
+        // A quarter of the window later, more are due, and all of the first run's still are.
+        let later = try await due(at: now.addingTimeInterval(21_600))
+        #expect(later.isSuperset(of: first) && later.count > first.count)
+    }
+
     /// Cancelling the task (what the CLI does on SIGTERM) ends the phase at once, with lookups
     /// still in flight.
     @Test func cancellationEndsThePhaseAtOnce() async throws {

@@ -10,8 +10,9 @@ extension CertificateReport {
     /// `dns01 certificates --ask-ca`: the CA's suggested renewal window (RFC 9773 §4.2) of each
     /// live certificate of the config, asked without an account (renewalInfo is an
     /// unauthenticated GET), `RenewalPlan.lookupConcurrency` at a time, each within
-    /// `RenewalPlan.lookupTimeout`. A window that opens before the rule's time moves `at` to its
-    /// start: `dns01 run` renews at a random moment of it. Errors go into `ariNote`.
+    /// `RenewalPlan.lookupTimeout`. A window whose moment for this certificate
+    /// (`RenewalInfo.windowFraction`) comes before the rule's time moves `at` to that moment, when
+    /// `dns01 run` renews it. Errors go into `ariNote`.
     public mutating func askCA(_ config: Configuration, logger: Logger) async {
         let stateDir = config.acme.stateDir
         let store = CertificateStore(stateDir: stateDir)
@@ -53,17 +54,19 @@ extension CertificateReport {
                 return .failure(OperationError(describe(error)))
             }
         }) ?? []
-        for ((index, _), outcome) in zip(asked, outcomes) {
+        for ((index, id), outcome) in zip(asked, outcomes) {
             switch outcome {
             case .success(let info?):
                 let window = info.suggestedWindow
                 certificates[index].renewal.ariWindowStart = window.start
                 certificates[index].renewal.ariWindowEnd = window.end
                 certificates[index].renewal.ariNote = "asked the CA"
+                // `dns01 run` renews at this certificate's own moment of the window.
+                let moment = info.renewalTime(fraction: RenewalInfo.windowFraction(certificateID: id), now: window.start)
                 if certificates[index].renewal.held == nil, certificates[index].renewal.due == nil,
-                   let at = certificates[index].renewal.at, window.start < at {
-                    certificates[index].renewal.at = window.start
-                    certificates[index].renewal.rule = "ARI window: at a random moment of it"
+                   let at = certificates[index].renewal.at, moment < at {
+                    certificates[index].renewal.at = moment
+                    certificates[index].renewal.rule = "ARI window: this certificate's moment in it"
                 }
             case .success(nil):
                 certificates[index].renewal.ariNote = "the CA sent no renewal information within \(RenewalPlan.lookupTimeout.configText)"

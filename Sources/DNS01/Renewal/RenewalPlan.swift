@@ -86,13 +86,13 @@ public enum RenewalPlan {
 
     /// RFC 9773 §4.2: asks the CA (when its directory offers renewalInfo) about each live
     /// certificate not yet due, `concurrency` at a time, each for at most `timeout` and all within
-    /// `phaseLimit`; marks a certificate due once a random moment of its suggested window has
-    /// passed. Without ARI, or when the CA cannot be asked in time, `renewAt` alone decides.
+    /// `phaseLimit`; marks a certificate due once its moment of its suggested window has passed
+    /// (`fraction` of the way in: `RenewalInfo.windowFraction`, the same in every run). Without ARI, or when the CA cannot be asked in time, `renewAt` alone decides.
     /// Throws `CancellationError` as soon as the calling task is cancelled (SIGTERM), without
     /// waiting for requests in flight.
     public static func consultRenewalInfo(
         _ decisions: [Decision], client: ACMEClient, logger: Logger, now: Date = Date(),
-        fraction: () -> Double = { Double.random(in: 0..<1) }, concurrency: Int = lookupConcurrency,
+        fraction: (String) -> Double = RenewalInfo.windowFraction(certificateID:), concurrency: Int = lookupConcurrency,
         timeout: Duration = lookupTimeout, phaseLimit: Duration = lookupPhaseLimit
     ) async throws -> [Decision] {
         let phaseEnd = ContinuousClock.now + phaseLimit
@@ -152,7 +152,7 @@ public enum RenewalPlan {
             let name = result[index].spec.name
             switch outcome {
             case .info(let info):
-                if let info, info.renewalTime(fraction: fraction(), now: now) <= now { result[index].reason = .renewalWindow }
+                if let info, info.renewalTime(fraction: fraction(asked[position].id), now: now) <= now { result[index].reason = .renewalWindow }
             case .timedOut: timedOut.append(name)
             case .notAsked: notAsked.append(name)
             case .failed(let message): logger.warning("No renewal information for \(name): \(message) Its lifetime or renew_before decides.")
