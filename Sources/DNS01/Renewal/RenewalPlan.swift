@@ -87,7 +87,8 @@ public enum RenewalPlan {
     /// RFC 9773 §4.2: asks the CA (when its directory offers renewalInfo) about each live
     /// certificate not yet due, `concurrency` at a time, each for at most `timeout` and all within
     /// `phaseLimit`; marks a certificate due once its moment of its suggested window has passed
-    /// (`fraction` of the way in: `RenewalInfo.windowFraction`, the same in every run). Without ARI, or when the CA cannot be asked in time, `renewAt` alone decides.
+    /// (`fraction` of the way in: `RenewalInfo.windowFraction`, the same in every run). Without
+    /// ARI, or when the CA cannot be asked in time, `renewAt` alone decides.
     /// Throws `CancellationError` as soon as the calling task is cancelled (SIGTERM), without
     /// waiting for requests in flight.
     public static func consultRenewalInfo(
