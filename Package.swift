@@ -107,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "dns01",
             dependencies: [
-                "DNS01", "Serve", "ACME", "DNS", "Providers", "Storage", "Clocks", "CBuildInfo", "FoundationShim",
+                "DNS01", "Serve", "ACME", "DNS", "Providers", "Storage", "Processes", "Clocks", "CBuildInfo", "FoundationShim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

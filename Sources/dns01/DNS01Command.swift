@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Glibc
+import Processes
 
 @main
 struct DNS01Command: AsyncParsableCommand {
@@ -14,6 +15,8 @@ struct DNS01Command: AsyncParsableCommand {
     /// ArgumentParser's own entry point, except that usage errors exit 2 (DESIGN.md: 2 for
     /// usage and configuration) instead of sysexits' 64.
     static func main() async {
+        // A run of thousands of certificates holds a lock file for each (systemd's soft limit is 1024).
+        OpenFileLimit.raiseToHardLimit()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

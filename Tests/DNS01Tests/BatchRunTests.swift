@@ -35,6 +35,22 @@ struct BatchRunTests {
         #expect((again["seconds"] as? Double ?? 99) < 2)
     }
 
+    /// A run holds a lock file per certificate: more certificates than the soft open-files limit
+    /// (systemd's 1024 for a service; 40 here) must not fail on "Too many open files". dns01
+    /// raises its soft limit to the hard one at start.
+    @Test func moreCertificatesThanTheSoftOpenFilesLimit() async throws {
+        let lab = try await TestLab.start(.init(secondaryLag: 0))
+        defer { lab.stop() }
+        let config = try lab.writeConfig {
+            $0 + (1...60).map { "\n[[certificate]]\nname = \"n\($0)\"\ndomains = [\"n\($0).example.test\"]\n" }.joined()
+        }
+        let result = try await runProcessOffPool("/bin/sh", ["-c", #"ulimit -Sn 40 && exec "$0" "$@""#, CLIRunner.executable, "run", "-c", config, "--json"],
+                                                 environment: ProcessInfo.processInfo.environment.filter { $0.key != "DNS01_CONFIG" })
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(summary["issued"] as? Int == 60, "\(result.stdout)")
+    }
+
     @Test func aCertificateWithoutProviderFailsAlone() async throws {
         let lab = try await TestLab.start(.init(zones: ["example.test", "other.test"], secondaryLag: 1))
         defer { lab.stop() }
