@@ -142,6 +142,19 @@ struct ServeTLSTests {
         #expect(!log().contains("PRIVATE KEY"))
     }
 
+    /// SIGHUP (`systemctl reload dns01-serve`) never stops serve, with plain HTTP too: it says
+    /// there is nothing to read again and goes on answering.
+    @Test func hangupWithoutTLSKeepsServing() async throws {
+        let (lab, serve) = try await ServeIntegrationTests.start()
+        defer { lab.stop() }
+        #expect(kill(serve.pid, SIGHUP) == 0)
+        let log = { (try? String(contentsOfFile: serve.log, encoding: .utf8)) ?? "" }
+        try await Self.poll("the SIGHUP logged") { log().contains("dns01 serve: SIGHUP: no [serve] tls_certificate to read again; serving on\n") }
+        #expect(kill(serve.pid, 0) == 0, "dns01 serve stopped on SIGHUP: \(log())")
+        let registration = try await ServeIntegrationTests.register(serve)
+        #expect(!registration.username.isEmpty)
+    }
+
     /// Bad TLS files at start: one sentence naming the file, exit status 2, nothing served.
     @Test func badFilesAtStart() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-tls-\(UUID().uuidString)").path
