@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        // TLS for `dns01 serve` (HummingbirdTLS's), and its per-handshake certificate for reloads.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C libraries, confined to their wrappers (STYLE.md 4).
@@ -96,10 +98,12 @@ let package = Package(
         .target(
             name: "Serve",
             dependencies: [
-                "DNS01", "DNS", "HTTP", "Providers", "Settings", "Storage", "Clocks", "Blocking",
+                "DNS01", "DNS", "HTTP", "Providers", "Settings", "Storage", "Clocks", "Blocking", "Files", "FoundationShim",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]

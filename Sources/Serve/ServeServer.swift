@@ -4,6 +4,7 @@ import FoundationEssentials
 import Glibc
 import HTTP
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import NIOCore
 import Providers
@@ -24,12 +25,15 @@ struct ServeRequestContext: RequestContext {
     }
 }
 
-/// `dns01 serve`: acme-dns's API over HTTP (Hummingbird), in front of the `[serve] provider`.
-/// Runs until cancelled or SIGTERM/SIGINT, then stops accepting and lets requests in flight finish.
+/// `dns01 serve`: acme-dns's API over HTTP or HTTPS (Hummingbird), in front of the `[serve]
+/// provider`. Runs until cancelled or SIGTERM/SIGINT, then stops accepting and lets requests in
+/// flight finish; SIGHUP reads the TLS certificate and key again.
 public struct ServeServer: Sendable {
     public let settings: ServeSettings
     public let api: AcmeDNSAPI
     public let counters: ServeCounters
+    /// `[serve] tls_certificate` and `tls_key`, read and checked; nil for plain HTTP.
+    public let tls: ServeTLS?
     let redactor: Redactor
     let limiter: RateLimiter
 
@@ -41,6 +45,11 @@ public struct ServeServer: Sendable {
         }
         guard let provider = config.providers.first(where: { $0.name == settings.provider }) else {
             throw ConfigError("[serve]: provider '\(settings.provider)' is not a configured [[provider]].")
+        }
+        if let certificate = settings.tlsCertificate, let key = settings.tlsKey {
+            tls = try ServeTLS(certificate: certificate, key: key)
+        } else {
+            tls = nil
         }
         let counters = ServeCounters()
         let store = store ?? DirectoryAcmeDNSRegistrationStore(stateDir: config.acme.stateDir)
@@ -87,10 +96,15 @@ public struct ServeServer: Sendable {
         var logger = Logger(label: "dns01.serve")
         logger.logLevel = .warning
         let address: BindAddress = .hostname(settings.host, port: settings.port)
-        let app = Application(router: router, configuration: .init(address: address, serverName: nil),
+        let scheme = tls == nil ? "http" : "https"
+        let app = Application(router: router, server: try tls.map { try .tls(.http1(), tlsConfiguration: $0.configuration) } ?? .http1(),
+                              configuration: .init(address: address, serverName: nil),
                               onServerRunning: { channel in
-                                  log("dns01 serve: listening on \(channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?") for registrations in \(server.settings.zone)")
+                                  let certificate = server.tls.map { " (certificate serial \($0.identity.serial) from \($0.certificatePath))" } ?? ""
+                                  log("dns01 serve: listening on \(scheme)://\(channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?") for registrations in \(server.settings.zone)\(certificate)")
                               }, logger: logger)
+        let reloading = Task { await server.reloadOnHangup(log: log) }
+        defer { reloading.cancel() }
         // Not a child task: the CLI cancels its task on SIGTERM, which would cut requests in
         // flight; the server's own signal handling shuts down gracefully instead (stops accepting,
         // lets every request finish, its propagation wait included).
@@ -99,6 +113,24 @@ public struct ServeServer: Sendable {
             try await serving.value
         } catch let error as IOError {
             throw OperationError("Cannot listen on \(settings.host):\(settings.port) ([serve] listen): \(String(cString: strerror(error.errnoCode))).")
+        }
+    }
+
+    /// SIGHUP (a deploy hook's `systemctl reload dns01-serve` after a renewal): reads the TLS
+    /// certificate and key again for new connections; if they are bad, keeps the pair in use and
+    /// says why in one line naming the file. Never stops the server.
+    func reloadOnHangup(log: @escaping @Sendable (String) -> Void) async {
+        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+            guard let tls else {
+                log("dns01 serve: SIGHUP: no [serve] tls_certificate to read again; serving on")
+                continue
+            }
+            do {
+                let identity = try await tls.reload()
+                log("dns01 serve: SIGHUP: new connections get the certificate with serial \(identity.serial) from \(tls.certificatePath)")
+            } catch {
+                log("dns01 serve: SIGHUP: kept the certificate with serial \(tls.identity.serial): \(error)")
+            }
         }
     }
 

@@ -32,7 +32,10 @@ struct CommonOptions: ParsableArguments {
 /// session under `dns01 issue`), and turns errors into one sentence on stderr and DESIGN.md's
 /// exit status. After a signal it says which records could not be removed, if any.
 /// `quiet` drops progress lines unless -v is given (certbot shows a hook's stderr as a warning).
-func runCommand(_ options: CommonOptions, quiet: Bool = false, presentsChallenges: Bool = true, _ body: @escaping @Sendable (Console) async throws -> Void) async throws {
+/// `hangupStops`: false for `dns01 serve`, where SIGHUP means "read the certificate again" (the
+/// body handles it; until it does, SIGHUP is ignored).
+func runCommand(_ options: CommonOptions, quiet: Bool = false, presentsChallenges: Bool = true, hangupStops: Bool = true,
+                _ body: @escaping @Sendable (Console) async throws -> Void) async throws {
     let console = Console(json: options.json, quiet: quiet && !options.verbose)
     let verbose = options.verbose
     LoggingSystem.bootstrap { label in
@@ -42,8 +45,9 @@ func runCommand(_ options: CommonOptions, quiet: Bool = false, presentsChallenge
     }
     // A hook that closes its stdin early must not kill dns01.
     signal(SIGPIPE, SIG_IGN)
+    if !hangupStops { signal(SIGHUP, SIG_IGN) }
     let task = Task { try await body(console) }
-    let sources = [SIGINT, SIGTERM, SIGHUP].map { number -> any DispatchSourceSignal in
+    let sources = (hangupStops ? [SIGINT, SIGTERM, SIGHUP] : [SIGINT, SIGTERM]).map { number -> any DispatchSourceSignal in
         signal(number, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
         let what = [SIGINT: "interrupted", SIGHUP: "hung up"][number] ?? "terminated"

@@ -11,7 +11,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        try await runCommand(common, presentsChallenges: false) { console in
+        try await runCommand(common, presentsChallenges: false, hangupStops: false) { console in
             let config = try common.loadConfiguration(requiresCA: false)
             try await ServeServer.serve(config: config) { line in console.logLine(.info, line) }
         }

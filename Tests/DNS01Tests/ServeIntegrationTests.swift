@@ -44,6 +44,7 @@ struct ServeIntegrationTests {
     /// One request with curl; `body` goes as is.
     static func call(_ serve: TestLab.ServeProcess, _ path: String, headers: [String: String] = [:], body: String? = nil) async throws -> Reply {
         var arguments = ["-s", "--max-time", "120", "-o", "-", "-w", "\n%{http_code}", "-X", "POST", "\(serve.baseURL)\(path)"]
+        if let caFile = serve.caFile { arguments += ["--cacert", caFile] }
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) { arguments += ["-H", "\(name): \(value)"] }
         if body != nil { arguments += ["-H", "Content-Type: application/json", "--data-binary", "@-"] }
         let fixed = arguments

@@ -16,6 +16,13 @@ import Testing
         #expect(exposure <= 2.5, "\(Self.unit) rates \(exposure)")
     }
 
+    /// `systemctl reload dns01-serve` (a renewal's deploy hook) sends SIGHUP: serve reads its
+    /// TLS certificate and key again.
+    @Test func reloadSendsHangup() throws {
+        let text = try ServiceUnitTests.unitText(Self.unit)
+        #expect(text.components(separatedBy: "\n").contains("ExecReload=/bin/kill -HUP $MAINPID"))
+    }
+
     @Test func verifiesCleanly() async throws {
         let analyze = try #require(ServiceUnitTests.systemdAnalyze)
         let directory = FileManager.default.temporaryDirectory.path + "/dns01-unit-\(UUID().uuidString.prefix(8))"

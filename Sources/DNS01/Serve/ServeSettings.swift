@@ -9,6 +9,8 @@ import Settings
 ///     provider        = "bind"                 # the [[provider]] that writes that zone
 ///     allow_register  = true
 ///     trusted_proxies = ["127.0.0.1/32"]       # whose X-Forwarded-For is believed
+///     tls_certificate = "/var/lib/dns01/live/api/fullchain.pem"   # HTTPS (both or neither;
+///     tls_key         = "/var/lib/dns01/live/api/privkey.pem"     # read again on SIGHUP)
 public struct ServeSettings: Sendable, Equatable {
     public var host: String
     public var port: Int
@@ -30,14 +32,19 @@ public struct ServeSettings: Sendable, Equatable {
     public var batchWindow: Duration
     /// bcrypt's cost for new registrations' passwords (acme-dns uses 10).
     public var bcryptCost: Int
+    /// HTTPS: the PEM certificate chain (leaf first) and its private key, read at start and on
+    /// SIGHUP; both nil for plain HTTP.
+    public var tlsCertificate: String? = nil
+    public var tlsKey: String? = nil
 
     static let keys: Set<String> = ["listen", "zone", "provider", "allow_register", "trusted_proxies", "max_request_bytes",
-                                    "requests_per_second", "update_timeout", "batch_window", "bcrypt_cost"]
+                                    "requests_per_second", "update_timeout", "batch_window", "bcrypt_cost",
+                                    "tls_certificate", "tls_key"]
 
     /// The `[serve]` section, validated; `providers`: the configured `[[provider]]` names.
     public static func parse(_ settings: Settings, providers: [String]) throws -> ServeSettings {
-        for key in ["tls_cert_file", "tls_key_file"] where settings.has(key) {
-            throw ConfigError("[serve]: \(key) is not supported: terminate TLS at a reverse proxy (nginx, Caddy, HAProxy) in front of dns01 serve and list it in trusted_proxies.")
+        for (key, name) in [("tls_cert_file", "tls_certificate"), ("tls_key_file", "tls_key")] where settings.has(key) {
+            throw ConfigError("[serve]: the key is \(name), not \(key).")
         }
         try settings.rejectUnknownKeys(allowed: keys)
         let listen = try settings.string("listen") ?? "127.0.0.1:8053"
@@ -66,10 +73,21 @@ public struct ServeSettings: Sendable, Equatable {
         guard window <= .seconds(5) else { throw ConfigError("[serve]: batch_window must be at most 5s.") }
         let cost = try settings.integer("bcrypt_cost") ?? 10
         guard (4...14).contains(cost) else { throw ConfigError("[serve]: bcrypt_cost \(cost) is out of range (4 to 14).") }
+        let certificate = try settings.string("tls_certificate"), key = try settings.string("tls_key")
+        if (certificate == nil) != (key == nil) {
+            throw ConfigError(certificate == nil
+                ? "[serve]: tls_key is set without tls_certificate: HTTPS needs both, the certificate chain and its private key."
+                : "[serve]: tls_certificate is set without tls_key: HTTPS needs both, the certificate chain and its private key.")
+        }
+        for (name, path) in [("tls_certificate", certificate), ("tls_key", key)] {
+            if let path, path.isEmpty || path.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                throw ConfigError("[serve]: \(name) must be a file's path (it is empty or holds a control character).")
+            }
+        }
         return ServeSettings(host: host, port: port, zone: zone, provider: provider,
                              allowRegister: try settings.bool("allow_register") ?? false, trustedProxies: proxies,
                              maxRequestBytes: maxBytes, requestsPerSecond: rate, updateTimeout: try settings.duration("update_timeout"),
-                             batchWindow: window, bcryptCost: cost)
+                             batchWindow: window, bcryptCost: cost, tlsCertificate: certificate, tlsKey: key)
     }
 
     /// "127.0.0.1:8053", "[::1]:8053", "localhost:8053" split; nil if malformed.
