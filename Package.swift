@@ -117,11 +117,16 @@ let package = Package(
             ],
             // The release binary (issue 26): no dynamic symbol table for a program nothing links
             // against (39.2 MB stripped -> 35.4 MB), RELRO and immediate binding so that the GOT is
-            // read-only after start (lintian's hardening checks). GNU ld's RELR relocations
-            // (-z pack-relative-relocs) would save 2.2 MB more, but bfd then leaves out the RELRO
-            // segment whatever -z relro says, and lld autolinks corelibs Foundation: gold stays.
+            // read-only after start (lintian's hardening checks), and gold's safe identical code
+            // folding (-0.5 MB). RELR relocations (-z pack-relative-relocs, -2.2 to -3 MB) need
+            // another linker, and neither fits: bfd writes no RELRO segment (the toolchain's static
+            // libraries carry writable .rodata sections, so .rodata lands in the RW segment), and
+            // lld links ICU back (it keeps the SHF_GNU_RETAIN metadata of the libFoundation.a
+            // members that TOMLKit's autolinked -lFoundation pulls in: 79 MB). bench/README.md,
+            // "Issue 26, item 1: the binary's size". gold stays.
             linkerSettings: [
-                .unsafeFlags(["-Xlinker", "--no-export-dynamic", "-Xlinker", "-z", "-Xlinker", "relro", "-Xlinker", "-z", "-Xlinker", "now"],
+                .unsafeFlags(["-Xlinker", "--no-export-dynamic", "-Xlinker", "-z", "-Xlinker", "relro", "-Xlinker", "-z", "-Xlinker", "now",
+                              "-Xlinker", "--icf=safe"],
                              .when(platforms: [.linux], configuration: .release)),
             ]
         ),
@@ -181,6 +186,8 @@ if ProcessInfo.processInfo.environment["DNS01_FUZZ"] == "1" {
 // through a dependency that imports Foundation (TOMLKit imports Foundation.Data).
 let productModules: Set<String> = ["Settings", "Blocking", "Clocks", "Files", "FoundationShim", "HTTP", "Processes", "DNS",
                                    "ACME", "Storage", "Providers", "DNS01", "Serve", "dns01"]
+// (-Osize for these modules was measured and left out: -0.70 MB, but more CPU per name; bench/README
+// "Issue 26, item 1: the binary's size".)
 for target in package.targets where productModules.contains(target.name) {
     target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
 }
