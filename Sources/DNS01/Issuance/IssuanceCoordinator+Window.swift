@@ -1,3 +1,5 @@
+import Processes
+
 extension IssuanceCoordinator {
     /// Certificates in flight at once by default: a run of more goes window by window, each
     /// with its own presentation and propagation wait, so memory stays flat in the number of
@@ -28,6 +30,10 @@ extension IssuanceCoordinator {
             }
             let outcomes = try await IssuanceCoordinator(requests: batch, environment: environment).run()
             results += outcomes
+            // The window's transfers, JSON and keys are freed now, but malloc keeps their pages
+            // between the records the run holds on to; give those pages back before the next
+            // window, so a long run's memory stays near one window's.
+            if start < requests.count { FreePages.release() }
             for case .failure(let error) in outcomes {
                 if let limit = (error as? CertificateFailure)?.underlying as? RateLimit, limit.isAccountWide {
                     refusal = limit
