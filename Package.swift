@@ -123,10 +123,14 @@ let package = Package(
             // libraries carry writable .rodata sections, so .rodata lands in the RW segment), and
             // lld links ICU back (it keeps the SHF_GNU_RETAIN metadata of the libFoundation.a
             // members that TOMLKit's autolinked -lFoundation pulls in: 79 MB). bench/README.md,
-            // "Issue 26, item 1: the binary's size". gold stays.
+            // "Issue 26, item 1: the binary's size". gold stays. And the functions dns01's
+            // ordinary work runs laid out together (packaging/dns01.text-order, made by
+            // scripts/text-order): the kernel maps text 64 KB around each page a process touches,
+            // so scattered, they kept about 15 MB of it resident in every run.
             linkerSettings: [
                 .unsafeFlags(["-Xlinker", "--no-export-dynamic", "-Xlinker", "-z", "-Xlinker", "relro", "-Xlinker", "-z", "-Xlinker", "now",
-                              "-Xlinker", "--icf=safe"],
+                              "-Xlinker", "--icf=safe",
+                              "-Xlinker", "--section-ordering-file=\(Context.packageDirectory)/packaging/dns01.text-order"],
                              .when(platforms: [.linux], configuration: .release)),
             ]
         ),

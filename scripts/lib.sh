@@ -57,6 +57,12 @@ ensure_packages() {
 
 # Python packages the tests run for real: moto's AWS emulator (Route 53) and dns-lexicon (the
 # lexicon provider's bridge, against the lab's PowerDNS). Pinned, so every run tests the same.
+# How every release build of dns01 is made (scripts/package, scripts/demo, bench/run,
+# scripts/text-order): the Swift standard library linked in, and every function of every module,
+# the dependencies' and C's too, in a section of its own, so that the link can drop what nothing
+# calls and lay out the rest in packaging/dns01.text-order's order (Package.swift).
+DNS01_RELEASE_BUILD=(-c release --static-swift-stdlib -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections)
+
 DNS01_PYTHON_PACKAGES=("moto[server]==5.2.5" "dns-lexicon==3.25.2")
 
 # make_venv VENV PROGRAM PACKAGE...: creates (or reuses) the virtualenv VENV with the packages,
