@@ -50,8 +50,14 @@ extension BatchRun {
         public var placeholder: Bool?
         /// For `issued`: the challenge records presented for it.
         public var recordsPresented: Int?
-        /// What the renewal plan decided for it (not in `--json`).
-        var decision: RenewalPlan.Decision?
+        /// What the renewal plan decided for it (not in `--json`), until the run has made its
+        /// request (`dropDecision`). Boxed: a run of 10,000 certificates holds its items to the
+        /// end, and a decision inline would keep each a few hundred bytes larger all that time.
+        var decision: RenewalPlan.Decision? {
+            get { decisionBox?.decision }
+            set { decisionBox = newValue.map(DecisionBox.init) }
+        }
+        private var decisionBox: DecisionBox?
 
         enum CodingKeys: String, CodingKey {
             case name, domains, status, reason, error, notAfter, seconds, deployHookError, retryAt, consecutiveFailures,
@@ -79,6 +85,9 @@ extension BatchRun {
         }
 
         var spec: Configuration.CertificateSpec? { decision?.spec }
+
+        /// Frees the plan's decision once the run no longer needs it.
+        mutating func dropDecision() { decisionBox = nil }
 
         /// pending → backingOff: its last attempts failed and `retryAt` has not come.
         mutating func backOff(until retryAt: Date, failures: Int, message: String) {
@@ -144,4 +153,10 @@ extension BatchRun {
             error = message
         }
     }
+}
+
+/// One certificate's renewal decision, held by reference (`BatchRun.Item.decision`).
+private final class DecisionBox: Sendable {
+    let decision: RenewalPlan.Decision
+    init(_ decision: RenewalPlan.Decision) { self.decision = decision }
 }

@@ -117,6 +117,8 @@ public struct BatchRun: Sendable {
         }
         let history = RunHistoryStore(stateDir: config.acme.stateDir)
         var items = decisions.map { Item($0, dryRun: dryRun) }
+        // The items hold the decisions now (until their requests are made, below).
+        decisions = []
         for index in items.indices where !dryRun {
             guard let spec = items[index].spec else { continue }
             let record = history.read(spec.name)
@@ -177,6 +179,8 @@ public struct BatchRun: Sendable {
             }
             requests.append(request)
         }
+        // Every request is made: the rest of the run reads the items' own fields.
+        for index in items.indices { items[index].dropDecision() }
         // max_new_orders: the certificates past what the window allows wait for a later run;
         // renewals of live certificates first, the soonest to expire first, new ones after.
         let ledger = config.acme.maxNewOrders.map { NewOrderLedger(stateDir: config.acme.stateDir, budget: $0) }
@@ -203,7 +207,7 @@ public struct BatchRun: Sendable {
         if dryRun {
             events(.step("dry run: \(due) certificate(s) to obtain from \(issuing.acme.directory) and throw away"))
         } else {
-            events(.step("\(due) of \(decisions.count) certificate(s) due" + (held > 0 ? "; \(held) backing off after failed attempts" : "")
+            events(.step("\(due) of \(items.count) certificate(s) due" + (held > 0 ? "; \(held) backing off after failed attempts" : "")
                          + (givenUp > 0 ? "; \(givenUp) given up (`dns01 run --force` resets)" : "")
                          + (limited > 0 ? "; \(limited) rate limited by the CA in an earlier run" : "")))
         }
